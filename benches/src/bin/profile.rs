@@ -1,0 +1,182 @@
+//! One migrate scenario in a loop, for a profiler: where the time of a
+//! goal the tables show missed goes.
+//!
+//! ```text
+//! cargo build -p benches --release --bin profile
+//! valgrind --tool=callgrind target/release/profile noop 1000 50
+//! perf record -g target/release/profile apply 1000 3
+//! ```
+//!
+//! Scenarios: `noop` (open the file and `migrate::run` with N applied);
+//! `floor` (open it and read `t1`: the part of `noop` that is SQLite's);
+//! `noop-sqlx` (the same through a sqlx pool); `apply` and `apply-single`
+//! (N from empty); `apply-raw` and `apply-raw-single` (the same SQL through
+//! plain rusqlite, one transaction per migration or one for all).
+//! Durability is off, so that the profile shows CPU rather than fsync,
+//! unless `MIGRATE_PROFILE_SYNC` names a `synchronous` setting (`FULL`).
+//!
+//! And the ways of reading the history that the README compares, each on a
+//! warm connection (schema loaded) with N applied: `read-owned` (the
+//! runner's query today: seven columns into owned rows), `read-borrowed`
+//! (version, checksum and success only, compared in place with the known
+//! set), `sqlx-rows` (the seven columns through a sqlx pool, as the async
+//! runner reads them) and `sqlx-concat` (the same facts as one
+//! `group_concat` row through the pool).
+
+use std::time::Instant;
+
+use benches::fixtures;
+use benches::sqlite::{self, JournalMode};
+use migrate::{Options, Target, TransactionMode};
+use rusqlite::Connection;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The runner's history query today (`HistorySql::read`).
+const OWNED: &str = "SELECT version, name, checksum, applied_at, execution_ms, success, \
+                     down_sql IS NOT NULL FROM \"_migrate_history\" ORDER BY version";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: profile noop|floor|noop-sqlx|apply|apply-single|apply-raw|apply-raw-single|read-owned|read-borrowed|sqlx-rows|sqlx-concat N ITERATIONS";
+    let scenario = args.first().ok_or(usage)?.clone();
+    let n: usize = args.get(1).ok_or(usage)?.parse()?;
+    let iterations: usize = args.get(2).ok_or(usage)?.parse()?;
+
+    let sync = std::env::var("MIGRATE_PROFILE_SYNC").unwrap_or_else(|_| "OFF".to_owned());
+    let work = tempfile::Builder::new()
+        .prefix("migrate-profile-")
+        .tempdir()?;
+    let generated = fixtures::generate(n);
+    let set = fixtures::load(&work.path().join("m"), &generated)?;
+    let path = work.path().join("app.db");
+    let single = set.with_options(Options::default().transaction_mode(TransactionMode::Single));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+
+    if !scenario.starts_with("apply") {
+        sqlite::fresh(&path, JournalMode::Delete)?;
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "synchronous", "OFF")?;
+        single.upgrade(&conn, Target::Head)?;
+    }
+    let warm = Connection::open(&path)?;
+    let pool = runtime.block_on(
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path)),
+    )?;
+    let known: Vec<&str> = set.iter().map(|m| m.checksum()).collect();
+    let started = Instant::now();
+    for _ in 0..iterations {
+        match scenario.as_str() {
+            "noop" => {
+                let conn = Connection::open(&path)?;
+                assert!(migrate::run(&conn, &set)?.steps.is_empty());
+            }
+            "floor" => {
+                let conn = Connection::open(&path)?;
+                let _: i64 = conn.query_row("SELECT id FROM t1 LIMIT 1", [], |row| row.get(0))?;
+            }
+            "noop-sqlx" => runtime.block_on(async {
+                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await?;
+                assert!(migrate::sqlx::run(&pool, &set).await?.steps.is_empty());
+                pool.close().await;
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })?,
+            "apply-raw" | "apply-raw-single" => {
+                sqlite::fresh(&path, JournalMode::Delete)?;
+                let mut conn = Connection::open(&path)?;
+                conn.pragma_update(None, "synchronous", &sync)?;
+                if scenario == "apply-raw" {
+                    for migration in &generated {
+                        let transaction = conn.transaction()?;
+                        transaction.execute_batch(&migration.sql)?;
+                        transaction.commit()?;
+                    }
+                } else {
+                    let transaction = conn.transaction()?;
+                    for migration in &generated {
+                        transaction.execute_batch(&migration.sql)?;
+                    }
+                    transaction.commit()?;
+                }
+            }
+            "apply" | "apply-single" => {
+                sqlite::fresh(&path, JournalMode::Delete)?;
+                let conn = Connection::open(&path)?;
+                conn.pragma_update(None, "synchronous", &sync)?;
+                let migrator = if scenario == "apply" {
+                    set.with_options(Options::default())
+                } else {
+                    single.clone()
+                };
+                assert_eq!(migrator.upgrade(&conn, Target::Head)?.steps.len(), n);
+            }
+            "read-owned" => {
+                let mut statement = warm.prepare_cached(OWNED)?;
+                let rows = statement
+                    .query_map([], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, String>(2)?,
+                            row.get::<_, String>(3)?,
+                            row.get::<_, i64>(4)?,
+                            row.get::<_, bool>(5)?,
+                            row.get::<_, bool>(6)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                assert_eq!(rows.len(), n);
+            }
+            "read-borrowed" => {
+                let mut statement = warm.prepare_cached(
+                    "SELECT version, checksum, success FROM \"_migrate_history\"",
+                )?;
+                let mut rows = statement.query([])?;
+                let mut matching = 0;
+                while let Some(row) = rows.next()? {
+                    let version: i64 = row.get(0)?;
+                    let checksum = row.get_ref(1)?.as_str()?;
+                    let success: bool = row.get(2)?;
+                    let known = usize::try_from(version - 1)
+                        .ok()
+                        .and_then(|at| known.get(at));
+                    if success && known == Some(&checksum) {
+                        matching += 1;
+                    }
+                }
+                assert_eq!(matching, n);
+            }
+            "sqlx-rows" => runtime.block_on(async {
+                let rows = sqlx::query(OWNED).fetch_all(&pool).await?;
+                assert_eq!(rows.len(), n);
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })?,
+            "sqlx-concat" => runtime.block_on(async {
+                let all: String = sqlx::query_scalar(
+                    "SELECT group_concat(version || ' ' || checksum || ' ' || success, ',') \
+                     FROM \"_migrate_history\"",
+                )
+                .fetch_one(&pool)
+                .await?;
+                assert_eq!(all.split(',').count(), n);
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })?,
+            _ => return Err(usage.into()),
+        }
+    }
+    drop(warm);
+    runtime.block_on(pool.close());
+    eprintln!(
+        "{scenario} N={n}: {:?} per iteration",
+        started.elapsed() / u32::try_from(iterations.max(1))?
+    );
+    Ok(())
+}

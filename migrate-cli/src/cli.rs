@@ -1,0 +1,349 @@
+//! The command line as clap reads it: global options, one variant per verb,
+//! and an example in every verb's help. Nothing here touches a database.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::parser::ValueSource;
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use migrate::{LockMode, Target};
+
+const ABOUT: &str = "Safe SQL schema migrations: upgrade, downgrade, inspect and stamp a database.";
+
+const LONG_ABOUT: &str = "\
+Safe SQL schema migrations: upgrade, downgrade, inspect and stamp a database.
+
+Migrations are the .sql files of a directory (--dir): `0001_name.sql` (up only),
+`0001_name.up.sql` + `0001_name.down.sql` (reversible), or Flyway's
+`V1__name.sql` + `U1__name.sql`. Each applied migration is recorded, with its
+checksum, in a history table (--table, default `_migrate_history`).
+
+Databases: `sqlite://path`, `sqlite:path` or a plain path to a SQLite file
+(`?mode=ro` opens it read-only); `postgres://user:password@host/db` or
+`postgresql://…` for PostgreSQL; `mysql://…` or `mariadb://…` for MySQL and
+MariaDB. A server database must exist; migrate creates only its history table.
+Passwords in URLs are never shown: every message and log line hides them.
+
+Several databases (one per tenant): repeat --database-url, list URLs in a file
+(--databases FILE, one per line, `#` comments), or glob SQLite files
+(--sqlite-glob 'tenants/*.db'). `upgrade`, `downgrade`, `status`, `check` and
+`current` then run on each, --jobs at a time, and print a summary table (or,
+with --json, an array of one report per database); every failure is reported
+(--fail-fast stops at the first) and makes the exit code 1.
+
+Exit codes: 0 success, 1 error, 2 usage error, 3 (`check` only) migrations pending.";
+
+const EXAMPLES: &str = "\
+Examples, one per command:
+  current    migrate --database-url sqlite://app.db current
+             migrate --database-url postgres://app@db.internal/app current
+  history    migrate --database-url sqlite://app.db --dir migrations history
+  status     migrate status --json
+  upgrade    migrate upgrade head            (also: +1, a version, --dry-run, --sql, --backup)
+             migrate --sqlite-glob 'tenants/*.db' upgrade --jobs 4   (every tenant's file)
+  downgrade  migrate downgrade -1            (also: a version, base)
+  stamp      migrate stamp 3                 (record version 3 as applied, run nothing)
+  check      migrate check                   (exit 0 at head, 3 pending, 1 drift or dirty)
+  new        migrate new add_email --reversible
+
+The database URL may come from DATABASE_URL and the directory from MIGRATE_DIR.";
+
+/// The `migrate` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "migrate",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The database: `sqlite://path` (or a path to a SQLite file),
+    /// `postgres://…` or `mysql://…`. Repeat it for several databases.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        value_name = "URL",
+        action = ArgAction::Append
+    )]
+    pub database_url: Vec<String>,
+
+    /// Several databases: a file with one URL per line (blank lines and
+    /// lines starting with `#` are skipped; relative SQLite paths are from
+    /// the current directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub databases: Option<PathBuf>,
+
+    /// Several SQLite files: a pattern whose file name may hold `*` and `?`,
+    /// such as 'tenants/*.db' (quote it, so that the shell leaves it alone).
+    #[arg(long, global = true, value_name = "PATTERN")]
+    pub sqlite_glob: Option<String>,
+
+    /// With several databases: how many to work on at once [default: the
+    /// number of CPUs].
+    #[arg(long, global = true, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+
+    /// With several databases: start no further database after the first
+    /// failure (those are reported as not tried). By default every database
+    /// is tried and every failure reported.
+    #[arg(long, global = true)]
+    pub fail_fast: bool,
+
+    /// The migration directory.
+    #[arg(
+        long,
+        env = "MIGRATE_DIR",
+        default_value = "migrations",
+        global = true,
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+
+    /// Print one JSON document on stdout (an error as `{"error": "..."}`).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The history table, optionally `schema.table` [default: _migrate_history].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub table: Option<String>,
+
+    /// Accept applied migrations whose files changed since.
+    #[arg(long, global = true)]
+    pub ignore_checksums: bool,
+
+    /// Accept applied versions this directory does not have (e.g. after
+    /// rolling the application back).
+    #[arg(long, global = true)]
+    pub allow_unknown: bool,
+
+    /// Apply pending migrations older than the newest applied one.
+    #[arg(long, global = true)]
+    pub allow_out_of_order: bool,
+
+    /// PostgreSQL only: how concurrent runners keep each other out.
+    #[arg(long, global = true, value_enum, value_name = "MODE")]
+    pub lock_mode: Option<LockModeArg>,
+
+    /// More log lines on stderr: -v steps, -vv debug, -vvv trace.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Fewer log lines on stderr: -q errors only, -qq none.
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Reads this process's command line. `DATABASE_URL` stands in for
+    /// `--database-url` only when no database is named on the command line:
+    /// with `--databases` or `--sqlite-glob`, the environment's one database
+    /// is not added to the list.
+    ///
+    /// # Errors
+    ///
+    /// clap's, for `main` to print (usage errors, `--help`, `--version`).
+    pub fn from_command_line() -> Result<Cli, clap::Error> {
+        let matches = Cli::command().try_get_matches()?;
+        let mut cli =
+            Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut Cli::command()))?;
+        if matches.value_source("database_url") == Some(ValueSource::EnvVariable)
+            && (cli.databases.is_some() || cli.sqlite_glob.is_some())
+        {
+            cli.database_url.clear();
+        }
+        Ok(cli)
+    }
+
+    /// Whether the command names several databases: `--database-url` more
+    /// than once, `--databases` or `--sqlite-glob` (even when the list or the
+    /// pattern turns out to hold one, so that the output's shape depends on
+    /// the command line only).
+    pub fn several_databases(&self) -> bool {
+        self.database_url.len() > 1 || self.databases.is_some() || self.sqlite_glob.is_some()
+    }
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the applied version and name, `(head)` when it is the newest known.
+    #[command(after_help = "Example:\n  migrate --database-url sqlite://app.db current")]
+    Current,
+
+    /// List every known and applied migration with its state: applied,
+    /// pending, modified, unknown or dirty.
+    #[command(
+        after_help = "Example:\n  migrate --database-url sqlite://app.db --dir migrations history"
+    )]
+    History,
+
+    /// Print the current version, head, how many are pending, and whether
+    /// the database is dirty or has drifted.
+    #[command(after_help = "Example:\n  migrate --database-url sqlite://app.db status --json")]
+    Status,
+
+    /// Apply pending migrations up to TARGET (creates a missing SQLite file).
+    #[command(after_help = "\
+Examples:
+  migrate upgrade                      every pending migration
+  migrate upgrade +1                   the next one
+  migrate upgrade 20261121093000       up to and including this version
+  migrate upgrade --dry-run            say what would run
+  migrate upgrade --sql > upgrade.sql  print the SQL instead of running it
+  migrate upgrade --sql --from 3       the SQL from version 3 on, with no database
+  migrate upgrade --backup=backups     copy the SQLite database to backups/ first
+  migrate --lock-mode transaction upgrade
+                                       PostgreSQL behind PgBouncer in transaction mode")]
+    Upgrade(Upgrade),
+
+    /// Revert applied migrations down to TARGET, newest first.
+    #[command(after_help = "\
+Examples:
+  migrate downgrade -1                 undo the last applied migration
+  migrate downgrade 3                  undo everything applied above version 3
+  migrate downgrade base               undo everything
+  migrate downgrade -2 --sql           print the SQL instead of running it")]
+    Downgrade(Downgrade),
+
+    /// Record the history as if at TARGET without running any script
+    /// (baselining an existing database; clearing a dirty mark).
+    #[command(after_help = "\
+Examples:
+  migrate stamp head                   an existing schema is already at head
+  migrate stamp 3                      record 1..=3 as applied and forget anything above")]
+    Stamp {
+        /// `head`, `base` or a version.
+        #[arg(allow_hyphen_values = true, value_parser = parse_target)]
+        target: Target,
+    },
+
+    /// Exit 0 when the database is at head and consistent, 3 when
+    /// migrations are pending, 1 on drift, a dirty mark or an error.
+    #[command(after_help = "\
+Example (a container health check):
+  migrate --database-url sqlite:///data/app.db check || exit 1")]
+    Check,
+
+    /// Create the next migration's files, numbered in the directory's style.
+    #[command(after_help = "\
+Examples:
+  migrate new add_email                 0007_add_email.sql (after 0006_...)
+  migrate new add_email --reversible    0007_add_email.up.sql + 0007_add_email.down.sql
+An empty directory, or one numbered by time, gets a UTC timestamp (20261121093000_add_email.sql).")]
+    New {
+        /// The migration's name: letters, digits, `_` and `-`.
+        name: String,
+        /// Write an up and a down file.
+        #[arg(long)]
+        reversible: bool,
+    },
+}
+
+/// `upgrade`'s arguments.
+#[derive(Debug, Args)]
+pub struct Upgrade {
+    /// `head`, `+N` (the next N) or a version.
+    #[arg(default_value = "head", allow_hyphen_values = true, value_parser = parse_target)]
+    pub target: Target,
+
+    /// How to preview instead of running.
+    #[command(flatten)]
+    pub preview: Preview,
+
+    /// Copy the SQLite database first, when there is anything to apply,
+    /// into DIR (default: beside the database) as
+    /// `<name>.<UTC timestamp>.<version>.bak`, readable by its owner only.
+    /// SQLite only: back up a server database with pg_dump or mysqldump.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        conflicts_with = "mode"
+    )]
+    pub backup: Option<Option<PathBuf>>,
+}
+
+/// `downgrade`'s arguments.
+#[derive(Debug, Args)]
+pub struct Downgrade {
+    /// `-N` (the last N applied), a version (undo everything above it) or `base`.
+    #[arg(allow_hyphen_values = true, value_parser = parse_target)]
+    pub target: Target,
+
+    /// How to preview instead of running.
+    #[command(flatten)]
+    pub preview: Preview,
+}
+
+/// Previews: `--sql`, `--dry-run`, and `--from` to need no database.
+#[derive(Debug, Args)]
+pub struct Preview {
+    /// The two ways to preview.
+    #[command(flatten)]
+    pub mode: Mode,
+
+    /// Plan from this version instead of reading the database, which is then
+    /// not needed: `base`, `head`, `+N` or a version (every migration up to
+    /// it counts as applied). Only with --sql or --dry-run.
+    #[arg(long, value_name = "VERSION", value_parser = parse_from, requires = "mode")]
+    pub from: Option<Target>,
+}
+
+/// `--sql` or `--dry-run`, not both.
+#[derive(Debug, Args)]
+#[group(id = "mode", multiple = false)]
+pub struct Mode {
+    /// Print the SQL that would run (history table DDL, each script in its
+    /// transaction, each history row) and change nothing.
+    #[arg(long)]
+    pub sql: bool,
+
+    /// Say which steps would run and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--lock-mode`: [`LockMode`] as the command line spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockModeArg {
+    /// A session advisory lock held for the whole run (the default).
+    Session,
+    /// A transaction-scoped advisory lock in each step's transaction, for
+    /// poolers in transaction mode such as PgBouncer.
+    Transaction,
+    /// No lock, for PostgreSQL-compatible databases without advisory locks
+    /// (CockroachDB): run one migrate at a time yourself.
+    None,
+}
+
+impl From<LockModeArg> for LockMode {
+    fn from(mode: LockModeArg) -> Self {
+        match mode {
+            LockModeArg::Session => LockMode::Session,
+            LockModeArg::Transaction => LockMode::Transaction,
+            LockModeArg::None => LockMode::None,
+        }
+    }
+}
+
+fn parse_target(input: &str) -> Result<Target, String> {
+    input.parse().map_err(|err: migrate::Error| err.to_string())
+}
+
+fn parse_from(input: &str) -> Result<Target, String> {
+    match input.parse::<Target>() {
+        Ok(Target::Back(_)) | Err(_) => Err(format!(
+            "`{input}` is not a version to plan from; use `base`, `head`, `+N` or a version number"
+        )),
+        Ok(target) => Ok(target),
+    }
+}

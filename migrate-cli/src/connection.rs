@@ -1,0 +1,130 @@
+//! An open database of either kind, and the one library call each verb
+//! makes on it: a SQLite file through the library's rusqlite functions, a
+//! server through its sqlx ones. Nothing here decides anything.
+
+use migrate::plan::Plan;
+use migrate::{Current, Direction, Error, HistoryEntry, Migrator, Report, Status, Target};
+
+use crate::database::{self, Access, Database, DatabaseError, DatabaseUrl};
+use crate::server::{Server, on_pool};
+
+/// An open database.
+pub enum Open {
+    /// A SQLite file (or memory).
+    Sqlite(Database),
+    /// A PostgreSQL or MySQL/MariaDB server.
+    Server(Server),
+}
+
+/// Opens the database for `verb`. `access` matters to SQLite files only
+/// (whether a missing one is created, or read as empty); a server database
+/// must exist.
+///
+/// # Errors
+///
+/// What [`database::open`] or [`Server::connect`] says.
+pub fn open(url: &DatabaseUrl, access: Access, verb: &'static str) -> Result<Open, DatabaseError> {
+    match url {
+        DatabaseUrl::Sqlite(url) => database::open(url, access, verb).map(Open::Sqlite),
+        DatabaseUrl::Server(url) => Server::connect(url).map(Open::Server),
+    }
+}
+
+impl Open {
+    /// `current`.
+    pub fn current(&self, migrator: &Migrator<'_>) -> Result<Current, Error> {
+        let (set, options) = (migrator.migrations(), migrator.options());
+        match self {
+            Open::Sqlite(db) => migrator.current(&db.conn),
+            Open::Server(server) => {
+                on_pool!(server, |pool| migrate::sqlx::current(pool, set, options))
+            }
+        }
+    }
+
+    /// `history`.
+    pub fn history(&self, migrator: &Migrator<'_>) -> Result<Vec<HistoryEntry>, Error> {
+        let (set, options) = (migrator.migrations(), migrator.options());
+        match self {
+            Open::Sqlite(db) => migrator.history(&db.conn),
+            Open::Server(server) => {
+                on_pool!(server, |pool| migrate::sqlx::history(pool, set, options))
+            }
+        }
+    }
+
+    /// `status` and `check`.
+    pub fn status(&self, migrator: &Migrator<'_>) -> Result<Status, Error> {
+        let (set, options) = (migrator.migrations(), migrator.options());
+        match self {
+            Open::Sqlite(db) => migrator.status(&db.conn),
+            Open::Server(server) => {
+                on_pool!(server, |pool| migrate::sqlx::status(pool, set, options))
+            }
+        }
+    }
+
+    /// `--dry-run`.
+    pub fn plan<'m>(
+        &self,
+        migrator: &Migrator<'m>,
+        direction: Direction,
+        target: Target,
+    ) -> Result<Plan<'m>, Error> {
+        let (set, options) = (migrator.migrations(), migrator.options());
+        match self {
+            Open::Sqlite(db) => migrator.plan(&db.conn, direction, target),
+            Open::Server(server) => on_pool!(server, |pool| migrate::sqlx::plan(
+                pool, set, direction, target, options
+            )),
+        }
+    }
+
+    /// `--sql`.
+    pub fn sql(
+        &self,
+        migrator: &Migrator<'_>,
+        direction: Direction,
+        target: Target,
+    ) -> Result<String, Error> {
+        match self {
+            Open::Sqlite(db) => migrator.sql(&db.conn, direction, target),
+            Open::Server(server) => {
+                on_pool!(server, |pool| migrator.sql_pool(pool, direction, target))
+            }
+        }
+    }
+
+    /// `upgrade`.
+    pub fn upgrade(&self, migrator: &Migrator<'_>, target: Target) -> Result<Report, Error> {
+        let (set, options) = (migrator.migrations(), migrator.options());
+        match self {
+            Open::Sqlite(db) => migrator.upgrade(&db.conn, target),
+            Open::Server(server) => on_pool!(server, |pool| migrate::sqlx::upgrade(
+                pool, set, target, options
+            )),
+        }
+    }
+
+    /// `downgrade`.
+    pub fn downgrade(&self, migrator: &Migrator<'_>, target: Target) -> Result<Report, Error> {
+        let (set, options) = (migrator.migrations(), migrator.options());
+        match self {
+            Open::Sqlite(db) => migrator.downgrade(&db.conn, target),
+            Open::Server(server) => on_pool!(server, |pool| migrate::sqlx::downgrade(
+                pool, set, target, options
+            )),
+        }
+    }
+
+    /// `stamp`.
+    pub fn stamp(&self, migrator: &Migrator<'_>, target: Target) -> Result<Report, Error> {
+        let (set, options) = (migrator.migrations(), migrator.options());
+        match self {
+            Open::Sqlite(db) => migrator.stamp(&db.conn, target),
+            Open::Server(server) => on_pool!(server, |pool| migrate::sqlx::stamp(
+                pool, set, target, options
+            )),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Everything that stops a verb, as one enum: the library's errors, the
+//! directory's when creating a migration, the database URL's and file's.
+//! Each prints as one sentence.
+
+use crate::database::{DatabaseError, Engine};
+use crate::glob::GlobError;
+use crate::sources::SourceError;
+
+/// Why a verb failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The library refused or failed (boxed: the library's error is large,
+    /// and only the failure path pays for it).
+    #[error(transparent)]
+    Migrate(Box<migrate::Error>),
+
+    /// `new` could not create the migration.
+    #[error(transparent)]
+    New(#[from] migrate_files::NewError),
+
+    /// The database URL or file is not usable.
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+
+    /// The list of databases cannot be made.
+    #[error(transparent)]
+    Sources(#[from] SourceError),
+
+    /// A verb or preview that works on one database was given several (a
+    /// usage error, exit 2).
+    #[error(
+        "{what} works on one database at a time; name one with --database-url, or run `upgrade`, `downgrade`, `status`, `check` or `current` on several"
+    )]
+    OneDatabaseOnly {
+        /// The verb or option, e.g. "`history`" or "--sql".
+        what: &'static str,
+    },
+
+    /// `new` with a list of databases, which it would not use (a usage
+    /// error, exit 2).
+    #[error(
+        "`new` creates migration files and uses no database; drop --databases, --sqlite-glob and the repeated --database-url"
+    )]
+    NewWithDatabases,
+
+    /// A verb that needs a database got none (a usage error, exit 2).
+    #[error("no database given: pass --database-url URL or set DATABASE_URL")]
+    NoDatabase,
+
+    /// `--backup` with a server URL (a usage error, exit 2).
+    #[error(
+        "--backup copies SQLite database files only; back up this {} database with {} before you upgrade",
+        engine.name(),
+        engine.dump_tool()
+    )]
+    BackupOnServer {
+        /// The server.
+        engine: Engine,
+    },
+
+    /// `--lock-mode` with a database other than PostgreSQL (a usage error,
+    /// exit 2).
+    #[error("--lock-mode applies to PostgreSQL only; {database} always locks with {lock}")]
+    LockModeNotPostgres {
+        /// The database's kind.
+        database: &'static str,
+        /// How it locks.
+        lock: &'static str,
+    },
+}
+
+impl CliError {
+    /// The kind of usage error this is (exit 2), if it is one.
+    pub fn usage_kind(&self) -> Option<clap::error::ErrorKind> {
+        match self {
+            CliError::NoDatabase => Some(clap::error::ErrorKind::MissingRequiredArgument),
+            CliError::BackupOnServer { .. }
+            | CliError::LockModeNotPostgres { .. }
+            | CliError::OneDatabaseOnly { .. }
+            | CliError::NewWithDatabases => Some(clap::error::ErrorKind::ArgumentConflict),
+            CliError::Sources(SourceError::Glob(GlobError::WildDirectory { .. })) => {
+                Some(clap::error::ErrorKind::ValueValidation)
+            }
+            CliError::Migrate(_)
+            | CliError::New(_)
+            | CliError::Database(_)
+            | CliError::Sources(_) => None,
+        }
+    }
+}
+
+impl From<migrate::Error> for CliError {
+    fn from(err: migrate::Error) -> Self {
+        CliError::Migrate(Box::new(err))
+    }
+}

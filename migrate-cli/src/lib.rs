@@ -1,0 +1,133 @@
+//! The `migrate` command: a thin shell around the `migrate` library.
+//!
+//! It parses arguments ([`Cli`]), opens the database, loads the directory
+//! with `Migrations::from_dir`, calls the library and prints; no migration
+//! logic lives here. Output is text for people or, with `--json`, one JSON
+//! document on stdout; errors are one sentence on stderr (and
+//! `{"error": "..."}` on stdout with `--json`). Exit codes: 0 success,
+//! 1 error, 2 usage error, 3 pending migrations (`check` only).
+//!
+//! Given several databases (`--database-url` repeated, `--databases FILE`,
+//! `--sqlite-glob PATTERN`), the verbs that report one line per database
+//! run on each through `migrate::tenants::for_each` (`tenants.rs`).
+
+mod cli;
+mod commands;
+mod connection;
+mod database;
+mod error;
+mod glob;
+mod output;
+mod server;
+mod sources;
+mod tenants;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+use migrate::Direction;
+
+use crate::error::CliError;
+
+pub use cli::{Cli, Command, Downgrade, LockModeArg, Mode, Preview, Upgrade};
+pub use database::{redact, scrub};
+
+/// Runs the command line of this process and returns its exit code.
+///
+/// # Examples
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     migrate_cli::main()
+/// }
+/// ```
+pub fn main() -> ExitCode {
+    let cli = match Cli::from_command_line() {
+        Ok(cli) => cli,
+        Err(err) => usage_error(err, std::env::args_os().any(|arg| arg == "--json")),
+    };
+    init_logging(&cli);
+    match commands::run(&cli) {
+        Ok(code) => code,
+        Err(err) if err.usage_kind().is_some() => usage_error(
+            Cli::command().error(err.usage_kind().expect("a usage error"), err.to_string()),
+            cli.json,
+        ),
+        Err(err) => {
+            report_error(&cli, &err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a usage error clap's way (exit 2; help and version exit 0), and
+/// with `--json` also as a JSON document on stdout.
+fn usage_error(err: clap::Error, json: bool) -> ! {
+    if json && err.use_stderr() {
+        let rendered = err.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::json!({"error": message})
+        );
+    }
+    err.exit()
+}
+
+/// Prints a failed verb's error: the steps that completed before it (they
+/// stay applied), then the one sentence. Every message already shows URLs
+/// redacted; any password of the URL is scrubbed from it all the same.
+fn report_error(cli: &Cli, err: &CliError) {
+    let completed = match err {
+        CliError::Migrate(err) => err.completed(),
+        _ => &[],
+    };
+    let hide = |text: String| {
+        cli.database_url
+            .iter()
+            .fold(text, |text, url| scrub(&text, url))
+    };
+    let message = hide(err.to_string());
+    tracing::debug!(error = %hide(format!("{err:?}")));
+    let mut stdout = std::io::stdout();
+    if cli.json {
+        let mut document = serde_json::json!({"error": message});
+        if !completed.is_empty() {
+            document["completed"] = serde_json::json!(completed);
+        }
+        let _ = writeln!(stdout, "{document}");
+    } else if !completed.is_empty() {
+        let direction = match cli.command {
+            Command::Downgrade(_) => Direction::Down,
+            _ => Direction::Up,
+        };
+        let _ = write!(stdout, "{}", output::steps(direction, completed));
+    }
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+/// Logs go to stderr: warnings by default, more with `-v`, fewer with `-q`;
+/// `RUST_LOG` overrides both.
+fn init_logging(cli: &Cli) {
+    let level = match (cli.verbose, cli.quiet) {
+        (0, 0) => "warn",
+        (1, _) => "info",
+        (2, _) => "debug",
+        (3.., _) => "trace",
+        (0, 1) => "error",
+        (0, _) => "off",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter)
+        .init();
+}

@@ -1,0 +1,5 @@
+//! The `migrate` binary: see the `migrate_cli` library.
+
+fn main() -> std::process::ExitCode {
+    migrate_cli::main()
+}

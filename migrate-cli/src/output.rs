@@ -1,0 +1,318 @@
+//! What the verbs print for people: plain sentences and one table, with
+//! colour only when stdout is a terminal and `NO_COLOR` is not set. The JSON
+//! documents are the library's `Serialize` types; nothing here decides
+//! anything, it only words what the library returned.
+
+use std::io::IsTerminal;
+
+use migrate::plan::{Action, Plan};
+use migrate::{Current, Direction, HistoryEntry, Report, State, Status, Verdict};
+
+/// Whether to colour, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Palette {
+    enabled: bool,
+}
+
+impl Palette {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
+    pub fn for_stdout() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        Palette {
+            enabled: std::io::stdout().is_terminal() && !no_color,
+        }
+    }
+
+    /// Colour or not, as told.
+    pub fn new(enabled: bool) -> Self {
+        Palette { enabled }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.enabled {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn state(self, state: State) -> String {
+        let (code, text) = match state {
+            State::Applied => ("32", "applied"),
+            State::Pending => ("33", "pending"),
+            State::Modified => ("31", "modified"),
+            State::Unknown => ("35", "unknown"),
+            State::Dirty => ("1;31", "dirty"),
+        };
+        self.paint(code, text)
+    }
+}
+
+/// A version for people: `base` when there is none.
+pub fn version(version: Option<i64>) -> String {
+    version.map_or_else(|| "base".to_owned(), |v| v.to_string())
+}
+
+/// `current`: `6 users_item_count (head)`.
+pub fn current(current: &Current) -> String {
+    match (current.version, &current.name) {
+        (Some(version), Some(name)) => {
+            format!(
+                "{version} {name}{}",
+                if current.head { " (head)" } else { "" }
+            )
+        }
+        _ => "base: no migration is applied".to_owned(),
+    }
+}
+
+/// `history`: a table of version, name, state, applied at and duration.
+pub fn history(entries: &[HistoryEntry], palette: Palette) -> String {
+    if entries.is_empty() {
+        return "no migrations: the directory has none and the database has no history".to_owned();
+    }
+    let header = ["VERSION", "NAME", "STATE", "APPLIED AT", "DURATION"];
+    let mut rows = vec![header.map(|h| (h.to_owned(), h.len())).to_vec()];
+    rows.extend(entries.iter().map(|entry| {
+        let plain = |text: String| {
+            let width = text.chars().count();
+            (text, width)
+        };
+        vec![
+            plain(entry.version.to_string()),
+            plain(entry.name.clone()),
+            // A colour's escape codes take no room.
+            (
+                palette.state(entry.state),
+                Palette::new(false).state(entry.state).len(),
+            ),
+            plain(entry.applied_at.clone().unwrap_or_else(|| "-".to_owned())),
+            plain(
+                entry
+                    .execution_ms
+                    .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms")),
+            ),
+        ]
+    }));
+    aligned(&rows)
+}
+
+/// A table of plain text: the header, then the rows, in columns two spaces
+/// apart, with no newline at the end.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let plain = |cells: Vec<String>| {
+        cells
+            .into_iter()
+            .map(|cell| {
+                let width = cell.chars().count();
+                (cell, width)
+            })
+            .collect()
+    };
+    let mut all = vec![plain(header.iter().map(|h| h.to_string()).collect())];
+    all.extend(rows.iter().cloned().map(plain));
+    aligned(&all)
+}
+
+/// Rows of cells, each with the width it takes on screen, in columns two
+/// spaces apart; the last column is not padded.
+fn aligned(rows: &[Vec<(String, usize)>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| {
+            rows.iter()
+                .filter_map(|row| row.get(column).map(|(_, width)| *width))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let last = row.len().saturating_sub(1);
+        for (column, (cell, width)) in row.iter().enumerate() {
+            out.push_str(cell);
+            if column < last {
+                out.push_str(&" ".repeat(widths[column] - width + 2));
+            }
+        }
+        out.push('\n');
+    }
+    out.pop();
+    out
+}
+
+/// `status`: one field a line.
+pub fn status(status: &Status) -> String {
+    let yes_no = |flag: bool| if flag { "yes" } else { "no" };
+    format!(
+        "current: {}\nhead:    {}\npending: {}\ndirty:   {}\ndrift:   {}",
+        version(status.current),
+        version(status.head),
+        status.pending,
+        yes_no(status.dirty),
+        yes_no(status.drift)
+    )
+}
+
+/// `check`: the verdict in a sentence.
+pub fn check(status: &Status) -> String {
+    match status.verdict() {
+        Verdict::Current => format!("ok: the database is at head ({})", version(status.current)),
+        Verdict::Pending => format!(
+            "pending: {} migration{} to apply (at {}, head {}); run `migrate upgrade`",
+            status.pending,
+            if status.pending == 1 { "" } else { "s" },
+            version(status.current),
+            version(status.head)
+        ),
+        Verdict::Drift => "drift: the applied migrations differ from this directory's (edited, unknown or out of order); run `migrate history` to see which".to_owned(),
+        Verdict::Dirty => "dirty: a migration failed or was interrupted outside a transaction; run `migrate history`, repair the schema, then `migrate stamp`".to_owned(),
+    }
+}
+
+/// The steps of a report, one line each (also for the steps that completed
+/// before a failure).
+pub fn steps(direction: Direction, steps: &[migrate::StepReport]) -> String {
+    let verb = match direction {
+        Direction::Up => "applied",
+        Direction::Down => "reverted",
+    };
+    steps
+        .iter()
+        .map(|step| {
+            format!(
+                "{verb} {} {} ({} ms)\n",
+                step.version, step.name, step.duration_ms
+            )
+        })
+        .collect()
+}
+
+/// The words for a direction: the verb, its past and its step's action.
+fn words(direction: Direction) -> (&'static str, &'static str, &'static str) {
+    match direction {
+        Direction::Up => ("upgrade", "upgraded", "apply"),
+        Direction::Down => ("downgrade", "downgraded", "revert"),
+    }
+}
+
+/// `upgrade` and `downgrade`: each step, then where the database ended.
+pub fn report(report: &Report) -> String {
+    let (verb, done, _) = words(report.direction);
+    let mut out = String::new();
+    if let Some(backup) = &report.backup {
+        out.push_str(&format!("backed up the database to {}\n", backup.display()));
+    }
+    if report.steps.is_empty() {
+        out.push_str(&format!(
+            "nothing to {verb}: the database is at {}",
+            version(report.to)
+        ));
+        return out;
+    }
+    out.push_str(&steps(report.direction, &report.steps));
+    out.push_str(&format!(
+        "{done} from {} to {}",
+        version(report.from),
+        version(report.to)
+    ));
+    out
+}
+
+/// `--dry-run`: the steps that would run.
+pub fn plan(plan: &Plan<'_>) -> String {
+    if plan.steps.is_empty() {
+        // Nothing to do reads as it does after a run.
+        return report(&Report {
+            direction: plan.direction,
+            from: plan.from,
+            to: plan.to,
+            steps: Vec::new(),
+            backup: None,
+        });
+    }
+    let (verb, _, action) = words(plan.direction);
+    let mut out = String::new();
+    for step in &plan.steps {
+        let outside = match step.action {
+            Action::Apply(migration) => migration.up().no_transaction(),
+            Action::Revert(script) => script.no_transaction(),
+            Action::RevertRecorded => false,
+        };
+        out.push_str(&format!(
+            "would {action} {} {} ({}){}\n",
+            step.version,
+            step.name,
+            step.file(),
+            if outside {
+                ", outside a transaction"
+            } else {
+                ""
+            }
+        ));
+    }
+    out.push_str(&format!(
+        "would {verb} from {} to {}; nothing was changed",
+        version(plan.from),
+        version(plan.to)
+    ));
+    out
+}
+
+/// `--dry-run --json`: the report's shape, without durations, with each
+/// step's file.
+pub fn plan_json(plan: &Plan<'_>) -> serde_json::Value {
+    let steps: Vec<serde_json::Value> = plan
+        .steps
+        .iter()
+        .map(|step| serde_json::json!({"version": step.version, "name": step.name, "file": step.file()}))
+        .collect();
+    let key = match plan.direction {
+        Direction::Up => "applied",
+        Direction::Down => "reverted",
+    };
+    serde_json::json!({"from": plan.from, "to": plan.to, key: steps, "dry_run": true})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_codes_do_not_shift_the_columns() {
+        let entries = [
+            HistoryEntry {
+                version: 1,
+                name: "a".into(),
+                state: State::Applied,
+                checksum: String::new(),
+                applied_at: Some("2026-01-01T00:00:00.000000Z".into()),
+                execution_ms: Some(12),
+            },
+            HistoryEntry {
+                version: 10,
+                name: "bb".into(),
+                state: State::Pending,
+                checksum: String::new(),
+                applied_at: None,
+                execution_ms: None,
+            },
+        ];
+        let plain = history(&entries, Palette::new(false));
+        assert_eq!(
+            plain,
+            "VERSION  NAME  STATE    APPLIED AT                   DURATION\n\
+             1        a     applied  2026-01-01T00:00:00.000000Z  12 ms\n\
+             10       bb    pending  -                            -"
+        );
+        let coloured = history(&entries, Palette::new(true));
+        assert_eq!(
+            coloured
+                .replace("\x1b[32m", "")
+                .replace("\x1b[33m", "")
+                .replace("\x1b[0m", ""),
+            plain
+        );
+        assert!(coloured.contains("\x1b[32mapplied\x1b[0m"));
+    }
+}

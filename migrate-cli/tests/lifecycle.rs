@@ -1,0 +1,255 @@
+//! A database's whole life through the command line, in human output:
+//! upgrade head, current, history, status, downgrade -1, downgrade base,
+//! upgrade +2, stamp, check (0, 3, 1), new + upgrade.
+
+use crate::common::{Project, schema, stable};
+
+#[test]
+fn a_database_from_first_upgrade_to_a_new_migration() {
+    let project = Project::copy_of("app");
+
+    // upgrade head: every step, then where it ended.
+    let out = project.ok(&["upgrade", "head"]);
+    assert_eq!(
+        stable(&out),
+        "applied 1 create_users (N ms)\n\
+         applied 2 create_tokens (N ms)\n\
+         applied 3 create_items (N ms)\n\
+         applied 4 index_items_owner (N ms)\n\
+         applied 5 users_display_name (N ms)\n\
+         applied 6 users_item_count (N ms)\n\
+         upgraded from base to 6\n"
+    );
+    assert_eq!(project.versions(), [1, 2, 3, 4, 5, 6]);
+
+    assert_eq!(project.ok(&["current"]), "6 users_item_count (head)\n");
+    insta::assert_snapshot!("history_at_head", stable(&project.ok(&["history"])));
+    assert_eq!(
+        project.ok(&["status"]),
+        "current: 6\nhead:    6\npending: 0\ndirty:   no\ndrift:   no\n"
+    );
+    // Again: nothing to do, nothing changes.
+    assert_eq!(
+        project.ok(&["upgrade"]),
+        "nothing to upgrade: the database is at 6\n"
+    );
+
+    // downgrade -1, then base.
+    assert_eq!(
+        stable(&project.ok(&["downgrade", "-1"])),
+        "reverted 6 users_item_count (N ms)\ndowngraded from 6 to 5\n"
+    );
+    assert_eq!(project.ok(&["current"]), "5 users_display_name\n");
+    assert_eq!(
+        stable(&project.ok(&["downgrade", "base"])),
+        "reverted 5 users_display_name (N ms)\n\
+         reverted 4 index_items_owner (N ms)\n\
+         reverted 3 create_items (N ms)\n\
+         reverted 2 create_tokens (N ms)\n\
+         reverted 1 create_users (N ms)\n\
+         downgraded from 5 to base\n"
+    );
+    assert_eq!(project.versions(), Vec::<i64>::new());
+    assert_eq!(schema(&project.open()), []);
+    assert_eq!(project.ok(&["current"]), "base: no migration is applied\n");
+
+    // upgrade +2.
+    assert_eq!(
+        stable(&project.ok(&["upgrade", "+2"])),
+        "applied 1 create_users (N ms)\napplied 2 create_tokens (N ms)\nupgraded from base to 2\n"
+    );
+    assert_eq!(project.versions(), [1, 2]);
+
+    // check: 3 while migrations are pending.
+    let pending = project.run(&["check"]);
+    assert_eq!(
+        (
+            pending.code,
+            pending.stdout.as_str(),
+            pending.stderr.as_str()
+        ),
+        (
+            3,
+            "pending: 4 migrations to apply (at 2, head 6); run `migrate upgrade`\n",
+            ""
+        )
+    );
+
+    // stamp head: recorded, no script ran (no `items` table appears).
+    let tables_before = schema(&project.open());
+    assert_eq!(
+        project.ok(&["stamp", "head"]),
+        "stamped the history at 6 (it was at 2); no script ran\n"
+    );
+    assert_eq!(project.versions(), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(schema(&project.open()), tables_before);
+
+    // check: 0 at head.
+    let current = project.run(&["check"]);
+    assert_eq!(
+        (current.code, current.stdout.as_str()),
+        (0, "ok: the database is at head (6)\n")
+    );
+
+    // stamp 2 forgets 3..=6 again, so they can run for real.
+    assert_eq!(
+        project.ok(&["stamp", "2"]),
+        "stamped the history at 2 (it was at 6); no script ran\n"
+    );
+    project.ok(&["upgrade"]);
+
+    // check: 1 once an applied file is edited (drift).
+    let edited = project.dir.join("0002_create_tokens.up.sql");
+    let original = std::fs::read_to_string(&edited).unwrap();
+    std::fs::write(&edited, format!("{original}\n-- edited\n")).unwrap();
+    let drift = project.run(&["check"]);
+    assert_eq!(
+        (drift.code, drift.stdout.as_str()),
+        (
+            1,
+            "drift: the applied migrations differ from this directory's (edited, unknown or out of order); run `migrate history` to see which\n"
+        )
+    );
+    std::fs::write(&edited, original).unwrap();
+
+    // new + upgrade: the next version in the directory's style.
+    assert_eq!(
+        project.anonymous(&project.ok(&["new", "add_email_verified", "--reversible"])),
+        "created [TMP]/migrations/0007_add_email_verified.up.sql\n\
+         created [TMP]/migrations/0007_add_email_verified.down.sql\n"
+    );
+    std::fs::write(
+        project.dir.join("0007_add_email_verified.up.sql"),
+        "ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.dir.join("0007_add_email_verified.down.sql"),
+        "ALTER TABLE users DROP COLUMN email_verified;\n",
+    )
+    .unwrap();
+    assert_eq!(project.run(&["check"]).code, 3);
+    assert_eq!(
+        stable(&project.ok(&["upgrade"])),
+        "applied 7 add_email_verified (N ms)\nupgraded from 6 to 7\n"
+    );
+    assert_eq!(project.ok(&["current"]), "7 add_email_verified (head)\n");
+    assert_eq!(project.run(&["check"]).code, 0);
+    let has_column: i64 = project
+        .open()
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'email_verified'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(has_column, 1);
+}
+
+#[test]
+fn a_dirty_database_fails_check_and_shows_in_history() {
+    let project = Project::with_files(&[
+        ("0001_a.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n"),
+        (
+            "0002_b.sql",
+            "-- migrate:no-transaction\nCREATE TABLE b (id INTEGER PRIMARY KEY);\nINSERT INTO missing (id) VALUES (1);\n",
+        ),
+    ]);
+    let failed = project.run(&["upgrade"]);
+    assert_eq!(failed.code, 1);
+    assert_eq!(stable(&failed.stdout), "applied 1 a (N ms)\n");
+    assert_eq!(
+        failed.stderr,
+        "migration 2 (0002_b.sql) failed at statement 2 (`INSERT INTO missing (id) VALUES (1);`): \
+         no such table: missing; it ran outside a transaction, so the database may be partly changed \
+         and is marked dirty at 2: repair it by hand, then run `migrate stamp`\n"
+    );
+    let dirty = project.run(&["check"]);
+    assert_eq!(
+        (dirty.code, dirty.stdout.as_str()),
+        (
+            1,
+            "dirty: a migration failed or was interrupted outside a transaction; run `migrate history`, repair the schema, then `migrate stamp`\n"
+        )
+    );
+    assert!(stable(&project.ok(&["history"])).contains("\n2        b     dirty    "));
+    assert_eq!(
+        project.ok(&["status"]),
+        "current: 2\nhead:    2\npending: 0\ndirty:   yes\ndrift:   no\n"
+    );
+    // Repaired by hand, the stamp clears the mark.
+    project.ok(&["stamp", "2"]);
+    assert_eq!(project.run(&["check"]).code, 0);
+}
+
+#[test]
+fn history_names_every_state() {
+    let project = Project::copy_of("app");
+    project.ok(&["upgrade", "3"]);
+    let conn = project.open();
+    conn.execute_batch(
+        "UPDATE _migrate_history SET checksum = 'edited-since' WHERE version = 2;
+         INSERT INTO _migrate_history VALUES (4, 'index_items_owner', 'x', NULL, '2030-01-01T00:00:00.000000Z', 0, FALSE);
+         INSERT INTO _migrate_history VALUES (99, 'gone_from_this_build', 'y', NULL, '2030-01-02T00:00:00.000000Z', 1234, TRUE);",
+    )
+    .unwrap();
+    insta::assert_snapshot!("history_every_state", stable(&project.ok(&["history"])));
+}
+
+#[test]
+fn history_of_an_empty_directory_and_database_says_so() {
+    let project = Project::with_files(&[]);
+    project.ok(&["upgrade"]);
+    assert_eq!(
+        project.ok(&["history"]),
+        "no migrations: the directory has none and the database has no history\n"
+    );
+}
+
+#[test]
+fn output_has_no_colour_when_stdout_is_not_a_terminal() {
+    let project = Project::fixture("app");
+    project.ok(&["upgrade", "+3"]);
+    let history = project.ok(&["history"]);
+    assert!(history.contains("applied") && history.contains("pending"));
+    assert!(!history.contains('\x1b'), "{history:?}");
+}
+
+#[test]
+fn a_history_table_of_another_name_is_used_throughout() {
+    let project = Project::fixture("app");
+    project.ok(&["--table", "schema_history", "upgrade", "+1"]);
+    assert_eq!(
+        crate::common::tables(&project.open()),
+        ["schema_history", "users"]
+    );
+    assert_eq!(
+        project.ok(&["--table", "schema_history", "current"]),
+        "1 create_users\n"
+    );
+    // The default table does not exist, so nothing is applied there.
+    assert_eq!(project.ok(&["current"]), "base: no migration is applied\n");
+}
+
+#[test]
+fn flyway_and_up_only_sets_run_too() {
+    let flyway = Project::fixture("flyway");
+    assert_eq!(
+        stable(&flyway.ok(&["upgrade"])),
+        "applied 1 create_t (N ms)\napplied 2 label (N ms)\nupgraded from base to 2\n"
+    );
+    assert_eq!(
+        stable(&flyway.ok(&["downgrade", "-1"])),
+        "reverted 2 label (N ms)\ndowngraded from 2 to 1\n"
+    );
+    let up_only = Project::fixture("up_only");
+    up_only.ok(&["upgrade"]);
+    let refused = up_only.run(&["downgrade", "-1"]);
+    assert_eq!(
+        (refused.code, refused.stderr.as_str()),
+        (
+            1,
+            "cannot downgrade past migration 3 (0003_seed.sql): it has no down script, neither in this build nor recorded when it was applied; nothing was changed\n"
+        )
+    );
+}

@@ -1,0 +1,21 @@
+//! One integration-test binary for the `migrate` command: a module per area.
+//! Every test runs the built binary, on temporary SQLite files and, where
+//! `servers` finds them configured, on fresh PostgreSQL and MySQL/MariaDB
+//! databases.
+
+mod backends;
+mod backup;
+mod common;
+mod concurrency;
+mod dialects;
+mod errors;
+mod help;
+mod json;
+mod lifecycle;
+mod logging;
+mod new;
+mod operations_doc;
+mod passwords;
+mod preview;
+mod servers;
+mod tenants;

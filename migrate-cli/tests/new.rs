@@ -1,0 +1,114 @@
+//! `migrate new`: the next version in the directory's own style, files that
+//! load, and names the file-name parser accepts.
+
+use std::time::SystemTime;
+
+use crate::common::{Project, migrate_in};
+
+#[test]
+fn sequential_directories_continue_their_numbering() {
+    let project = Project::copy_of("up_only");
+    let out = project.ok(&["new", "add_tags"]);
+    assert_eq!(
+        project.anonymous(&out),
+        "created [TMP]/migrations/0004_add_tags.sql\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.dir.join("0004_add_tags.sql")).unwrap(),
+        "-- add_tags\n"
+    );
+    let out = project.ok(&["new", "drop-tags", "--reversible"]);
+    assert_eq!(
+        project.anonymous(&out),
+        "created [TMP]/migrations/0005_drop-tags.up.sql\ncreated [TMP]/migrations/0005_drop-tags.down.sql\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.dir.join("0005_drop-tags.down.sql")).unwrap(),
+        ""
+    );
+    // They load, and an untouched new migration changes nothing but the history.
+    project.ok(&["upgrade"]);
+    assert_eq!(project.versions(), [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn flyway_directories_get_flyway_files() {
+    let project = Project::copy_of("flyway");
+    assert_eq!(
+        project.anonymous(&project.ok(&["new", "more", "--reversible"])),
+        "created [TMP]/migrations/V3__more.sql\ncreated [TMP]/migrations/U3__more.sql\n"
+    );
+}
+
+#[test]
+fn an_empty_or_missing_directory_gets_a_utc_timestamp() {
+    let project = Project::with_files(&[]);
+    let before = migrate_files::utc_timestamp(SystemTime::now());
+    let first = project.run(&["--json", "new", "init"]).json();
+    let after = migrate_files::utc_timestamp(SystemTime::now());
+    let version = first["version"].as_i64().unwrap();
+    assert!((before..=after).contains(&version), "{version}");
+    assert_eq!(
+        first["files"],
+        serde_json::json!([project.dir.join(format!("{version}_init.sql"))])
+    );
+    // A second one in the same second still comes after it.
+    let second = project.run(&["--json", "new", "next"]).json();
+    assert!(second["version"].as_i64().unwrap() > version);
+
+    // A directory that does not exist yet is created.
+    let fresh = tempfile::tempdir().unwrap();
+    let run = migrate_in(
+        fresh.path(),
+        &["--dir", "db/migrations", "--json", "new", "init"],
+    );
+    let version = run.json()["version"].as_i64().unwrap();
+    assert!(
+        fresh
+            .path()
+            .join(format!("db/migrations/{version}_init.sql"))
+            .is_file()
+    );
+}
+
+#[test]
+fn new_needs_no_database() {
+    let project = Project::copy_of("app");
+    let run = migrate_in(
+        project.tmp.path(),
+        &["--dir", "migrations", "new", "add_email"],
+    );
+    assert_eq!(run.ok(), "created migrations/0007_add_email.sql\n");
+}
+
+#[test]
+fn bad_names_and_broken_directories_are_refused() {
+    let project = Project::copy_of("app");
+    let run = project.run(&["new", "add email"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (
+            1,
+            "",
+            "`add email` cannot name a migration because it contains ' ', but names may only hold letters, digits, `_` and `-`; use a name such as `add_email`\n"
+        )
+    );
+    let run = project.run(&["new", "../escape"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .starts_with("`../escape` cannot name a migration because it contains '.'")
+    );
+    // A directory that does not load gets the loader's message, and no file.
+    std::fs::write(project.dir.join("0008-typo.sql"), "").unwrap();
+    let run = project.run(&["new", "next"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "migration file {}/0008-typo.sql matches no migration file form because the version is not followed by `_` (or `__` after a `V`/`U` prefix); rename it to `<version>_<name>.sql`, `<version>_<name>.up.sql` + `.down.sql`, or `V<version>__<name>.sql`\n",
+            project.dir.display()
+        )
+    );
+    assert!(!project.dir.join("0009_next.sql").exists());
+}

@@ -1,0 +1,392 @@
+//! The history table's SQL, in one place per dialect.
+//!
+//! Every statement the runners send about the history table is built here,
+//! once per run, from the validated (and always quoted) table name.
+
+use crate::options::TableName;
+
+/// The columns of the current history format, in SPEC.md's order.
+pub(crate) const COLUMNS: &str =
+    "version, name, checksum, down_sql, applied_at, execution_ms, success";
+
+/// The databases migrate speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite (rusqlite or sqlx).
+    Sqlite,
+    /// PostgreSQL and compatible databases.
+    Postgres,
+    /// MySQL and MariaDB.
+    MySql,
+}
+
+impl Dialect {
+    fn quote(self) -> char {
+        match self {
+            Dialect::MySql => '`',
+            Dialect::Sqlite | Dialect::Postgres => '"',
+        }
+    }
+
+    /// Turns the `?N` placeholders of the statements here into the
+    /// dialect's own: `?N` (SQLite), `$N` (PostgreSQL), `?` (MySQL, whose
+    /// placeholders are positional: every statement here numbers them in
+    /// the order they appear).
+    fn placeholders(self, statement: String) -> String {
+        match self {
+            Dialect::Sqlite => statement,
+            Dialect::Postgres => statement.replace('?', "$"),
+            Dialect::MySql => {
+                let mut out = String::with_capacity(statement.len());
+                let mut chars = statement.chars().peekable();
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    if c == '?' {
+                        while chars.peek().is_some_and(char::is_ascii_digit) {
+                            chars.next();
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Columns added after the first format, with the definition that adds them
+/// to an existing table in place (defaults keep old rows valid), per dialect.
+pub(crate) fn added_columns(dialect: Dialect) -> [(&'static str, &'static str); 3] {
+    let down = match dialect {
+        Dialect::MySql => "down_sql LONGTEXT NULL",
+        Dialect::Sqlite | Dialect::Postgres => "down_sql TEXT NULL",
+    };
+    [
+        ("down_sql", down),
+        ("execution_ms", "execution_ms BIGINT NOT NULL DEFAULT 0"),
+        ("success", "success BOOLEAN NOT NULL DEFAULT TRUE"),
+    ]
+}
+
+/// PostgreSQL's advisory lock key: the database and the history table.
+const PG_KEY: &str = "hashtext(current_database()), hashtext($1)";
+
+/// MySQL's lock name (at most 64 characters, server-wide): the database and
+/// the history table, hashed.
+const MYSQL_KEY: &str = "SHA1(CONCAT('migrate:', DATABASE(), '.', ?))";
+
+/// SQLite: changes whenever another connection commits to the database.
+pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
+
+/// SQLite: the connection's busy timeout in milliseconds, read.
+#[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
+pub(crate) const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout";
+
+/// SQLite: the connection's busy timeout set to `millis`.
+#[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
+pub(crate) fn set_busy_timeout(millis: i64) -> String {
+    format!("PRAGMA busy_timeout = {millis}")
+}
+
+/// SQLite: the attached databases and their files.
+#[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
+pub(crate) const DATABASE_LIST: &str = "PRAGMA database_list";
+
+/// SQLite: a consistent copy of the database into a new (or empty) file: ?1.
+#[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
+pub(crate) const VACUUM_INTO: &str = "VACUUM INTO ?1";
+
+/// The statements about one history table in one dialect. Placeholders are
+/// the dialect's own; `?1`, `?2`… below, in the order they are bound.
+#[derive(Debug, Clone)]
+#[doc(hidden)]
+#[cfg_attr(
+    not(any(
+        feature = "sqlx-sqlite",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )),
+    allow(dead_code)
+)]
+pub struct HistorySql {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// The quoted table name.
+    pub table: String,
+    /// The table's own name, unquoted and without its schema.
+    pub bare: String,
+    /// Creates the schema of a schema-qualified table when missing, if the
+    /// dialect has schemas.
+    pub create_schema: Option<String>,
+    /// Creates the table when missing.
+    pub create: String,
+    /// Reads every row (down scripts as a 0/1 flag only), by version.
+    pub read: String,
+    /// Records an applied step: version, name, checksum, down_sql,
+    /// applied_at, execution_ms, success.
+    pub insert: String,
+    /// Forgets a reverted step: version.
+    pub delete: String,
+    /// Sets a step's `success` and `execution_ms`: success, execution_ms, version.
+    pub mark: String,
+    /// Reads one step's recorded down script: version.
+    pub down_sql: String,
+    /// `stamp`: a dirty row is clean, with this build's checksum: checksum, version.
+    pub mark_clean: String,
+    /// Counts the tables with the history table's name (0 or 1): the
+    /// unquoted table name.
+    pub exists: String,
+    /// Lists the history table's columns: the unquoted table name.
+    pub columns: String,
+    /// Opens a step's transaction (SQLite's takes the write lock).
+    pub begin: &'static str,
+    /// Commits a step's transaction.
+    pub commit: &'static str,
+    /// Tries to take the lock that spans a run, without waiting: the
+    /// quoted table name (and for MySQL, the seconds to wait). PostgreSQL's
+    /// key is derived from the database and the table; MySQL's lock name too.
+    pub try_lock: Option<String>,
+    /// Releases it: the quoted table name.
+    pub unlock: Option<String>,
+    /// PostgreSQL's transaction-scoped lock, for poolers in transaction mode.
+    pub try_lock_step: Option<String>,
+    /// Waits on the server between two tries (PostgreSQL): seconds.
+    pub pause: Option<String>,
+}
+
+impl HistorySql {
+    /// SQLite: `?N` placeholders, double-quoted names, TEXT timestamps.
+    pub(crate) fn sqlite(name: &TableName) -> Self {
+        Self::new(Dialect::Sqlite, name)
+    }
+
+    /// The statements for `dialect`.
+    pub(crate) fn new(dialect: Dialect, name: &TableName) -> Self {
+        let table = name.quoted(dialect.quote());
+        let (text, long_text) = match dialect {
+            Dialect::MySql => ("VARCHAR(255)", "LONGTEXT"),
+            Dialect::Sqlite | Dialect::Postgres => ("TEXT", "TEXT"),
+        };
+        let schema_literal = |default: &str| {
+            name.schema()
+                .map_or_else(|| default.to_owned(), |schema| format!("'{schema}'"))
+        };
+        let (exists, columns) = match dialect {
+            Dialect::Sqlite => {
+                let prefix = name
+                    .schema()
+                    .map_or_else(String::new, |schema| format!("\"{schema}\"."));
+                let schema = name
+                    .schema()
+                    .map_or_else(String::new, |schema| format!(", '{schema}'"));
+                (
+                    format!(
+                        "SELECT count(*) FROM {prefix}sqlite_master WHERE type = 'table' AND name = ?1"
+                    ),
+                    format!("SELECT name FROM pragma_table_info(?1{schema})"),
+                )
+            }
+            Dialect::Postgres | Dialect::MySql => {
+                let schema = schema_literal(if dialect == Dialect::Postgres {
+                    "current_schema()"
+                } else {
+                    "DATABASE()"
+                });
+                (
+                    format!(
+                        "SELECT count(*) FROM information_schema.tables WHERE table_schema = {schema} AND table_name = ?1"
+                    ),
+                    format!(
+                        "SELECT CAST(column_name AS {}) FROM information_schema.columns WHERE table_schema = {schema} AND table_name = ?1",
+                        if dialect == Dialect::Postgres {
+                            "TEXT"
+                        } else {
+                            "CHAR"
+                        }
+                    ),
+                )
+            }
+        };
+        let native = |statement: String| dialect.placeholders(statement);
+        HistorySql {
+            dialect,
+            create_schema: match (dialect, name.schema()) {
+                (Dialect::Postgres, Some(schema)) => {
+                    Some(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                }
+                _ => None,
+            },
+            create: format!(
+                "CREATE TABLE IF NOT EXISTS {table} (\
+                 version BIGINT PRIMARY KEY, name {text} NOT NULL, checksum {text} NOT NULL, down_sql {long_text} NULL, \
+                 applied_at {text} NOT NULL, execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL)"
+            ),
+            read: format!(
+                "SELECT version, name, checksum, applied_at, execution_ms, success, down_sql IS NOT NULL \
+                 FROM {table} ORDER BY version"
+            ),
+            insert: native(format!(
+                "INSERT INTO {table} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            )),
+            delete: native(format!("DELETE FROM {table} WHERE version = ?1")),
+            mark: native(format!(
+                "UPDATE {table} SET success = ?1, execution_ms = ?2 WHERE version = ?3"
+            )),
+            down_sql: native(format!("SELECT down_sql FROM {table} WHERE version = ?1")),
+            mark_clean: native(format!(
+                "UPDATE {table} SET success = TRUE, checksum = ?1 WHERE version = ?2"
+            )),
+            exists: native(exists),
+            columns: native(columns),
+            begin: match dialect {
+                Dialect::Sqlite => "BEGIN IMMEDIATE",
+                Dialect::Postgres | Dialect::MySql => "BEGIN",
+            },
+            commit: "COMMIT",
+            try_lock: match dialect {
+                Dialect::Postgres => Some(format!("SELECT pg_try_advisory_lock({PG_KEY})")),
+                Dialect::MySql => Some(format!("SELECT GET_LOCK({MYSQL_KEY}, ?)")),
+                Dialect::Sqlite => None,
+            },
+            unlock: match dialect {
+                Dialect::Postgres => Some(format!("SELECT pg_advisory_unlock({PG_KEY})")),
+                Dialect::MySql => Some(format!("SELECT RELEASE_LOCK({MYSQL_KEY})")),
+                Dialect::Sqlite => None,
+            },
+            try_lock_step: (dialect == Dialect::Postgres)
+                .then(|| format!("SELECT pg_try_advisory_xact_lock({PG_KEY})")),
+            pause: (dialect == Dialect::Postgres).then(|| "SELECT pg_sleep($1)".to_owned()),
+            bare: name.table().to_owned(),
+            table,
+        }
+    }
+}
+
+/// A value written into a statement as a literal, for SQL that is printed
+/// rather than run (`migrate upgrade --sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Literal<'v> {
+    /// An integer.
+    Integer(i64),
+    /// A string, quoted.
+    Text(&'v str),
+    /// `NULL`.
+    Null,
+    /// `TRUE` or `FALSE`.
+    Boolean(bool),
+}
+
+impl std::fmt::Display for Literal<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Literal::Integer(value) => write!(f, "{value}"),
+            Literal::Text(text) => {
+                write!(f, "'{}'", text.replace('\'', "''"))
+            }
+            Literal::Null => f.write_str("NULL"),
+            Literal::Boolean(value) => f.write_str(if value { "TRUE" } else { "FALSE" }),
+        }
+    }
+}
+
+/// One of the statements above with its placeholders (`?N`, `$N`, or
+/// MySQL's positional `?`) replaced by the values as literals. The
+/// statements hold no `?` or `$` but their placeholders (table names are
+/// validated identifiers), so the replacement is exact.
+pub(crate) fn with_literals(statement: &str, values: &[Literal<'_>]) -> String {
+    let mut out = String::with_capacity(statement.len() + 64);
+    let mut rest = statement;
+    let mut position = 0;
+    while let Some(at) = rest.find(['?', '$']) {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        position += 1;
+        let index: usize = if digits == 0 {
+            position
+        } else {
+            rest[at + 1..at + 1 + digits].parse().unwrap_or(0)
+        };
+        match index.checked_sub(1).and_then(|i| values.get(i)) {
+            Some(value) => out.push_str(&value.to_string()),
+            None => out.push_str(&rest[at..at + 1 + digits]),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_replace_placeholders_and_quote_strings() {
+        let sql = HistorySql::sqlite(&TableName::new("app.h").unwrap());
+        assert_eq!(
+            with_literals(
+                &sql.insert,
+                &[
+                    Literal::Integer(12),
+                    Literal::Text("it's"),
+                    Literal::Text("abc"),
+                    Literal::Null,
+                    Literal::Text("2026-01-01T00:00:00.000000Z"),
+                    Literal::Integer(0),
+                    Literal::Boolean(true),
+                ]
+            ),
+            "INSERT INTO \"app\".\"h\" (version, name, checksum, down_sql, applied_at, execution_ms, success) \
+             VALUES (12, 'it''s', 'abc', NULL, '2026-01-01T00:00:00.000000Z', 0, TRUE)"
+        );
+        assert_eq!(
+            with_literals(
+                &sql.mark,
+                &[
+                    Literal::Boolean(false),
+                    Literal::Integer(7),
+                    Literal::Integer(3)
+                ]
+            ),
+            "UPDATE \"app\".\"h\" SET success = FALSE, execution_ms = 7 WHERE version = 3"
+        );
+        assert_eq!(
+            sql.exists,
+            "SELECT count(*) FROM \"app\".sqlite_master WHERE type = 'table' AND name = ?1"
+        );
+        // A placeholder without a value is left as it is.
+        assert_eq!(with_literals("a ?2 ?3", &[Literal::Integer(1)]), "a ?2 ?3");
+        let mysql = HistorySql::new(Dialect::MySql, &TableName::new("h").unwrap());
+        assert_eq!(
+            mysql.mark,
+            "UPDATE `h` SET success = ?, execution_ms = ?, WHERE version = ?"
+                .replace(", WHERE", " WHERE")
+        );
+        assert_eq!(
+            with_literals(
+                &mysql.mark,
+                &[
+                    Literal::Boolean(true),
+                    Literal::Integer(5),
+                    Literal::Integer(2)
+                ]
+            ),
+            "UPDATE `h` SET success = TRUE, execution_ms = 5 WHERE version = 2"
+        );
+        let postgres = HistorySql::new(Dialect::Postgres, &TableName::new("app.h").unwrap());
+        assert_eq!(
+            postgres.delete,
+            "DELETE FROM \"app\".\"h\" WHERE version = $1"
+        );
+        assert_eq!(
+            with_literals(&postgres.delete, &[Literal::Integer(4)]),
+            "DELETE FROM \"app\".\"h\" WHERE version = 4"
+        );
+        assert_eq!(
+            postgres.create_schema.as_deref(),
+            Some("CREATE SCHEMA IF NOT EXISTS \"app\"")
+        );
+    }
+}

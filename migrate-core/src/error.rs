@@ -1,0 +1,320 @@
+//! The one error type. Every message is one sentence that names the
+//! migration (version and file) or the input involved and says what to do.
+//! No message ever holds a database password: the library never sees a URL
+//! for rusqlite, and server backends redact theirs.
+
+use std::time::Duration;
+
+use crate::report::StepReport;
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A migration directory could not be loaded (bad file name, duplicate
+    /// version, missing half of a pair, unreadable or non-UTF-8 file).
+    #[error(transparent)]
+    Load(#[from] migrate_files::LoadError),
+
+    /// A target string is not `head`, `base`, `+N`, `-N` or a version.
+    #[error(
+        "`{input}` is not a migration target; use `head`, `base`, `+N` or `-N` with N at least 1, or a version number"
+    )]
+    BadTarget {
+        /// What was given.
+        input: String,
+    },
+
+    /// A history table name is not a plain SQL identifier.
+    #[error(
+        "`{name}` is not a valid history table name; use letters, digits and `_` (not starting with a digit), optionally as `schema.table`"
+    )]
+    BadTableName {
+        /// What was given.
+        name: String,
+    },
+
+    /// An applied migration's file was edited after it was applied.
+    #[error(
+        "migration {version} ({file}) was changed after it was applied: its checksum is {found} but {recorded} was recorded; restore the file as it was applied (add a new migration for new changes), or allow checksum mismatches"
+    )]
+    ChecksumMismatch {
+        /// The version.
+        version: i64,
+        /// The up file.
+        file: String,
+        /// The checksum in the history table.
+        recorded: String,
+        /// The checksum of the file in this build.
+        found: String,
+    },
+
+    /// The database has versions newer than this build's newest migration
+    /// (typically after rolling the application back).
+    #[error("{}", ahead(*current, *head))]
+    DatabaseAhead {
+        /// The newest applied version.
+        current: i64,
+        /// This build's newest version.
+        head: Option<i64>,
+    },
+
+    /// An applied version below this build's head has no file in this build.
+    #[error(
+        "migration {version} ({name}) is applied in the database but this build has no file for it; restore the file, or allow unknown versions"
+    )]
+    UnknownApplied {
+        /// The version.
+        version: i64,
+        /// The name recorded when it was applied.
+        name: String,
+    },
+
+    /// A pending migration is older than the newest applied one.
+    #[error(
+        "migration {version} ({file}) is pending but older than the newest applied version {current}; give it a version above {current}, or allow out-of-order migrations"
+    )]
+    OutOfOrder {
+        /// The pending version.
+        version: i64,
+        /// Its up file.
+        file: String,
+        /// The newest applied version.
+        current: i64,
+    },
+
+    /// A migration that ran outside a transaction failed or was interrupted.
+    #[error(
+        "migration {version} ({name}) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; repair the schema by hand, then run `migrate stamp {version}` if its changes are complete or `migrate stamp {}` if they are not",
+        previous.map_or_else(|| "base".to_owned(), |v| v.to_string())
+    )]
+    Dirty {
+        /// The dirty version.
+        version: i64,
+        /// Its name.
+        name: String,
+        /// The applied version below it, the stamp target that undoes its record.
+        previous: Option<i64>,
+    },
+
+    /// A version target names no known or applied migration.
+    #[error(
+        "no migration has version {version}, neither in this build nor in the database; use a version that `migrate history` lists"
+    )]
+    UnknownTarget {
+        /// The version asked for.
+        version: i64,
+    },
+
+    /// A relative target asks for more steps than there are.
+    #[error(
+        "`{target}` asks for {requested} step(s) but only {available} {} {what}; nothing was changed",
+        if *available == 1 { "is" } else { "are" }
+    )]
+    NotEnoughSteps {
+        /// The target as given.
+        target: String,
+        /// How many steps it asks for.
+        requested: u32,
+        /// How many there are.
+        available: usize,
+        /// `pending` or `applied`.
+        what: &'static str,
+    },
+
+    /// `stamp` was given a relative target.
+    #[error("`{target}` is not a stamp target; use `head`, `base` or a version number")]
+    StampTarget {
+        /// The target as given.
+        target: String,
+    },
+
+    /// A target points the other way from the operation.
+    #[error("`{target}` is not a target for {operation}: use `migrate {suggestion} {target}`")]
+    WrongDirection {
+        /// The target as given.
+        target: String,
+        /// `an upgrade` or `a downgrade`.
+        operation: &'static str,
+        /// `upgrade` or `downgrade`.
+        suggestion: &'static str,
+    },
+
+    /// An upgrade target lies below the current version.
+    #[error(
+        "version {target} is below the current version {current}, so there is nothing to upgrade to; to go back, run `migrate downgrade {target}`"
+    )]
+    TargetBelowCurrent {
+        /// The target version.
+        target: i64,
+        /// The newest applied version.
+        current: i64,
+    },
+
+    /// A downgrade would have to undo a migration without a down script.
+    #[error(
+        "cannot downgrade past migration {version} ({file}): it has no down script, neither in this build nor recorded when it was applied; nothing was changed"
+    )]
+    Irreversible {
+        /// The version.
+        version: i64,
+        /// Its up file (or its name when this build has no file for it).
+        file: String,
+    },
+
+    /// All-in-one transaction mode met a `no-transaction` migration.
+    #[error(
+        "migration {version} ({file}) is marked `-- migrate:no-transaction`, so it cannot run inside one all-or-nothing transaction; use one transaction per step for this upgrade"
+    )]
+    NoTransactionInSingle {
+        /// The version.
+        version: i64,
+        /// The file with the directive.
+        file: String,
+    },
+
+    /// All-in-one transaction mode on MySQL/MariaDB, which commit DDL implicitly.
+    #[error(
+        "MySQL and MariaDB commit schema changes implicitly, so an all-or-nothing upgrade cannot be done there; use one transaction per step"
+    )]
+    SingleTransactionUnsupported,
+
+    /// The backup before an upgrade could not be made; nothing was changed.
+    #[error("could not back up the database to {}: {message}; nothing was changed", path.display())]
+    Backup {
+        /// Where the backup was to go.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// An upgrade failed after it backed the database up.
+    #[error("{source}; the backup made before this upgrade, {}, holds the database as it was", backup.display())]
+    AfterBackup {
+        /// The backup file.
+        backup: std::path::PathBuf,
+        /// The failure.
+        source: Box<Error>,
+    },
+
+    /// A backup was asked of a database that is not a SQLite file.
+    #[error(
+        "migrate backs up SQLite files only; back up this {database} database with {tool} before you upgrade, and run without the backup option"
+    )]
+    BackupUnsupported {
+        /// `PostgreSQL` or `MySQL`.
+        database: &'static str,
+        /// `pg_dump` or `mysqldump`.
+        tool: &'static str,
+    },
+
+    /// A database was not tried because an earlier one failed and the run
+    /// was to stop at the first failure.
+    #[error("not tried: an earlier database failed and the run stops at the first failure")]
+    Skipped,
+
+    /// A migration's script failed.
+    #[error("migration {version} ({file}) failed{}: {message}; {}", at(*statement, statement_sql), outcome(*dirty, *version))]
+    Step {
+        /// The version.
+        version: i64,
+        /// The file whose script failed.
+        file: String,
+        /// The 1-based number of the failing statement within the script, when known.
+        statement: Option<u32>,
+        /// The start of the failing statement's text, when known.
+        statement_sql: Option<String>,
+        /// The database's message.
+        message: String,
+        /// True when the script ran outside a transaction and the history
+        /// now marks the database dirty.
+        dirty: bool,
+        /// The steps completed before this one, in the order they ran.
+        completed: Vec<StepReport>,
+    },
+
+    /// Another runner (or writer) held the database lock for too long.
+    #[error(
+        "gave up after {} waiting for the database lock, which another migration run or a long write transaction holds; try again, or raise the lock timeout",
+        human(*waited)
+    )]
+    LockTimeout {
+        /// How long we waited.
+        waited: Duration,
+    },
+
+    /// The connection is already inside a transaction.
+    #[error(
+        "the connection is inside an open transaction; run migrations on a connection with no transaction open"
+    )]
+    InTransaction,
+
+    /// A database error outside any migration's script.
+    #[error("could not {action}: {message}")]
+    Database {
+        /// What we were doing, e.g. `read the history table "_migrate_history"`.
+        action: String,
+        /// The database's message.
+        message: String,
+    },
+}
+
+fn human(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else {
+        format!("{} s", duration.as_secs())
+    }
+}
+
+fn ahead(current: i64, head: Option<i64>) -> String {
+    let (build, target) = match head {
+        Some(head) => (
+            format!("newer than this build's head {head}"),
+            head.to_string(),
+        ),
+        None => (
+            "but this build has no migrations".to_owned(),
+            "base".to_owned(),
+        ),
+    };
+    format!(
+        "the database is at version {current}, {build}: run `migrate downgrade {target}` to roll back, or allow unknown versions to start anyway"
+    )
+}
+
+fn at(statement: Option<u32>, sql: &Option<String>) -> String {
+    match (statement, sql) {
+        (Some(n), Some(sql)) => format!(" at statement {n} (`{sql}`)"),
+        (Some(n), None) => format!(" at statement {n}"),
+        _ => String::new(),
+    }
+}
+
+fn outcome(dirty: bool, version: i64) -> String {
+    if dirty {
+        format!(
+            "it ran outside a transaction, so the database may be partly changed and is marked dirty at {version}: repair it by hand, then run `migrate stamp`"
+        )
+    } else {
+        "it was rolled back, so the database is as it was before this migration: fix the script and run again".to_owned()
+    }
+}
+
+impl Error {
+    /// The steps that completed before a failing step (empty for other errors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = "+0".parse::<migrate::Target>().unwrap_err();
+    /// assert!(err.completed().is_empty());
+    /// ```
+    pub fn completed(&self) -> &[StepReport] {
+        match self {
+            Error::Step { completed, .. } => completed,
+            Error::AfterBackup { source, .. } => source.completed(),
+            _ => &[],
+        }
+    }
+}

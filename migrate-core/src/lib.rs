@@ -1,0 +1,57 @@
+#![doc = include_str!("../../README.md")]
+
+mod backup;
+mod check;
+mod clock;
+mod dialect;
+mod error;
+mod migration;
+mod migrator;
+mod options;
+pub mod plan;
+mod preview;
+mod report;
+mod run;
+#[cfg(feature = "rusqlite")]
+mod rusqlite;
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+mod split;
+#[cfg(any(
+    feature = "sqlx-sqlite",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql"
+))]
+pub mod sqlx;
+mod target;
+pub mod tenants;
+
+pub use backup::Backup;
+pub use check::Verdict;
+pub use dialect::Dialect;
+pub use error::Error;
+pub use migration::{Migration, Migrations, Script};
+pub use migrator::Migrator;
+#[cfg(feature = "rusqlite")]
+pub use migrator::run;
+pub use options::{LockMode, Options, TransactionMode};
+pub use plan::Plan;
+pub use report::{Current, Direction, HistoryEntry, Report, State, Status, StepReport};
+pub use target::Target;
+
+/// Embeds a migration directory at compile time: `embed_migrations!("migrations")`.
+///
+/// The path is relative to the invoking crate's `CARGO_MANIFEST_DIR`. Every
+/// file is validated, read and checksummed while compiling; a bad file name,
+/// a duplicate version, a missing half of a pair or an unreadable file is a
+/// compile error naming the file. The result is a `const`-usable
+/// [`Migrations`].
+///
+/// Edits to existing files re-embed on the next build. So that adding or
+/// removing a file does too, add a build script with this one line:
+///
+/// ```text
+/// // build.rs
+/// fn main() { println!("cargo::rerun-if-changed=migrations"); }
+/// ```
+#[cfg(feature = "macros")]
+pub use migrate_macros::embed_migrations;

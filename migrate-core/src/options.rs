@@ -1,0 +1,289 @@
+//! How a run behaves: the history table's name, the safety opt-outs, the
+//! transaction mode and the lock timeout.
+
+use std::time::Duration;
+
+use crate::Error;
+use crate::backup::Backup;
+
+/// How each run wraps its steps in transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransactionMode {
+    /// One transaction per step (the default): a failure keeps the steps
+    /// before it.
+    #[default]
+    PerStep,
+    /// All pending steps in one transaction: the database ends either where
+    /// it started or at the target. Refused when a step is `no-transaction`.
+    Single,
+}
+
+/// How PostgreSQL runners keep each other out (other databases have one way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LockMode {
+    /// A session advisory lock held for the whole run (the default).
+    #[default]
+    Session,
+    /// A transaction-scoped advisory lock taken in each step's transaction,
+    /// the history re-read under it: for poolers in transaction mode such as
+    /// PgBouncer, where a session lock could be released on another
+    /// server connection.
+    Transaction,
+    /// No lock, for PostgreSQL-compatible databases without advisory locks
+    /// (CockroachDB): run one migrator at a time yourself.
+    None,
+}
+
+/// Options of a run. The defaults are the safe ones.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let options = migrate::Options::default()
+///     .table("app.schema_history")?
+///     .allow_out_of_order(true)
+///     .transaction_mode(migrate::TransactionMode::Single)
+///     .lock_timeout(Duration::from_secs(10));
+/// assert_eq!(options.table_name(), "app.schema_history");
+/// # Ok::<(), migrate::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub(crate) table: TableName,
+    pub(crate) allow_out_of_order: bool,
+    pub(crate) allow_unknown: bool,
+    pub(crate) ignore_checksums: bool,
+    pub(crate) transaction_mode: TransactionMode,
+    pub(crate) lock_timeout: Duration,
+    pub(crate) lock_mode: LockMode,
+    pub(crate) backup: Option<Backup>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            table: TableName::default(),
+            allow_out_of_order: false,
+            allow_unknown: false,
+            ignore_checksums: false,
+            transaction_mode: TransactionMode::PerStep,
+            lock_timeout: Duration::from_secs(60),
+            lock_mode: LockMode::Session,
+            backup: None,
+        }
+    }
+}
+
+impl Options {
+    /// Uses another history table (default `_migrate_history`), optionally
+    /// schema-qualified.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(migrate::Options::default().table("migrations").is_ok());
+    /// assert!(migrate::Options::default().table("bad name; DROP").is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadTableName`] unless the name is `table` or `schema.table`,
+    /// each part letters, digits and `_`, not starting with a digit.
+    pub fn table(mut self, name: &str) -> Result<Self, Error> {
+        self.table = TableName::new(name)?;
+        Ok(self)
+    }
+
+    /// Applies pending migrations older than the newest applied one instead
+    /// of refusing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().allow_out_of_order(true);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn allow_out_of_order(mut self, allow: bool) -> Self {
+        self.allow_out_of_order = allow;
+        self
+    }
+
+    /// Upgrades even when the database holds versions this build does not
+    /// know (for example after rolling the application back).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().allow_unknown(true);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn allow_unknown(mut self, allow: bool) -> Self {
+        self.allow_unknown = allow;
+        self
+    }
+
+    /// Accepts applied migrations whose file changed since they were applied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().ignore_checksums(true);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn ignore_checksums(mut self, ignore: bool) -> Self {
+        self.ignore_checksums = ignore;
+        self
+    }
+
+    /// Chooses one transaction per step (default) or one for all steps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().transaction_mode(migrate::TransactionMode::Single);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn transaction_mode(mut self, mode: TransactionMode) -> Self {
+        self.transaction_mode = mode;
+        self
+    }
+
+    /// How long to wait for the database lock (default 60 s) before failing
+    /// with [`Error::LockTimeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().lock_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// How PostgreSQL runners lock (default: a session advisory lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().lock_mode(migrate::LockMode::Transaction);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn lock_mode(mut self, mode: LockMode) -> Self {
+        self.lock_mode = mode;
+        self
+    }
+
+    /// Before an upgrade that has something to apply, copies the SQLite
+    /// database (consistently, while others write) to
+    /// `<dir>/<stem>.<UTC timestamp>.<current version>.bak`, mode 0600, and
+    /// names it in the report. Refused for PostgreSQL and MySQL, whose own
+    /// dump tools do this.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().backup(migrate::Backup::Into("backups".into()));
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn backup(mut self, backup: Backup) -> Self {
+        self.backup = Some(backup);
+        self
+    }
+
+    /// The history table's name as given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(migrate::Options::default().table_name(), "_migrate_history");
+    /// ```
+    pub fn table_name(&self) -> &str {
+        self.table.as_str()
+    }
+}
+
+/// A validated history table name: `table` or `schema.table`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TableName {
+    text: String,
+}
+
+impl Default for TableName {
+    fn default() -> Self {
+        TableName {
+            text: "_migrate_history".to_owned(),
+        }
+    }
+}
+
+impl TableName {
+    pub(crate) fn new(name: &str) -> Result<Self, Error> {
+        let part_ok = |part: &str| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && part.len() <= 63
+        };
+        let parts: Vec<&str> = name.split('.').collect();
+        if parts.len() > 2 || !parts.iter().all(|part| part_ok(part)) {
+            return Err(Error::BadTableName {
+                name: name.to_owned(),
+            });
+        }
+        Ok(TableName {
+            text: name.to_owned(),
+        })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The schema part, if any.
+    pub(crate) fn schema(&self) -> Option<&str> {
+        self.text.split_once('.').map(|(schema, _)| schema)
+    }
+
+    /// The table part.
+    pub(crate) fn table(&self) -> &str {
+        self.text
+            .split_once('.')
+            .map_or(&self.text, |(_, table)| table)
+    }
+
+    /// The name quoted with `quote` around each part.
+    pub(crate) fn quoted(&self, quote: char) -> String {
+        match self.schema() {
+            Some(schema) => format!("{quote}{schema}{quote}.{quote}{}{quote}", self.table()),
+            None => format!("{quote}{}{quote}", self.table()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_validated_and_quoted() {
+        assert_eq!(
+            TableName::new("app._h").unwrap().quoted('"'),
+            r#""app"."_h""#
+        );
+        assert_eq!(TableName::new("h2").unwrap().quoted('`'), "`h2`");
+        for bad in ["", "2h", "a.b.c", "a b", "a\"b", "a.", ".a", "h;"] {
+            assert!(TableName::new(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! What the sync (rusqlite) and async (sqlx) runners share: the shape of the
+//! history table as read, a step's resolved script, its history row, its
+//! failure. The loops themselves live in each runner; every decision lives
+//! in the planner.
+
+use crate::dialect::{Dialect, added_columns};
+use crate::plan::{Action, AppliedRow, Step};
+use crate::report::StepReport;
+use crate::{Error, Migration};
+
+/// What the history table looks like.
+pub(crate) enum Table {
+    /// It does not exist yet.
+    Missing,
+    /// It exists in an older format and must be upgraded in place.
+    Outdated,
+    /// Its rows.
+    Rows(Vec<AppliedRow>),
+}
+
+impl Table {
+    /// After the history query failed: missing (no columns), outdated (some
+    /// of the columns added since the first format are missing), or `None`
+    /// when the table looks right and the failure is real.
+    pub(crate) fn from_columns(columns: &[String], dialect: Dialect) -> Option<Table> {
+        if columns.is_empty() {
+            Some(Table::Missing)
+        } else if added_columns(dialect)
+            .iter()
+            .any(|(name, _)| !columns.iter().any(|c| c.eq_ignore_ascii_case(name)))
+        {
+            Some(Table::Outdated)
+        } else {
+            None
+        }
+    }
+
+    /// The rows, or none for a table about to be created.
+    pub(crate) fn into_rows(self) -> Vec<AppliedRow> {
+        match self {
+            Table::Rows(rows) => rows,
+            Table::Missing | Table::Outdated => Vec::new(),
+        }
+    }
+}
+
+/// Why a script failed: which statement (when known), and the database's message.
+#[doc(hidden)]
+pub struct ScriptError {
+    pub statement: Option<u32>,
+    pub statement_sql: Option<String>,
+    pub message: String,
+}
+
+/// The first line of a statement, at most 80 characters, for messages.
+pub(crate) fn excerpt(sql: &str) -> String {
+    let first = sql
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with("--"))
+        .unwrap_or("");
+    let cut: String = first.chars().take(80).collect();
+    if cut.len() < first.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
+}
+
+/// A step's script, resolved (a recorded down script is fetched first).
+pub(crate) struct Resolved {
+    pub file: String,
+    pub sql: String,
+    pub no_transaction: bool,
+}
+
+impl Resolved {
+    /// The script of a step from the build; `None` for a recorded one.
+    pub(crate) fn from_build(step: &Step<'_>) -> Option<Resolved> {
+        let script = match step.action {
+            Action::Apply(migration) => migration.up(),
+            Action::Revert(script) => script,
+            Action::RevertRecorded => return None,
+        };
+        Some(Resolved {
+            file: step.file(),
+            sql: script.sql().to_owned(),
+            no_transaction: script.no_transaction(),
+        })
+    }
+
+    /// The script recorded in the history for a step.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Irreversible`] when the history holds none after all.
+    pub(crate) fn recorded(step: &Step<'_>, sql: Option<String>) -> Result<Resolved, Error> {
+        let Some(sql) = sql else {
+            return Err(Error::Irreversible {
+                version: step.version,
+                file: format!("{}_{}", step.version, step.name),
+            });
+        };
+        // A recorded script keeps its directives; an unknown one is ignored.
+        let no_transaction = migrate_files::directives(&sql).is_ok_and(|d| d.no_transaction);
+        Ok(Resolved {
+            file: step.file(),
+            sql,
+            no_transaction,
+        })
+    }
+}
+
+/// The history row of a step applied now: `applied_at` is now, or just
+/// after the newest recorded one if the clock says otherwise, so the order
+/// steps were applied in is never ambiguous.
+pub(crate) fn new_row(
+    migration: &Migration,
+    rows: &[AppliedRow],
+    execution_ms: i64,
+    success: bool,
+) -> AppliedRow {
+    AppliedRow {
+        version: migration.version(),
+        name: migration.name().to_owned(),
+        checksum: migration.checksum().to_owned(),
+        applied_at: crate::clock::after(rows.iter().map(|row| row.applied_at.as_str()).max()),
+        execution_ms,
+        success,
+        has_down_sql: migration.down().is_some(),
+    }
+}
+
+/// A failed script as the error the user sees.
+pub(crate) fn step_failed(
+    step: &Step<'_>,
+    script: &Resolved,
+    failure: ScriptError,
+    dirty: bool,
+    completed: Vec<StepReport>,
+) -> Error {
+    Error::Step {
+        version: step.version,
+        file: script.file.clone(),
+        statement: failure.statement,
+        statement_sql: failure.statement_sql,
+        message: failure.message,
+        dirty,
+        completed,
+    }
+}
+
+/// One write of `stamp`, in order.
+pub(crate) enum StampWrite<'m> {
+    /// Forget a version above the target.
+    Delete(i64),
+    /// A dirty row at or below the target is clean, with this checksum.
+    MarkClean(i64, String),
+    /// Record a known migration at or below the target as applied.
+    Insert(&'m Migration, AppliedRow),
+}
+
+/// The writes that carry out a stamp plan on `rows`, and the report; `rows`
+/// ends as the history will be.
+pub(crate) fn stamp_writes<'m>(
+    stamp: crate::plan::StampPlan<'m>,
+    rows: &mut Vec<AppliedRow>,
+) -> (Vec<StampWrite<'m>>, crate::Report) {
+    let from = rows.iter().map(|row| row.version).max();
+    let mut writes: Vec<StampWrite<'m>> = stamp
+        .delete
+        .iter()
+        .map(|v| StampWrite::Delete(*v))
+        .collect();
+    rows.retain(|row| !stamp.delete.contains(&row.version));
+    writes.extend(
+        stamp
+            .mark_clean
+            .into_iter()
+            .map(|(v, checksum)| StampWrite::MarkClean(v, checksum)),
+    );
+    for migration in stamp.insert {
+        let row = new_row(migration, rows, 0, true);
+        rows.push(row.clone());
+        writes.push(StampWrite::Insert(migration, row));
+    }
+    let to = rows.iter().map(|row| row.version).max();
+    let report = crate::Report {
+        direction: if to >= from {
+            crate::Direction::Up
+        } else {
+            crate::Direction::Down
+        },
+        from,
+        to,
+        steps: Vec::new(),
+        backup: None,
+    };
+    (writes, report)
+}
+
+/// The `tracing` span of one step: version, name, direction, and the
+/// duration once it is known.
+pub(crate) fn step_span(step: &Step<'_>, direction: crate::Direction) -> tracing::Span {
+    tracing::info_span!(
+        "migration",
+        version = step.version,
+        name = %step.name,
+        direction = ?direction,
+        duration_ms = tracing::field::Empty
+    )
+}
+
+/// A step is done: its duration goes on its span, in the log, and into the
+/// report.
+pub(crate) fn finish_step(
+    span: &tracing::Span,
+    step: &Step<'_>,
+    direction: crate::Direction,
+    started: std::time::Instant,
+    completed: &mut Vec<StepReport>,
+) {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("duration_ms", duration_ms);
+    let what = match direction {
+        crate::Direction::Up => "applied",
+        crate::Direction::Down => "reverted",
+    };
+    span.in_scope(|| tracing::info!(duration_ms, "{what}"));
+    completed.push(StepReport {
+        version: step.version,
+        name: step.name.clone(),
+        duration_ms,
+    });
+}

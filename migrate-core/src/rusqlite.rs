@@ -1,0 +1,556 @@
+//! The synchronous runner, on `rusqlite`.
+//!
+//! A start with nothing to do runs one history query and compares checksums
+//! that were computed at compile time; it takes no lock, so it never waits on
+//! (or blocks) the application's other writers. Only when there is work does
+//! the runner take SQLite's write lock (`BEGIN IMMEDIATE`, with the lock
+//! timeout as busy timeout), and it takes it per step: each step's script and
+//! its history row commit together. Under the lock it re-reads the history
+//! whenever another connection committed since its last read (SQLite's
+//! `data_version`, O(1)) and re-plans, so concurrent processes never apply a
+//! step twice.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use crate::backup::{self, Backup};
+use crate::dialect::{DATA_VERSION, Dialect, HistorySql, added_columns};
+use crate::plan::{self, Action, AppliedRow, Step};
+use crate::report::{Direction, Report, StepReport};
+use crate::run::{
+    Resolved, ScriptError, StampWrite, Table, excerpt, finish_step, new_row, stamp_writes,
+    step_failed, step_span,
+};
+use crate::{Error, Migration, Options, Target, TransactionMode};
+
+fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
+    let action = action.into();
+    move |err| Error::Database {
+        action,
+        message: err.to_string(),
+    }
+}
+
+/// Reads the history with one query; an error is looked into only then.
+fn read_table(conn: &Connection, sql: &HistorySql) -> Result<Table, Error> {
+    let read = || -> rusqlite::Result<Vec<AppliedRow>> {
+        let mut statement = conn.prepare(&sql.read)?;
+        let rows = statement.query_map([], |row| {
+            Ok(AppliedRow {
+                version: row.get(0)?,
+                name: row.get(1)?,
+                checksum: row.get(2)?,
+                applied_at: row.get(3)?,
+                execution_ms: row.get(4)?,
+                success: row.get(5)?,
+                has_down_sql: row.get(6)?,
+            })
+        })?;
+        rows.collect()
+    };
+    match read() {
+        Ok(rows) => Ok(Table::Rows(rows)),
+        Err(err) => {
+            let columns =
+                columns(conn, sql).map_err(database_error("inspect the history table"))?;
+            match Table::from_columns(&columns, Dialect::Sqlite) {
+                Some(table) => Ok(table),
+                // Another runner may have created it just now: read again.
+                None => read().map(Table::Rows).map_err(|_| {
+                    database_error(format!("read the history table {}", sql.table))(err)
+                }),
+            }
+        }
+    }
+}
+
+fn columns(conn: &Connection, sql: &HistorySql) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare(&sql.columns)?;
+    let names = statement.query_map([&sql.bare], |row| row.get::<_, String>(0))?;
+    names.collect()
+}
+
+/// Creates the table, or brings an older format up to date in place.
+fn ensure_table(conn: &Connection, sql: &HistorySql) -> Result<(), Error> {
+    let fail = || database_error(format!("create the history table {}", sql.table));
+    conn.execute_batch(&sql.create).map_err(fail())?;
+    let existing = columns(conn, sql).map_err(fail())?;
+    for (name, definition) in added_columns(Dialect::Sqlite) {
+        if !existing.iter().any(|c| c == name) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {} ADD COLUMN {definition}",
+                sql.table
+            ))
+            .map_err(fail())?;
+        }
+    }
+    Ok(())
+}
+
+/// `BEGIN IMMEDIATE`, rolled back on drop unless committed: whatever path
+/// leaves the runner, the write lock is released.
+struct Transaction<'c> {
+    conn: &'c Connection,
+    open: bool,
+    timeout: Duration,
+    commit: &'static str,
+}
+
+impl<'c> Transaction<'c> {
+    fn begin(conn: &'c Connection, sql: &HistorySql, timeout: Duration) -> Result<Self, Error> {
+        conn.execute_batch(sql.begin)
+            .map_err(|err| lock_error(err, timeout, "take the database's write lock"))?;
+        Ok(Transaction {
+            conn,
+            open: true,
+            timeout,
+            commit: sql.commit,
+        })
+    }
+
+    fn commit(mut self) -> Result<(), Error> {
+        self.conn
+            .execute_batch(self.commit)
+            .map_err(|err| lock_error(err, self.timeout, "commit"))?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing better to do with an error here: the connection rolls
+            // back on close anyway.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn lock_error(err: rusqlite::Error, timeout: Duration, action: &str) -> Error {
+    match err {
+        rusqlite::Error::SqliteFailure(code, _) if code.code == ErrorCode::DatabaseBusy => {
+            Error::LockTimeout { waited: timeout }
+        }
+        err => database_error(action)(err),
+    }
+}
+
+/// Sets the busy timeout for the run and restores the caller's on drop.
+struct BusyTimeout<'c> {
+    conn: &'c Connection,
+    previous: Duration,
+}
+
+impl<'c> BusyTimeout<'c> {
+    fn set(conn: &'c Connection, timeout: Duration) -> Result<Self, Error> {
+        let fail = || database_error("set the busy timeout");
+        let previous: i64 = conn
+            .pragma_query_value(None, "busy_timeout", |row| row.get(0))
+            .map_err(fail())?;
+        conn.busy_timeout(timeout).map_err(fail())?;
+        Ok(BusyTimeout {
+            conn,
+            previous: Duration::from_millis(u64::try_from(previous).unwrap_or(0)),
+        })
+    }
+}
+
+impl Drop for BusyTimeout<'_> {
+    fn drop(&mut self) {
+        let _ = self.conn.busy_timeout(self.previous);
+    }
+}
+
+/// Runs a script statement by statement (SQLite parses it, so triggers and
+/// quoted `;` are safe), keeping track of which statement failed.
+fn run_script(conn: &Connection, script: &str) -> Result<(), ScriptError> {
+    let mut batch = rusqlite::Batch::new(conn, script);
+    let mut number = 0;
+    let mut cursor = 0;
+    loop {
+        number += 1;
+        let failed = |err: rusqlite::Error, sql: Option<String>| ScriptError {
+            statement: Some(number),
+            message: sqlite_message(&err, sql.as_deref().unwrap_or("")),
+            statement_sql: sql.map(|sql| excerpt(&sql)),
+        };
+        let mut statement = match batch.next() {
+            Ok(Some(statement)) => statement,
+            Ok(None) => return Ok(()),
+            Err(err) => return Err(failed(err, Some(script[cursor..].to_owned()))),
+        };
+        let text = statement.expanded_sql();
+        if let Some(text) = &text
+            && let Some(at) = script[cursor..].find(text.trim())
+        {
+            cursor += at + text.trim().len();
+        }
+        // Step once, as `execute_batch` does: a statement that returns rows
+        // (a PRAGMA, a SELECT) has done its work by its first row.
+        let mut rows = statement.raw_query();
+        if let Err(err) = rows.next() {
+            return Err(failed(err, text));
+        }
+    }
+}
+
+/// SQLite's message alone: rusqlite appends the rest of the script to a
+/// syntax error (`… in <sql> at offset N`), which the message names already.
+fn sqlite_message(err: &rusqlite::Error, statement: &str) -> String {
+    let text = err.to_string();
+    let start: String = statement.trim_start().chars().take(24).collect();
+    let cut = text
+        .match_indices(" in ")
+        .map(|(at, _)| at)
+        .find(|at| text[at + 4..].trim_start().starts_with(&start));
+    match cut {
+        Some(at) if !start.is_empty() && text.contains(" at offset ") => text[..at].to_owned(),
+        _ => text,
+    }
+}
+
+/// Plans and runs an upgrade or a downgrade: read, plan, and only if there
+/// is work, lock and execute.
+pub(crate) fn execute(
+    conn: &Connection,
+    known: &[Migration],
+    direction: Direction,
+    target: Target,
+    options: &Options,
+) -> Result<Report, Error> {
+    let sql = HistorySql::sqlite(&options.table);
+    let (rows, table_ready) = match read_table(conn, &sql)? {
+        Table::Rows(rows) => (rows, true),
+        Table::Missing => (Vec::new(), false),
+        Table::Outdated => (upgrade_format(conn, &sql, options)?, true),
+    };
+    let first = plan::plan(known, &rows, direction, target, options)?;
+    let mut report = Report {
+        direction,
+        from: first.from,
+        to: first.to,
+        steps: Vec::new(),
+        backup: None,
+    };
+    if first.steps.is_empty() {
+        return Ok(report);
+    }
+    if !conn.is_autocommit() {
+        return Err(Error::InTransaction);
+    }
+    report.backup = match (&options.backup, direction) {
+        (Some(backup), Direction::Up) => Some(back_up(conn, backup, first.from)?),
+        _ => None,
+    };
+    let _timeout = BusyTimeout::set(conn, options.lock_timeout)?;
+    let mut runner = Runner {
+        conn,
+        sql: &sql,
+        known,
+        options,
+        direction,
+        rows,
+        table_ready,
+        data_version: None,
+        completed: Vec::new(),
+    };
+    let result = match options.transaction_mode {
+        TransactionMode::PerStep => runner.per_step(first.steps),
+        TransactionMode::Single => runner.all_in_one(first.steps),
+    };
+    result.map_err(|err| backup::name_backup(err, report.backup.as_ref()))?;
+    report.steps = runner.completed;
+    report.to = runner.rows.iter().map(|row| row.version).max();
+    Ok(report)
+}
+
+/// Copies the database with SQLite's online backup API, consistent while
+/// other connections write.
+fn back_up(conn: &Connection, backup: &Backup, current: Option<i64>) -> Result<PathBuf, Error> {
+    let path = backup::create_file(backup, conn.path().unwrap_or(""), current)?;
+    conn.backup(rusqlite::MAIN_DB, &path, None).map_err(|err| {
+        let _ = std::fs::remove_file(&path);
+        Error::Backup {
+            path: path.clone(),
+            message: err.to_string(),
+        }
+    })?;
+    Ok(path)
+}
+
+fn upgrade_format(
+    conn: &Connection,
+    sql: &HistorySql,
+    options: &Options,
+) -> Result<Vec<AppliedRow>, Error> {
+    let _timeout = BusyTimeout::set(conn, options.lock_timeout)?;
+    let transaction = Transaction::begin(conn, sql, options.lock_timeout)?;
+    ensure_table(conn, sql)?;
+    transaction.commit()?;
+    match read_table(conn, sql)? {
+        Table::Rows(rows) => Ok(rows),
+        Table::Missing | Table::Outdated => Err(Error::Database {
+            action: format!("upgrade the history table {}", sql.table),
+            message: "its columns are still not as expected".to_owned(),
+        }),
+    }
+}
+
+struct Runner<'r, 'm> {
+    conn: &'r Connection,
+    sql: &'r HistorySql,
+    known: &'m [Migration],
+    options: &'r Options,
+    direction: Direction,
+    /// The history as this runner knows it, kept in step with what it writes.
+    rows: Vec<AppliedRow>,
+    table_ready: bool,
+    /// SQLite's `data_version` when this runner last read the history.
+    data_version: Option<i64>,
+    completed: Vec<StepReport>,
+}
+
+impl<'m> Runner<'_, 'm> {
+    /// Under the write lock: makes sure the table exists, and re-reads the
+    /// history and re-plans the remaining steps when another connection
+    /// committed since this runner last read it. SQLite's `data_version`
+    /// tells that in O(1) and ignores this connection's own commits; the
+    /// first time, the history read outside the lock is read again.
+    fn under_lock(&mut self, remaining: &[Step<'m>]) -> Result<Option<Vec<Step<'m>>>, Error> {
+        if !self.table_ready {
+            ensure_table(self.conn, self.sql)?;
+            self.table_ready = true;
+        }
+        let fail = || database_error(format!("read the history table {}", self.sql.table));
+        let version: i64 = self
+            .conn
+            .query_row(DATA_VERSION, [], |row| row.get(0))
+            .map_err(fail())?;
+        if self.data_version == Some(version) {
+            return Ok(None);
+        }
+        self.data_version = Some(version);
+        self.rows = read_table(self.conn, self.sql)?.into_rows();
+        plan::replan(
+            self.known,
+            &self.rows,
+            remaining,
+            self.direction,
+            self.options,
+        )
+        .map(Some)
+    }
+
+    fn per_step(&mut self, mut steps: Vec<Step<'m>>) -> Result<(), Error> {
+        let mut next = 0;
+        while next < steps.len() {
+            let transaction = Transaction::begin(self.conn, self.sql, self.options.lock_timeout)?;
+            if let Some(replanned) = self.under_lock(&steps[next..])? {
+                steps = replanned;
+                next = 0;
+                if steps.is_empty() {
+                    return transaction.commit();
+                }
+            }
+            let step = &steps[next];
+            let script = self.resolve(step)?;
+            if script.no_transaction {
+                self.mark_dirty(step)?;
+                transaction.commit()?;
+                self.step(step, &script, true)?;
+            } else {
+                self.step(step, &script, false)?;
+                transaction.commit()?;
+            }
+            next += 1;
+        }
+        Ok(())
+    }
+
+    fn all_in_one(&mut self, mut steps: Vec<Step<'m>>) -> Result<(), Error> {
+        let transaction = Transaction::begin(self.conn, self.sql, self.options.lock_timeout)?;
+        if let Some(replanned) = self.under_lock(&steps)? {
+            steps = replanned;
+        }
+        let scripts = steps
+            .iter()
+            .map(|step| self.resolve(step))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some((step, script)) = steps
+            .iter()
+            .zip(&scripts)
+            .find(|(_, script)| script.no_transaction)
+        {
+            return Err(Error::NoTransactionInSingle {
+                version: step.version,
+                file: script.file.clone(),
+            });
+        }
+        for (step, script) in steps.iter().zip(&scripts) {
+            // On failure the one transaction rolls back: nothing completed.
+            self.step(step, script, false).map_err(|mut err| {
+                if let Error::Step { completed, .. } = &mut err {
+                    completed.clear();
+                }
+                err
+            })?;
+        }
+        transaction.commit().inspect_err(|_| self.completed.clear())
+    }
+
+    fn resolve(&self, step: &Step<'m>) -> Result<Resolved, Error> {
+        if let Some(script) = Resolved::from_build(step) {
+            return Ok(script);
+        }
+        let fail = || database_error(format!("read the recorded down script of {}", step.version));
+        let recorded: Option<String> = self
+            .conn
+            .query_row(&self.sql.down_sql, [step.version], |row| row.get(0))
+            .optional()
+            .map_err(fail())?
+            .flatten();
+        Resolved::recorded(step, recorded)
+    }
+
+    /// Before a no-transaction script runs, the history says so: a new row
+    /// with `success = false` (up) or the existing row set so (down).
+    fn mark_dirty(&mut self, step: &Step<'m>) -> Result<(), Error> {
+        let fail = || database_error(format!("record migration {} as in flight", step.version));
+        match (self.direction, step.action) {
+            (Direction::Up, Action::Apply(migration)) => {
+                let row = new_row(migration, &self.rows, 0, false);
+                self.insert(migration, &row).map_err(fail())?;
+                self.rows.push(row);
+            }
+            _ => {
+                self.conn
+                    .execute(&self.sql.mark, params![false, 0, step.version])
+                    .map_err(fail())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn insert(&self, migration: &Migration, row: &AppliedRow) -> rusqlite::Result<usize> {
+        insert_row(self.conn, self.sql, migration, row)
+    }
+
+    /// Runs one step's script and writes its history row, timed and traced.
+    fn step(
+        &mut self,
+        step: &Step<'m>,
+        script: &Resolved,
+        outside_transaction: bool,
+    ) -> Result<(), Error> {
+        let span = step_span(step, self.direction);
+        let started = Instant::now();
+        run_script(self.conn, &script.sql).map_err(|failure| {
+            step_failed(
+                step,
+                script,
+                failure,
+                outside_transaction,
+                std::mem::take(&mut self.completed),
+            )
+        })?;
+        let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let fail = || {
+            database_error(format!(
+                "record migration {} in the history table",
+                step.version
+            ))
+        };
+        match (self.direction, step.action) {
+            (Direction::Up, Action::Apply(_)) if outside_transaction => {
+                self.conn
+                    .execute(&self.sql.mark, params![true, elapsed_ms, step.version])
+                    .map_err(fail())?;
+                if let Some(row) = self.rows.iter_mut().find(|row| row.version == step.version) {
+                    row.success = true;
+                    row.execution_ms = elapsed_ms;
+                }
+            }
+            (Direction::Up, Action::Apply(migration)) => {
+                let row = new_row(migration, &self.rows, elapsed_ms, true);
+                self.insert(migration, &row).map_err(fail())?;
+                self.rows.push(row);
+            }
+            _ => {
+                self.conn
+                    .execute(&self.sql.delete, [step.version])
+                    .map_err(fail())?;
+                self.rows.retain(|row| row.version != step.version);
+            }
+        }
+        finish_step(&span, step, self.direction, started, &mut self.completed);
+        Ok(())
+    }
+}
+
+/// Writes a history row; the down script is stored so that an older build
+/// can still undo this step.
+fn insert_row(
+    conn: &Connection,
+    sql: &HistorySql,
+    migration: &Migration,
+    row: &AppliedRow,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        &sql.insert,
+        params![
+            row.version,
+            row.name,
+            row.checksum,
+            migration.down().map(|down| down.sql()),
+            row.applied_at,
+            row.execution_ms,
+            row.success
+        ],
+    )
+}
+
+/// Reads the history for the read-only views (status, history, current).
+pub(crate) fn read_rows(conn: &Connection, options: &Options) -> Result<Vec<AppliedRow>, Error> {
+    let sql = HistorySql::sqlite(&options.table);
+    match read_table(conn, &sql)? {
+        Table::Rows(rows) => Ok(rows),
+        Table::Missing => Ok(Vec::new()),
+        Table::Outdated => upgrade_format(conn, &sql, options),
+    }
+}
+
+/// Records the history as if at `target`, running no script.
+pub(crate) fn stamp(
+    conn: &Connection,
+    known: &[Migration],
+    target: Target,
+    options: &Options,
+) -> Result<Report, Error> {
+    let sql = HistorySql::sqlite(&options.table);
+    if !conn.is_autocommit() {
+        return Err(Error::InTransaction);
+    }
+    let _timeout = BusyTimeout::set(conn, options.lock_timeout)?;
+    let transaction = Transaction::begin(conn, &sql, options.lock_timeout)?;
+    ensure_table(conn, &sql)?;
+    let mut rows = read_table(conn, &sql)?.into_rows();
+    let stamp = plan::plan_stamp(known, &rows, target)?;
+    let (writes, report) = stamp_writes(stamp, &mut rows);
+    let fail = || database_error(format!("stamp the history table {}", sql.table));
+    for write in writes {
+        match write {
+            StampWrite::Delete(version) => conn.execute(&sql.delete, [version]),
+            StampWrite::MarkClean(version, checksum) => {
+                conn.execute(&sql.mark_clean, params![checksum, version])
+            }
+            StampWrite::Insert(migration, row) => insert_row(conn, &sql, migration, &row),
+        }
+        .map_err(fail())?;
+    }
+    transaction.commit()?;
+    Ok(report)
+}

@@ -1,0 +1,191 @@
+//! Splits a script into statements for the one case that needs it:
+//! PostgreSQL runs a multi-statement simple query inside an implicit
+//! transaction, so a `-- migrate:no-transaction` script (for `CREATE INDEX
+//! CONCURRENTLY`) must be sent one statement at a time.
+//!
+//! A `;` splits only outside quotes and comments: `'…'` (with `''`),
+//! `E'…'` (with backslash escapes), `"…"`, `$tag$…$tag$`, `-- …` and nested
+//! `/* … */`. Statements that hold only comments and white space are dropped.
+//! (A `BEGIN ATOMIC … END` function body is not understood; such a script
+//! runs in a transaction anyway.)
+
+/// The statements of `script`, each without its `;`, trimmed.
+pub(crate) fn statements(script: &str) -> Vec<&str> {
+    let bytes = script.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    let mut has_code = false;
+    while at < bytes.len() {
+        let here = bytes[at];
+        let next = bytes.get(at + 1).copied();
+        match here {
+            b'-' if next == Some(b'-') => {
+                at = script[at..].find('\n').map_or(bytes.len(), |n| at + n + 1);
+                continue;
+            }
+            b'/' if next == Some(b'*') => {
+                at = block_comment_end(bytes, at);
+                continue;
+            }
+            b'\'' => {
+                let escapes = at > 0
+                    && matches!(bytes[at - 1], b'E' | b'e')
+                    && !is_word(bytes.get(at.wrapping_sub(2)).copied());
+                at = quoted_end(bytes, at, b'\'', escapes);
+            }
+            b'"' => at = quoted_end(bytes, at, b'"', false),
+            b'$' => match dollar_tag(script, at) {
+                Some(tag) => {
+                    let body = at + tag.len();
+                    at = script[body..]
+                        .find(tag)
+                        .map_or(bytes.len(), |n| body + n + tag.len());
+                }
+                None => at += 1,
+            },
+            b';' => {
+                if has_code {
+                    out.push(script[start..at].trim());
+                }
+                at += 1;
+                start = at;
+                has_code = false;
+                continue;
+            }
+            _ => at += 1,
+        }
+        if !here.is_ascii_whitespace() {
+            has_code = true;
+        }
+    }
+    if has_code {
+        out.push(script[start..].trim());
+    }
+    out
+}
+
+fn is_word(byte: Option<u8>) -> bool {
+    byte.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Just past the closing quote (or the end of the text).
+fn quoted_end(bytes: &[u8], open: usize, quote: u8, backslash_escapes: bool) -> usize {
+    let mut at = open + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' if backslash_escapes => at += 2,
+            b if b == quote => {
+                if bytes.get(at + 1) == Some(&quote) {
+                    at += 2;
+                } else {
+                    return at + 1;
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Just past a nested `/* … */` comment (or the end of the text).
+fn block_comment_end(bytes: &[u8], open: usize) -> usize {
+    let mut depth = 0;
+    let mut at = open;
+    while at < bytes.len() {
+        match (bytes[at], bytes.get(at + 1)) {
+            (b'/', Some(b'*')) => {
+                depth += 1;
+                at += 2;
+            }
+            (b'*', Some(b'/')) => {
+                depth -= 1;
+                at += 2;
+                if depth == 0 {
+                    return at;
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// `$tag$` starting at `at`, if it is one (a `$1` parameter is not; nor is
+/// a `$` inside an identifier such as `a$b`).
+fn dollar_tag(script: &str, at: usize) -> Option<&str> {
+    let bytes = script.as_bytes();
+    if at > 0 && is_word(Some(bytes[at - 1])) {
+        return None;
+    }
+    let rest = &script[at + 1..];
+    let tag_len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    if rest.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        || rest.as_bytes().get(tag_len) != Some(&b'$')
+    {
+        return None;
+    }
+    Some(&script[at..at + tag_len + 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statements;
+    use proptest::prelude::*;
+
+    #[test]
+    fn splits_only_outside_quotes_and_comments() {
+        let script = "-- migrate:no-transaction\n\
+            CREATE INDEX CONCURRENTLY i ON t (c);\n\
+            INSERT INTO t VALUES ('a;b', 'it''s;', E'back\\';slash');\n\
+            CREATE FUNCTION f() RETURNS trigger AS $body$ BEGIN x := 1; RETURN NEW; END $body$ LANGUAGE plpgsql;\n\
+            SELECT $$;$$, \"we;ird\"\"name\", $1;\n\
+            /* a ; /* nested ; */ still ; */ SELECT 2;\n\
+            -- only a comment;\n\
+            ;;\n\
+            SELECT a$b FROM t";
+        assert_eq!(
+            statements(script),
+            [
+                "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c)",
+                "INSERT INTO t VALUES ('a;b', 'it''s;', E'back\\';slash')",
+                "CREATE FUNCTION f() RETURNS trigger AS $body$ BEGIN x := 1; RETURN NEW; END $body$ LANGUAGE plpgsql",
+                "SELECT $$;$$, \"we;ird\"\"name\", $1",
+                "/* a ; /* nested ; */ still ; */ SELECT 2",
+                "SELECT a$b FROM t",
+            ]
+        );
+        assert!(statements("-- nothing\n  \n/* at all */").is_empty());
+    }
+
+    /// A piece of a statement that may hide a `;`.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z_]{1,8}",
+            "[a-z ;,]{0,10}".prop_map(|s| format!("'{}'", s.replace('\'', "''"))),
+            "[a-z ;']{0,10}".prop_map(|s| format!("'{}'", s.replace('\'', "''"))),
+            "[a-z ;\"]{0,10}".prop_map(|s| format!("\"{}\"", s.replace('"', "\"\""))),
+            "[a-z ;'$]{0,10}".prop_map(|s| format!("$fn${}$fn$", s.replace('$', ""))),
+            "[a-z ;']{0,10}".prop_map(|s| format!("$${}$$", s.replace('$', ""))),
+            "[a-z ;'\"]{0,10}".prop_map(|s| format!("/* {} */", s)),
+            "[a-z ;'\"]{0,10}".prop_map(|s| format!("-- {}\n", s)),
+        ]
+    }
+
+    fn statement() -> impl Strategy<Value = String> {
+        ("[A-Z]{1,6}", proptest::collection::vec(piece(), 0..6))
+            .prop_map(|(head, pieces)| format!("{head} {}", pieces.join(" ")))
+    }
+
+    proptest! {
+        #[test]
+        fn joined_statements_split_back(list in proptest::collection::vec(statement(), 0..6)) {
+            let script = list.iter().map(|s| format!("{s};\n")).collect::<String>();
+            let expected: Vec<&str> = list.iter().map(|s| s.trim()).collect();
+            prop_assert_eq!(statements(&script), expected);
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The three `sqlx` backends. What they share is written once in
+//! `shared_operations!` and expanded for each database type; what differs
+//! (locks, how a script runs outside a transaction) is written out per
+//! database. The SQL text itself lives in `dialect.rs`.
+
+#[cfg(feature = "sqlx-postgres")]
+use std::time::{Duration, Instant};
+
+use sqlx::{AssertSqlSafe, Row as _};
+
+use super::{Backend, Param, database_error, private, script_error};
+#[cfg(feature = "sqlx-postgres")]
+use crate::LockMode;
+#[cfg(feature = "sqlx-sqlite")]
+use crate::dialect::{BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, VACUUM_INTO, set_busy_timeout};
+use crate::dialect::{Dialect, HistorySql};
+use crate::plan::AppliedRow;
+use crate::run::ScriptError;
+use crate::{Error, Options};
+
+/// Binds `params` in order to a query.
+macro_rules! bind_all {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match *param {
+                Param::Integer(value) => query.bind(value),
+                Param::Text(value) => query.bind(value.to_owned()),
+                Param::OptionalText(value) => query.bind(value.map(str::to_owned)),
+                Param::Boolean(value) => query.bind(value),
+            };
+        }
+        query
+    }};
+}
+
+/// The operations whose code is the same for every database type.
+macro_rules! shared_operations {
+    ($db:ty) => {
+        async fn read_rows(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            sql: &HistorySql,
+        ) -> Result<Vec<AppliedRow>, sqlx::Error> {
+            let rows = sqlx::query(AssertSqlSafe(sql.read.as_str()))
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(AppliedRow {
+                        version: row.try_get(0)?,
+                        name: row.try_get(1)?,
+                        checksum: row.try_get(2)?,
+                        applied_at: row.try_get(3)?,
+                        execution_ms: row.try_get(4)?,
+                        success: row.try_get(5)?,
+                        has_down_sql: row.try_get(6)?,
+                    })
+                })
+                .collect()
+        }
+
+        async fn execute(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            statement: &str,
+            params: &[Param<'_>],
+        ) -> Result<(), sqlx::Error> {
+            bind_all!(sqlx::query(AssertSqlSafe(statement)), params)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        }
+
+        async fn texts(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            statement: &str,
+            params: &[Param<'_>],
+        ) -> Result<Vec<Option<String>>, sqlx::Error> {
+            let rows = bind_all!(sqlx::query(AssertSqlSafe(statement)), params)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.iter()
+                .map(|row| row.try_get::<Option<String>, _>(0))
+                .collect()
+        }
+
+        async fn run_batch(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            script: &str,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::raw_sql(AssertSqlSafe(script.to_owned()))
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        }
+    };
+}
+
+/// Server databases are backed up with their own dump tools.
+macro_rules! no_backups {
+    ($database:literal, $tool:literal) => {
+        fn can_back_up() -> Result<(), Error> {
+            Err(Error::BackupUnsupported {
+                database: $database,
+                tool: $tool,
+            })
+        }
+
+        async fn back_up(
+            _: &mut <Self as sqlx::Database>::Connection,
+            _: &crate::Backup,
+            _: Option<i64>,
+        ) -> Result<std::path::PathBuf, Error> {
+            Err(Error::BackupUnsupported {
+                database: $database,
+                tool: $tool,
+            })
+        }
+    };
+}
+
+/// Takes a lock by trying `try_lock` until it answers true, pausing on the
+/// server in between with growing pauses, until the lock timeout.
+#[cfg(feature = "sqlx-postgres")]
+async fn spin(
+    conn: &mut sqlx::PgConnection,
+    try_lock: &str,
+    pause: &str,
+    key: &str,
+    options: &Options,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(10);
+    loop {
+        let taken: bool = sqlx::query_scalar(AssertSqlSafe(try_lock))
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("take the migration lock"))?;
+        if taken {
+            return Ok(());
+        }
+        if started.elapsed() >= options.lock_timeout {
+            return Err(Error::LockTimeout {
+                waited: options.lock_timeout,
+            });
+        }
+        sqlx::query(AssertSqlSafe(pause))
+            .bind(wait.as_secs_f64())
+            .execute(&mut *conn)
+            .await
+            .map_err(database_error("wait for the migration lock"))?;
+        wait = (wait * 2).min(Duration::from_millis(500));
+    }
+}
+
+#[cfg(feature = "sqlx-postgres")]
+impl private::Sealed for sqlx::Postgres {}
+
+#[cfg(feature = "sqlx-postgres")]
+impl Backend for sqlx::Postgres {
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    shared_operations!(sqlx::Postgres);
+    no_backups!("PostgreSQL", "pg_dump");
+
+    async fn lock_run(
+        conn: &mut sqlx::PgConnection,
+        sql: &HistorySql,
+        options: &Options,
+    ) -> Result<i64, Error> {
+        match (options.lock_mode, &sql.try_lock, &sql.pause) {
+            (LockMode::Session, Some(try_lock), Some(pause)) => {
+                spin(conn, try_lock, pause, &sql.table, options)
+                    .await
+                    .map(|()| 0)
+            }
+            _ => Ok(0),
+        }
+    }
+
+    async fn unlock_run(
+        conn: &mut sqlx::PgConnection,
+        sql: &HistorySql,
+        options: &Options,
+        _: i64,
+    ) -> Result<(), Error> {
+        match (options.lock_mode, &sql.unlock) {
+            (LockMode::Session, Some(unlock)) => sqlx::query(AssertSqlSafe(unlock.as_str()))
+                .bind(&sql.table)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+                .map_err(database_error("release the migration lock")),
+            _ => Ok(()),
+        }
+    }
+
+    async fn lock_step(
+        conn: &mut sqlx::PgConnection,
+        sql: &HistorySql,
+        options: &Options,
+    ) -> Result<(), Error> {
+        match (options.lock_mode, &sql.try_lock_step, &sql.pause) {
+            (LockMode::Transaction, Some(try_lock), Some(pause)) => {
+                spin(conn, try_lock, pause, &sql.table, options).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn holds_run_lock(options: &Options) -> bool {
+        options.lock_mode == LockMode::Session
+    }
+
+    async fn moved(
+        _: &mut sqlx::PgConnection,
+        seen: &mut Option<i64>,
+        options: &Options,
+    ) -> Result<bool, Error> {
+        // Under a session lock (or none) the history can only have moved
+        // before the lock was taken; under a per-step lock, at any step.
+        Ok(seen.replace(0).is_none() || options.lock_mode == LockMode::Transaction)
+    }
+
+    /// One statement at a time: PostgreSQL wraps a multi-statement query in
+    /// an implicit transaction, where `CREATE INDEX CONCURRENTLY` fails.
+    async fn run_outside(conn: &mut sqlx::PgConnection, script: &str) -> Result<(), ScriptError> {
+        for (index, statement) in crate::split::statements(script).into_iter().enumerate() {
+            let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
+                .execute(&mut *conn)
+                .await
+                .map_err(|err| script_error(&err, None, Some((number, statement))))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "sqlx-mysql")]
+impl private::Sealed for sqlx::MySql {}
+
+#[cfg(feature = "sqlx-mysql")]
+impl Backend for sqlx::MySql {
+    const DIALECT: Dialect = Dialect::MySql;
+
+    shared_operations!(sqlx::MySql);
+    no_backups!("MySQL", "mysqldump");
+
+    /// `GET_LOCK` waits on the server, which holds no snapshot that could
+    /// block the lock holder's DDL.
+    async fn lock_run(
+        conn: &mut sqlx::MySqlConnection,
+        sql: &HistorySql,
+        options: &Options,
+    ) -> Result<i64, Error> {
+        let Some(try_lock) = &sql.try_lock else {
+            return Ok(0);
+        };
+        let seconds = i64::try_from(options.lock_timeout.as_secs().max(1)).unwrap_or(i64::MAX);
+        let taken: Option<i64> = sqlx::query_scalar(AssertSqlSafe(try_lock.as_str()))
+            .bind(&sql.table)
+            .bind(seconds)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("take the migration lock"))?;
+        match taken {
+            Some(1) => Ok(0),
+            _ => Err(Error::LockTimeout {
+                waited: options.lock_timeout,
+            }),
+        }
+    }
+
+    async fn unlock_run(
+        conn: &mut sqlx::MySqlConnection,
+        sql: &HistorySql,
+        _: &Options,
+        _: i64,
+    ) -> Result<(), Error> {
+        let Some(unlock) = &sql.unlock else {
+            return Ok(());
+        };
+        sqlx::query(AssertSqlSafe(unlock.as_str()))
+            .bind(&sql.table)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+            .map_err(database_error("release the migration lock"))
+    }
+
+    async fn lock_step(
+        _: &mut sqlx::MySqlConnection,
+        _: &HistorySql,
+        _: &Options,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn holds_run_lock(_: &Options) -> bool {
+        true
+    }
+
+    async fn moved(
+        _: &mut sqlx::MySqlConnection,
+        seen: &mut Option<i64>,
+        _: &Options,
+    ) -> Result<bool, Error> {
+        Ok(seen.replace(0).is_none())
+    }
+
+    /// MySQL runs the script as one multi-statement batch: compound
+    /// statements (`BEGIN … END` bodies) hold `;` and must not be split.
+    async fn run_outside(
+        conn: &mut sqlx::MySqlConnection,
+        script: &str,
+    ) -> Result<(), ScriptError> {
+        Self::run_batch(conn, script)
+            .await
+            .map_err(|err| script_error(&err, None, None))
+    }
+}
+
+#[cfg(feature = "sqlx-sqlite")]
+impl private::Sealed for sqlx::Sqlite {}
+
+#[cfg(feature = "sqlx-sqlite")]
+impl Backend for sqlx::Sqlite {
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    shared_operations!(sqlx::Sqlite);
+
+    fn can_back_up() -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// `VACUUM INTO` a new file: a consistent copy while others write.
+    async fn back_up(
+        conn: &mut sqlx::SqliteConnection,
+        backup: &crate::Backup,
+        current: Option<i64>,
+    ) -> Result<std::path::PathBuf, Error> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(DATABASE_LIST)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("find the database file"))?;
+        let file = rows
+            .into_iter()
+            .find(|(_, name, _)| name == "main")
+            .map(|(_, _, file)| file)
+            .unwrap_or_default();
+        let path = crate::backup::create_file(backup, &file, current)?;
+        sqlx::query(VACUUM_INTO)
+            .bind(path.to_string_lossy().into_owned())
+            .execute(&mut *conn)
+            .await
+            .map_err(|err| {
+                let _ = std::fs::remove_file(&path);
+                Error::Backup {
+                    path: path.clone(),
+                    message: super::message(&err),
+                }
+            })?;
+        Ok(path)
+    }
+
+    /// SQLite's lock is its write lock, taken per step by `BEGIN IMMEDIATE`;
+    /// for the run, the connection's busy timeout becomes the lock timeout
+    /// (the one it had is the token that restores it).
+    async fn lock_run(
+        conn: &mut sqlx::SqliteConnection,
+        _: &HistorySql,
+        options: &Options,
+    ) -> Result<i64, Error> {
+        let fail = || database_error("set the busy timeout");
+        let previous: i64 = sqlx::query_scalar(BUSY_TIMEOUT)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(fail())?;
+        let millis = i64::try_from(options.lock_timeout.as_millis()).unwrap_or(i64::MAX);
+        sqlx::query(AssertSqlSafe(set_busy_timeout(millis)))
+            .execute(&mut *conn)
+            .await
+            .map_err(fail())?;
+        Ok(previous)
+    }
+
+    async fn unlock_run(
+        conn: &mut sqlx::SqliteConnection,
+        _: &HistorySql,
+        _: &Options,
+        previous: i64,
+    ) -> Result<(), Error> {
+        sqlx::query(AssertSqlSafe(set_busy_timeout(previous)))
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+            .map_err(database_error("restore the busy timeout"))
+    }
+
+    async fn lock_step(
+        _: &mut sqlx::SqliteConnection,
+        _: &HistorySql,
+        _: &Options,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn holds_run_lock(_: &Options) -> bool {
+        false
+    }
+
+    /// `data_version` changes when another connection commits; this
+    /// connection's own commits leave it as it is.
+    async fn moved(
+        conn: &mut sqlx::SqliteConnection,
+        seen: &mut Option<i64>,
+        _: &Options,
+    ) -> Result<bool, Error> {
+        let now: i64 = sqlx::query_scalar(DATA_VERSION)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("read the database's data version"))?;
+        Ok(seen.replace(now) != Some(now))
+    }
+
+    async fn run_outside(
+        conn: &mut sqlx::SqliteConnection,
+        script: &str,
+    ) -> Result<(), ScriptError> {
+        Self::run_batch(conn, script)
+            .await
+            .map_err(|err| script_error(&err, None, None))
+    }
+}

@@ -1,0 +1,172 @@
+//! Several runners starting at once on one SQLite file: each step applies
+//! exactly once, whether they are threads or processes.
+
+use std::path::Path;
+
+use migrate::Migrations;
+
+use crate::common::{TempDb, history_rows, table_rows};
+
+/// 20 migrations; each appends one row to `log`, so a step applied twice
+/// would show as a duplicate row.
+fn logging_set() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("0001_log.sql"),
+        "CREATE TABLE log (step INTEGER NOT NULL);\nINSERT INTO log VALUES (1);\n",
+    )
+    .unwrap();
+    for v in 2..=20 {
+        std::fs::write(
+            dir.path().join(format!("{v:04}_step.sql")),
+            format!("CREATE TABLE t{v} (id INTEGER);\nINSERT INTO log VALUES ({v});\n"),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn assert_each_step_once(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let expected: Vec<String> = (1..=20).map(|v| format!("Integer({v})")).collect();
+    assert_eq!(table_rows(&conn, "log"), expected);
+    let rows = history_rows(&conn);
+    assert_eq!(
+        rows.iter().map(|r| r.version).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<i64>>()
+    );
+    assert!(rows.iter().all(|r| r.success));
+}
+
+#[test]
+fn eight_threads_at_once_apply_each_step_once() {
+    let dir = logging_set();
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let db = TempDb::new();
+    let barrier = std::sync::Barrier::new(8);
+    let applied: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let conn = db.open();
+                    barrier.wait();
+                    migrate::run(&conn, &set).unwrap().steps.len()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(applied, 20, "the runners' reports add up to each step once");
+    assert_each_step_once(&db.path);
+}
+
+const CHILD_DB: &str = "MIGRATE_TEST_CHILD_DB";
+const CHILD_DIR: &str = "MIGRATE_TEST_CHILD_DIR";
+
+/// Not a test on its own: the body each child process runs.
+#[test]
+fn child_process_runner() {
+    let (Some(db), Some(dir)) = (std::env::var_os(CHILD_DB), std::env::var_os(CHILD_DIR)) else {
+        return;
+    };
+    let set = Migrations::from_dir(dir).unwrap();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let report = migrate::run(&conn, &set).unwrap();
+    println!("applied={}", report.steps.len());
+}
+
+#[test]
+fn eight_processes_at_once_apply_each_step_once() {
+    let dir = logging_set();
+    let db = TempDb::new();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "concurrency::child_process_runner",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_DB, &db.path)
+                .env(CHILD_DIR, dir.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "child failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let count = stdout
+            .lines()
+            .find_map(|l| l.split_once("applied=").map(|(_, count)| count))
+            .unwrap_or_else(|| panic!("the child ran no migration: {stdout}"));
+        applied += count
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap();
+    }
+    assert_eq!(applied, 20);
+    assert_each_step_once(&db.path);
+}
+
+#[test]
+fn a_no_op_start_takes_no_lock() {
+    // Another connection holds the write lock (an application writing):
+    // a start with nothing to do neither waits for it nor fails.
+    let dir = logging_set();
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let db = TempDb::new();
+    migrate::run(&db.open(), &set).unwrap();
+    let writer = db.open();
+    writer
+        .execute_batch("PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; INSERT INTO log VALUES (99);")
+        .unwrap();
+    let conn = db.open();
+    conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+    assert_eq!(migrate::run(&conn, &set).unwrap().steps.len(), 0);
+    writer.execute_batch("ROLLBACK").unwrap();
+}
+
+#[test]
+fn a_runner_that_cannot_get_the_lock_gives_up_with_a_clear_error() {
+    let dir = logging_set();
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let db = TempDb::new();
+    let writer = db.open();
+    writer
+        .execute_batch(
+            "CREATE TABLE other (id INT); BEGIN IMMEDIATE; INSERT INTO other VALUES (1);",
+        )
+        .unwrap();
+    let conn = db.open();
+    let options = migrate::Options::default().lock_timeout(std::time::Duration::from_millis(200));
+    let err = set
+        .with_options(options)
+        .upgrade(&conn, migrate::Target::Head)
+        .unwrap_err();
+    assert!(matches!(err, migrate::Error::LockTimeout { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "gave up after 200 ms waiting for the database lock, which another migration run or a long write transaction \
+         holds; try again, or raise the lock timeout"
+    );
+    writer.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(history_rows(&conn), []);
+    // The caller's own busy timeout is restored.
+    let timeout: i64 = conn
+        .pragma_query_value(None, "busy_timeout", |r| r.get(0))
+        .unwrap();
+    assert_eq!(timeout, 5000);
+}

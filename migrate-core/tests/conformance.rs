@@ -1,0 +1,645 @@
+//! One conformance suite, written once, run against every backend: rusqlite,
+//! sqlx's SQLite, PostgreSQL and MariaDB/MySQL. Each scenario is a generic
+//! function over [`Harness`]; `conformance!` instantiates it per backend.
+
+use std::sync::Mutex;
+
+use migrate::{Error, HistoryEntry, Migrations, Options, Report, State, Status, Target};
+
+use crate::common::migration_dir;
+use crate::servers::{Database, Kind};
+
+/// One history row as stored: version, success, whether a down script is kept.
+pub type Row = (i64, bool, bool);
+
+/// What a scenario needs of a backend.
+pub trait Harness: Sync {
+    /// False on MySQL/MariaDB, which commit DDL implicitly.
+    const TRANSACTIONAL_DDL: bool;
+    async fn upgrade(
+        &self,
+        set: &Migrations,
+        target: Target,
+        options: &Options,
+    ) -> Result<Report, Error>;
+    async fn downgrade(
+        &self,
+        set: &Migrations,
+        target: Target,
+        options: &Options,
+    ) -> Result<Report, Error>;
+    async fn stamp(&self, set: &Migrations, target: Target) -> Result<Report, Error>;
+    async fn status(&self, set: &Migrations) -> Result<Status, Error>;
+    async fn history(&self, set: &Migrations) -> Result<Vec<HistoryEntry>, Error>;
+    /// The history rows, by version.
+    async fn rows(&self) -> Vec<Row>;
+    /// The user tables (not the history table), sorted.
+    async fn tables(&self) -> Vec<String>;
+    /// How many rows `log` holds.
+    async fn log_count(&self) -> i64;
+    /// Runs `run` on `n` connections at once; the steps they applied, summed.
+    async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize;
+}
+
+// ---- rusqlite ------------------------------------------------------------
+
+pub struct Rusqlite {
+    db: crate::common::TempDb,
+    conn: Mutex<rusqlite::Connection>,
+}
+
+impl Rusqlite {
+    pub fn new() -> Self {
+        let db = crate::common::TempDb::new();
+        let conn = Mutex::new(db.open());
+        Rusqlite { db, conn }
+    }
+}
+
+impl Harness for Rusqlite {
+    const TRANSACTIONAL_DDL: bool = true;
+    async fn upgrade(
+        &self,
+        set: &Migrations,
+        target: Target,
+        options: &Options,
+    ) -> Result<Report, Error> {
+        set.with_options(options.clone())
+            .upgrade(&self.conn.lock().unwrap(), target)
+    }
+    async fn downgrade(
+        &self,
+        set: &Migrations,
+        target: Target,
+        options: &Options,
+    ) -> Result<Report, Error> {
+        set.with_options(options.clone())
+            .downgrade(&self.conn.lock().unwrap(), target)
+    }
+    async fn stamp(&self, set: &Migrations, target: Target) -> Result<Report, Error> {
+        set.stamp(&self.conn.lock().unwrap(), target)
+    }
+    async fn status(&self, set: &Migrations) -> Result<Status, Error> {
+        set.status(&self.conn.lock().unwrap())
+    }
+    async fn history(&self, set: &Migrations) -> Result<Vec<HistoryEntry>, Error> {
+        set.history(&self.conn.lock().unwrap())
+    }
+    async fn rows(&self) -> Vec<Row> {
+        crate::common::history_rows(&self.conn.lock().unwrap())
+            .into_iter()
+            .map(|r| (r.version, r.success, r.down_sql.is_some()))
+            .collect()
+    }
+    async fn tables(&self) -> Vec<String> {
+        crate::common::schema(&self.conn.lock().unwrap())
+            .into_iter()
+            .filter(|(kind, _, _)| kind == "table")
+            .map(|(_, name, _)| name)
+            .collect()
+    }
+    async fn log_count(&self) -> i64 {
+        self.conn
+            .lock()
+            .unwrap()
+            .query_row("SELECT count(*) FROM log", [], |r| r.get(0))
+            .unwrap()
+    }
+    async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize {
+        let barrier = std::sync::Barrier::new(n);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let conn = self.db.open();
+                        barrier.wait();
+                        migrate::run(&conn, set).unwrap().steps.len()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        })
+    }
+}
+
+// ---- sqlx (SQLite, PostgreSQL, MySQL) --------------------------------------
+
+pub struct Sqlx<DB: migrate::sqlx::Backend> {
+    pool: sqlx::Pool<DB>,
+    url: String,
+    _file: Option<crate::common::TempDb>,
+    _server: Option<Database>,
+}
+
+impl Sqlx<sqlx::Sqlite> {
+    pub async fn sqlite() -> Self {
+        let file = crate::common::TempDb::new();
+        let url = format!("sqlite://{}?mode=rwc", file.path.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        Sqlx {
+            pool,
+            url,
+            _file: Some(file),
+            _server: None,
+        }
+    }
+}
+
+impl Sqlx<sqlx::Postgres> {
+    pub async fn postgres() -> Option<Self> {
+        let server = Database::create(Kind::Postgres).await?;
+        let pool = sqlx::PgPool::connect(&server.url).await.unwrap();
+        Some(Sqlx {
+            pool,
+            url: server.url.clone(),
+            _file: None,
+            _server: Some(server),
+        })
+    }
+}
+
+impl Sqlx<sqlx::MySql> {
+    pub async fn mysql() -> Option<Self> {
+        let server = Database::create(Kind::MySql).await?;
+        let pool = sqlx::MySqlPool::connect(&server.url).await.unwrap();
+        Some(Sqlx {
+            pool,
+            url: server.url.clone(),
+            _file: None,
+            _server: Some(server),
+        })
+    }
+}
+
+impl<DB: migrate::sqlx::Backend> Drop for Sqlx<DB> {
+    fn drop(&mut self) {
+        // Close the connections before the database is dropped.
+        let pool = self.pool.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(pool.close())
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+/// The SQL a harness needs to inspect its database, per dialect.
+pub trait Inspect: migrate::sqlx::Backend {
+    const TRANSACTIONAL_DDL: bool;
+    const TABLES: &'static str;
+}
+
+impl Inspect for sqlx::Sqlite {
+    const TRANSACTIONAL_DDL: bool = true;
+    const TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> '_migrate_history' ORDER BY name";
+}
+
+impl Inspect for sqlx::Postgres {
+    const TRANSACTIONAL_DDL: bool = true;
+    const TABLES: &'static str = "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_name <> '_migrate_history' ORDER BY 1";
+}
+
+impl Inspect for sqlx::MySql {
+    const TRANSACTIONAL_DDL: bool = false;
+    const TABLES: &'static str = "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name <> '_migrate_history' ORDER BY 1";
+}
+
+macro_rules! sqlx_harness {
+    ($db:ty) => {
+        impl Harness for Sqlx<$db> {
+            const TRANSACTIONAL_DDL: bool = <$db as Inspect>::TRANSACTIONAL_DDL;
+            async fn upgrade(&self, set: &Migrations, target: Target, options: &Options) -> Result<Report, Error> {
+                migrate::sqlx::upgrade(&self.pool, set, target, options).await
+            }
+            async fn downgrade(&self, set: &Migrations, target: Target, options: &Options) -> Result<Report, Error> {
+                migrate::sqlx::downgrade(&self.pool, set, target, options).await
+            }
+            async fn stamp(&self, set: &Migrations, target: Target) -> Result<Report, Error> {
+                migrate::sqlx::stamp(&self.pool, set, target, &Options::default()).await
+            }
+            async fn status(&self, set: &Migrations) -> Result<Status, Error> {
+                migrate::sqlx::status(&self.pool, set, &Options::default()).await
+            }
+            async fn history(&self, set: &Migrations) -> Result<Vec<HistoryEntry>, Error> {
+                migrate::sqlx::history(&self.pool, set, &Options::default()).await
+            }
+            async fn rows(&self) -> Vec<Row> {
+                let exists: Vec<String> = sqlx::query_scalar(<$db as Inspect>::TABLES.replace(" <> '_migrate_history'", " = '_migrate_history'").as_str().to_owned().leak() as &'static str)
+                    .fetch_all(&self.pool)
+                    .await
+                    .unwrap();
+                if exists.is_empty() {
+                    return Vec::new();
+                }
+                let rows: Vec<(i64, bool, bool)> =
+                    sqlx::query_as("SELECT version, success, down_sql IS NOT NULL FROM _migrate_history ORDER BY version")
+                        .fetch_all(&self.pool)
+                        .await
+                        .unwrap();
+                rows
+            }
+            async fn tables(&self) -> Vec<String> {
+                sqlx::query_scalar(<$db as Inspect>::TABLES).fetch_all(&self.pool).await.unwrap()
+            }
+            async fn log_count(&self) -> i64 {
+                sqlx::query_scalar("SELECT count(*) FROM log").fetch_one(&self.pool).await.unwrap()
+            }
+            async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize {
+                let pool = sqlx::pool::PoolOptions::<$db>::new().max_connections(n as u32).connect(&self.url).await.unwrap();
+                let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+                let tasks: Vec<_> = (0..n)
+                    .map(|_| {
+                        let (pool, set, barrier) = (pool.clone(), set.clone(), barrier.clone());
+                        tokio::spawn(async move {
+                            barrier.wait().await;
+                            migrate::sqlx::run(&pool, &set).await.unwrap().steps.len()
+                        })
+                    })
+                    .collect();
+                let mut applied = 0;
+                for task in tasks {
+                    applied += task.await.unwrap();
+                }
+                pool.close().await;
+                applied
+            }
+        }
+    };
+}
+
+sqlx_harness!(sqlx::Sqlite);
+sqlx_harness!(sqlx::Postgres);
+sqlx_harness!(sqlx::MySql);
+
+// ---- the scenarios -----------------------------------------------------------
+
+fn reversible_set(count: i64) -> tempfile::TempDir {
+    let mut files = vec![(
+        "0001_log.up.sql".to_owned(),
+        "CREATE TABLE log (step INT NOT NULL);\nINSERT INTO log (step) VALUES (1);\n".to_owned(),
+    )];
+    files.push((
+        "0001_log.down.sql".to_owned(),
+        "DROP TABLE log;\n".to_owned(),
+    ));
+    for v in 2..=count {
+        files.push((
+            format!("{v:04}_t{v}.up.sql"),
+            format!("CREATE TABLE t{v} (id INT);\nINSERT INTO log (step) VALUES ({v});\n"),
+        ));
+        files.push((
+            format!("{v:04}_t{v}.down.sql"),
+            format!("DROP TABLE t{v};\nDELETE FROM log WHERE step = {v};\n"),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    migration_dir(&refs)
+}
+
+fn versions(rows: &[Row]) -> Vec<i64> {
+    rows.iter().map(|r| r.0).collect()
+}
+
+fn defaults() -> Options {
+    Options::default()
+}
+
+pub async fn lifecycle<H: Harness>(h: &H) {
+    let dir = reversible_set(5);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let report = h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
+    assert_eq!(
+        (report.from, report.to, report.steps.len()),
+        (None, Some(5), 5)
+    );
+    assert_eq!(
+        h.rows().await,
+        (1..=5).map(|v| (v, true, true)).collect::<Vec<_>>()
+    );
+    assert_eq!(h.tables().await, ["log", "t2", "t3", "t4", "t5"]);
+
+    let again = h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
+    assert!(again.steps.is_empty(), "idempotent");
+    assert_eq!(h.log_count().await, 5);
+
+    let report = h
+        .downgrade(&set, "-1".parse().unwrap(), &defaults())
+        .await
+        .unwrap();
+    assert_eq!((report.from, report.to), (Some(5), Some(4)));
+    assert_eq!(h.tables().await, ["log", "t2", "t3", "t4"]);
+    let status = h.status(&set).await.unwrap();
+    assert_eq!(
+        (
+            status.current,
+            status.head,
+            status.pending,
+            status.dirty,
+            status.drift
+        ),
+        (Some(4), Some(5), 1, false, false)
+    );
+
+    h.downgrade(&set, Target::Base, &defaults()).await.unwrap();
+    assert_eq!(h.rows().await, []);
+    assert_eq!(h.tables().await, Vec::<String>::new());
+
+    let report = h
+        .upgrade(&set, "+2".parse().unwrap(), &defaults())
+        .await
+        .unwrap();
+    assert_eq!(report.to, Some(2));
+    let states: Vec<State> = h
+        .history(&set)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            State::Applied,
+            State::Applied,
+            State::Pending,
+            State::Pending,
+            State::Pending
+        ]
+    );
+
+    h.stamp(&set, Target::Version(4)).await.unwrap();
+    assert_eq!(versions(&h.rows().await), [1, 2, 3, 4]);
+    assert_eq!(h.tables().await, ["log", "t2"], "stamp runs no script");
+}
+
+pub async fn checksum_drift<H: Harness>(h: &H) {
+    let dir = reversible_set(2);
+    h.upgrade(
+        &Migrations::from_dir(dir.path()).unwrap(),
+        Target::Head,
+        &defaults(),
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        dir.path().join("0002_t2.up.sql"),
+        "CREATE TABLE t2 (id INT, x INT);\n",
+    )
+    .unwrap();
+    let edited = Migrations::from_dir(dir.path()).unwrap();
+    let err = h
+        .upgrade(&edited, Target::Head, &defaults())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ChecksumMismatch { version: 2, file, .. } if file == "0002_t2.up.sql"),
+        "{err}"
+    );
+    assert!(h.status(&edited).await.unwrap().drift);
+    assert_eq!(h.history(&edited).await.unwrap()[1].state, State::Modified);
+    h.upgrade(&edited, Target::Head, &defaults().ignore_checksums(true))
+        .await
+        .unwrap();
+}
+
+pub async fn unknown_applied_and_rollback_from_an_older_build<H: Harness>(h: &H) {
+    let dir = reversible_set(4);
+    let new_build = Migrations::from_dir(dir.path()).unwrap();
+    h.upgrade(&new_build, Target::Head, &defaults())
+        .await
+        .unwrap();
+    for v in 3..=4 {
+        std::fs::remove_file(dir.path().join(format!("{v:04}_t{v}.up.sql"))).unwrap();
+        std::fs::remove_file(dir.path().join(format!("{v:04}_t{v}.down.sql"))).unwrap();
+    }
+    let old_build = Migrations::from_dir(dir.path()).unwrap();
+    let err = h
+        .upgrade(&old_build, Target::Head, &defaults())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the database is at version 4, newer than this build's head 2: run `migrate downgrade 2` to roll back, or \
+         allow unknown versions to start anyway"
+    );
+    h.upgrade(&old_build, Target::Head, &defaults().allow_unknown(true))
+        .await
+        .unwrap();
+    let report = h
+        .downgrade(&old_build, Target::Head, &defaults())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.steps.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [4, 3],
+        "undone with down_sql"
+    );
+    assert_eq!(h.tables().await, ["log", "t2"]);
+    assert_eq!(h.log_count().await, 2);
+}
+
+pub async fn out_of_order<H: Harness>(h: &H) {
+    let dir = reversible_set(3);
+    std::fs::remove_file(dir.path().join("0002_t2.up.sql")).unwrap();
+    std::fs::remove_file(dir.path().join("0002_t2.down.sql")).unwrap();
+    h.upgrade(
+        &Migrations::from_dir(dir.path()).unwrap(),
+        Target::Head,
+        &defaults(),
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        dir.path().join("0002_t2.sql"),
+        "CREATE TABLE t2 (id INT);\n",
+    )
+    .unwrap();
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let err = h
+        .upgrade(&set, Target::Head, &defaults())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OutOfOrder {
+                version: 2,
+                current: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let report = h
+        .upgrade(&set, Target::Head, &defaults().allow_out_of_order(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.steps.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [2]
+    );
+    // -1 is the step applied last (2), which has no down script.
+    let err = h
+        .downgrade(&set, "-1".parse().unwrap(), &defaults())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Irreversible { version: 2, .. }),
+        "{err}"
+    );
+}
+
+pub async fn failing_step<H: Harness>(h: &H) {
+    let dir = migration_dir(&[
+        ("0001_log.sql", "CREATE TABLE log (step INT NOT NULL);\n"),
+        (
+            "0002_broken.sql",
+            "CREATE TABLE half (id INT);\nINSERT INTO missing_table (id) VALUES (1);\n",
+        ),
+        ("0003_after.sql", "CREATE TABLE after_it (id INT);\n"),
+    ]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let err = h
+        .upgrade(&set, Target::Head, &defaults())
+        .await
+        .unwrap_err();
+    let Error::Step {
+        version,
+        file,
+        dirty,
+        completed,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (*version, file.as_str(), *dirty),
+        (2, "0002_broken.sql", !H::TRANSACTIONAL_DDL)
+    );
+    assert!(message.contains("missing_table"), "{message}");
+    assert_eq!(completed.iter().map(|s| s.version).collect::<Vec<_>>(), [1]);
+    if H::TRANSACTIONAL_DDL {
+        assert_eq!(h.rows().await, [(1, true, false)]);
+        assert_eq!(h.tables().await, ["log"], "rolled back");
+        return;
+    }
+    // MySQL/MariaDB: the CREATE TABLE committed; the step is marked dirty and blocks.
+    assert_eq!(h.rows().await, [(1, true, false), (2, false, false)]);
+    assert_eq!(h.tables().await, ["half", "log"]);
+    assert!(h.status(&set).await.unwrap().dirty);
+    let blocked = h
+        .upgrade(&set, Target::Head, &defaults())
+        .await
+        .unwrap_err();
+    assert!(
+        blocked
+            .to_string()
+            .starts_with("migration 2 (broken) is marked dirty"),
+        "{blocked}"
+    );
+    // The operator repairs by hand and stamps past it.
+    h.stamp(&set, Target::Version(2)).await.unwrap();
+    assert_eq!(h.rows().await, [(1, true, false), (2, true, false)]);
+    h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
+    assert_eq!(h.tables().await, ["after_it", "half", "log"]);
+}
+
+pub async fn concurrent_runners<H: Harness>(h: &H) {
+    let dir = reversible_set(12);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let applied = h.concurrent_runs(&set, 8).await;
+    assert_eq!(applied, 12, "each step applied once");
+    assert_eq!(h.log_count().await, 12);
+    assert_eq!(versions(&h.rows().await), (1..=12).collect::<Vec<_>>());
+}
+
+pub async fn no_transaction_steps<H: Harness>(h: &H) {
+    let dir = migration_dir(&[
+        ("0001_t.sql", "CREATE TABLE t (id INT, c INT);\n"),
+        (
+            "0002_index.up.sql",
+            "-- migrate:no-transaction\nCREATE INDEX t_c ON t (c);\n",
+        ),
+        (
+            "0002_index.down.sql",
+            "-- migrate:no-transaction\nDROP INDEX t_c ON t;\n",
+        ),
+    ]);
+    // `DROP INDEX … ON t` is MySQL's; the others drop an index by name.
+    if H::TRANSACTIONAL_DDL {
+        std::fs::write(
+            dir.path().join("0002_index.down.sql"),
+            "-- migrate:no-transaction\nDROP INDEX t_c;\n",
+        )
+        .unwrap();
+    }
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
+    assert_eq!(h.rows().await, [(1, true, false), (2, true, true)]);
+    h.downgrade(&set, "-1".parse().unwrap(), &defaults())
+        .await
+        .unwrap();
+    assert_eq!(h.rows().await, [(1, true, false)]);
+}
+
+macro_rules! conformance {
+    ($($scenario:ident),* $(,)?) => {
+        mod rusqlite_backend {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(&super::Rusqlite::new()).await;
+                }
+            )*
+        }
+        mod sqlx_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(&super::Sqlx::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(h) = super::Sqlx::postgres().await {
+                        super::$scenario(&h).await;
+                    }
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(h) = super::Sqlx::mysql().await {
+                        super::$scenario(&h).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    lifecycle,
+    checksum_drift,
+    unknown_applied_and_rollback_from_an_older_build,
+    out_of_order,
+    failing_step,
+    concurrent_runners,
+    no_transaction_steps,
+);

@@ -1,0 +1,136 @@
+//! Every error message, snapshotted: messages are part of the API. Each is
+//! one sentence naming the migration, file or input, and saying what to do.
+
+use std::time::Duration;
+
+use migrate::{Error, Migrations, StepReport};
+
+use crate::common::fixture;
+
+fn load_error(set: &str) -> String {
+    let dir = fixture(&format!("broken/{set}"));
+    let message = Migrations::from_dir(&dir).unwrap_err().to_string();
+    message.replace(
+        &format!("{}/", dir.display()),
+        &format!("fixtures/broken/{set}/"),
+    )
+}
+
+#[test]
+fn loader_errors() {
+    let sets = [
+        "bad_name",
+        "duplicate_version",
+        "missing_down",
+        "missing_up",
+        "empty_down",
+        "not_utf8",
+        "unknown_directive",
+        "unreadable",
+    ];
+    let messages: Vec<String> = sets
+        .iter()
+        .map(|set| format!("{set}: {}", load_error(set)))
+        .collect();
+    insta::assert_snapshot!(messages.join("\n"));
+}
+
+#[test]
+fn run_errors() {
+    let step = |dirty| Error::Step {
+        version: 2,
+        file: "0002_broken.up.sql".into(),
+        statement: Some(3),
+        statement_sql: Some("INSERT INTO missing_table (id) VALUES (2);".into()),
+        message: "no such table: missing_table".into(),
+        dirty,
+        completed: vec![StepReport {
+            version: 1,
+            name: "a".into(),
+            duration_ms: 1,
+        }],
+    };
+    let errors = [
+        "x".parse::<migrate::Target>().unwrap_err(),
+        migrate::Options::default().table("a b").unwrap_err(),
+        Error::ChecksumMismatch {
+            version: 3,
+            file: "0003_add_email.up.sql".into(),
+            recorded: "aa".into(),
+            found: "bb".into(),
+        },
+        Error::DatabaseAhead {
+            current: 7,
+            head: Some(5),
+        },
+        Error::DatabaseAhead {
+            current: 7,
+            head: None,
+        },
+        Error::UnknownApplied {
+            version: 3,
+            name: "add_email".into(),
+        },
+        Error::OutOfOrder {
+            version: 2,
+            file: "0002_b.sql".into(),
+            current: 3,
+        },
+        Error::Dirty {
+            version: 4,
+            name: "index".into(),
+            previous: Some(3),
+        },
+        Error::Dirty {
+            version: 1,
+            name: "init".into(),
+            previous: None,
+        },
+        Error::UnknownTarget { version: 99 },
+        Error::NotEnoughSteps {
+            target: "+3".into(),
+            requested: 3,
+            available: 1,
+            what: "pending",
+        },
+        Error::StampTarget {
+            target: "+1".into(),
+        },
+        Error::WrongDirection {
+            target: "-1".into(),
+            operation: "an upgrade",
+            suggestion: "downgrade",
+        },
+        Error::TargetBelowCurrent {
+            target: 2,
+            current: 5,
+        },
+        Error::Irreversible {
+            version: 2,
+            file: "0002_b.sql".into(),
+        },
+        Error::NoTransactionInSingle {
+            version: 4,
+            file: "0004_index.sql".into(),
+        },
+        step(false),
+        step(true),
+        Error::LockTimeout {
+            waited: Duration::from_secs(60),
+        },
+        Error::InTransaction,
+        Error::Database {
+            action: "read the history table \"_migrate_history\"".into(),
+            message: "disk I/O error".into(),
+        },
+    ];
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    for message in &messages {
+        assert!(
+            !message.ends_with('.'),
+            "one sentence, no trailing period: {message}"
+        );
+        assert_eq!(message.lines().count(), 1, "one line: {message}");
+    }
+    insta::assert_snapshot!(messages.join("\n"));
+}

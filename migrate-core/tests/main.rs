@@ -1,0 +1,15 @@
+//! One integration-test binary for migrate-core: a module per area.
+
+mod common;
+mod concurrency;
+mod conformance;
+mod corpus;
+mod corpus_servers;
+mod errors;
+mod lifecycle;
+mod macros;
+mod observability;
+mod operations;
+mod planner;
+mod postgres;
+mod servers;

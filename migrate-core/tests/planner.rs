@@ -1,0 +1,269 @@
+//! The planner alone: table-driven rules and property tests over random
+//! migration sets, histories and targets.
+
+use migrate::plan::{AppliedRow, plan};
+use migrate::{Direction, Error, Migration, Options, Script, Target};
+use proptest::prelude::*;
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// A migration with a synthetic script; `reversible` adds a down script.
+fn migration(version: i64, reversible: bool) -> Migration {
+    let up = Script::__embedded(leak(format!("{version}_m.up.sql")), "SELECT 1;", false);
+    let down = reversible
+        .then(|| Script::__embedded(leak(format!("{version}_m.down.sql")), "SELECT 2;", false));
+    Migration::__embedded(version, "m", leak(format!("sum{version}")), up, down)
+}
+
+fn row(m: &Migration, at: usize) -> AppliedRow {
+    AppliedRow {
+        version: m.version(),
+        name: m.name().to_owned(),
+        checksum: m.checksum().to_owned(),
+        applied_at: format!("2026-01-01T00:00:00.{at:06}Z"),
+        execution_ms: 0,
+        success: true,
+        has_down_sql: m.down().is_some(),
+    }
+}
+
+/// Carries a plan out on an in-memory history, as a runner would.
+fn carry_out(
+    known: &[Migration],
+    history: &mut Vec<AppliedRow>,
+    direction: Direction,
+    target: Target,
+    options: &Options,
+) -> Result<Vec<i64>, Error> {
+    let planned = plan(known, history, direction, target, options)?;
+    let steps: Vec<i64> = planned.steps.iter().map(|s| s.version).collect();
+    for version in &steps {
+        match direction {
+            Direction::Up => {
+                let m = known.iter().find(|m| m.version() == *version).unwrap();
+                let at = history.len()
+                    + 1000
+                    + history.iter().map(|r| r.applied_at.len()).sum::<usize>();
+                history.push(row(m, at));
+            }
+            Direction::Down => history.retain(|r| r.version != *version),
+        }
+    }
+    Ok(steps)
+}
+
+fn applied_order(history: &[AppliedRow]) -> Vec<i64> {
+    let mut rows: Vec<&AppliedRow> = history.iter().collect();
+    rows.sort_by(|a, b| {
+        a.applied_at
+            .cmp(&b.applied_at)
+            .then(a.version.cmp(&b.version))
+    });
+    rows.into_iter().map(|r| r.version).collect()
+}
+
+/// A random set: distinct sorted versions, each reversible or not, and a
+/// history that applied a random subset in a random order.
+fn scenario() -> impl Strategy<Value = (Vec<Migration>, Vec<AppliedRow>)> {
+    proptest::collection::btree_map(0i64..40, any::<bool>(), 0..12).prop_flat_map(|map| {
+        let known: Vec<Migration> = map.iter().map(|(v, r)| migration(*v, *r)).collect();
+        let n = known.len();
+        (
+            Just(known),
+            proptest::collection::vec(any::<bool>(), n),
+            Just(()).prop_perturb(move |_, mut rng| {
+                let mut order: Vec<usize> = (0..n).collect();
+                for i in (1..n).rev() {
+                    let j = (rng.next_u32() as usize) % (i + 1);
+                    order.swap(i, j);
+                }
+                order
+            }),
+        )
+            .prop_map(|(known, chosen, order)| {
+                let history: Vec<AppliedRow> = order
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, i)| chosen[**i])
+                    .map(|(at, i)| row(&known[*i], at))
+                    .collect();
+                (known, history)
+            })
+    })
+}
+
+fn lenient() -> Options {
+    Options::default().allow_out_of_order(true)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn upgrading_to_head_applies_every_pending_step_once((known, start) in scenario()) {
+        let mut history = start.clone();
+        let steps = carry_out(&known, &mut history, Direction::Up, Target::Head, &lenient()).unwrap();
+        let mut unique = steps.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        prop_assert_eq!(unique.len(), steps.len(), "no step planned twice");
+        prop_assert!(steps.windows(2).all(|w| w[0] < w[1]), "pending steps run in version order");
+        prop_assert_eq!(history.len(), known.len());
+        let again = plan(&known, &history, Direction::Up, Target::Head, &Options::default()).unwrap();
+        prop_assert!(again.steps.is_empty(), "planning again yields nothing");
+    }
+
+    #[test]
+    fn an_upgrade_never_skips_a_pending_step_below_its_target((known, start) in scenario(), pick in any::<prop::sample::Index>()) {
+        prop_assume!(!known.is_empty());
+        let target = known[pick.index(known.len())].version();
+        let mut history = start.clone();
+        if let Err(err) = carry_out(&known, &mut history, Direction::Up, Target::Version(target), &lenient()) {
+            // The one refusal: nothing pending up to the target, which lies below the current version.
+            let current = start.iter().map(|r| r.version).max();
+            prop_assert!(matches!(err, Error::TargetBelowCurrent { .. }), "{}", err);
+            prop_assert!(current.is_some_and(|c| target < c));
+            prop_assert!(known.iter().all(|m| m.version() > target || start.iter().any(|r| r.version == m.version())));
+            return Ok(());
+        }
+        for m in &known {
+            let applied = history.iter().any(|r| r.version == m.version());
+            let was = start.iter().any(|r| r.version == m.version());
+            prop_assert_eq!(applied, was || m.version() <= target, "version {}", m.version());
+        }
+    }
+
+    #[test]
+    fn forward_n_takes_the_n_lowest_pending((known, start) in scenario(), n in 1u32..5) {
+        let pending: Vec<i64> = known.iter().map(|m| m.version()).filter(|v| !start.iter().any(|r| r.version == *v)).collect();
+        let mut history = start.clone();
+        match carry_out(&known, &mut history, Direction::Up, Target::Forward(n), &lenient()) {
+            Ok(steps) => prop_assert_eq!(&steps[..], &pending[..n as usize]),
+            Err(Error::NotEnoughSteps { available, .. }) => {
+                prop_assert!(pending.len() < n as usize);
+                prop_assert_eq!(available, pending.len());
+                prop_assert_eq!(history, start);
+            }
+            Err(other) => prop_assert!(false, "{}", other),
+        }
+    }
+
+    #[test]
+    fn up_then_down_returns_to_the_start((known, start) in scenario()) {
+        let mut history = start.clone();
+        let applied = carry_out(&known, &mut history, Direction::Up, Target::Head, &lenient()).unwrap();
+        prop_assume!(!applied.is_empty());
+        let after_up = history.clone();
+        let back = Target::Back(applied.len() as u32);
+        let all_reversible = applied.iter().all(|v| known.iter().any(|m| m.version() == *v && m.down().is_some()));
+        match carry_out(&known, &mut history, Direction::Down, back, &Options::default()) {
+            Ok(reverted) => {
+                prop_assert!(all_reversible);
+                let mut expected = applied.clone();
+                expected.reverse();
+                prop_assert_eq!(reverted, expected, "undone newest first, in application order");
+                prop_assert_eq!(applied_order(&history), applied_order(&start));
+            }
+            Err(Error::Irreversible { version, .. }) => {
+                prop_assert!(!all_reversible);
+                prop_assert!(known.iter().any(|m| m.version() == version && m.down().is_none()));
+                prop_assert_eq!(history, after_up, "a refused downgrade changes nothing");
+            }
+            Err(other) => prop_assert!(false, "{}", other),
+        }
+    }
+
+    #[test]
+    fn a_downgrade_to_a_version_keeps_exactly_what_is_at_or_below_it((known, start) in scenario(), pick in any::<prop::sample::Index>()) {
+        prop_assume!(!known.is_empty());
+        let target = known[pick.index(known.len())].version();
+        let mut history = start.clone();
+        match carry_out(&known, &mut history, Direction::Down, Target::Version(target), &Options::default()) {
+            Ok(_) => {
+                let mut left: Vec<i64> = history.iter().map(|r| r.version).collect();
+                left.sort_unstable();
+                let mut expected: Vec<i64> = start.iter().map(|r| r.version).filter(|v| *v <= target).collect();
+                expected.sort_unstable();
+                prop_assert_eq!(left, expected);
+            }
+            Err(Error::Irreversible { version, .. }) => {
+                prop_assert!(version > target);
+                prop_assert_eq!(history, start);
+            }
+            Err(other) => prop_assert!(false, "{}", other),
+        }
+    }
+}
+
+#[test]
+fn every_rule_is_decided_by_the_planner() {
+    let known: Vec<Migration> = (1..=4).map(|v| migration(v, v != 2)).collect();
+    let options = Options::default();
+    let up = |history: &[AppliedRow]| plan(&known, history, Direction::Up, Target::Head, &options);
+
+    let mut dirty = row(&known[0], 1);
+    dirty.success = false;
+    assert!(matches!(
+        up(&[dirty]),
+        Err(Error::Dirty {
+            version: 1,
+            previous: None,
+            ..
+        })
+    ));
+
+    let mut edited = row(&known[0], 1);
+    edited.checksum = "other".into();
+    assert!(matches!(
+        up(&[edited.clone()]),
+        Err(Error::ChecksumMismatch { version: 1, .. })
+    ));
+    assert!(
+        plan(
+            &known,
+            &[edited],
+            Direction::Up,
+            Target::Head,
+            &Options::default().ignore_checksums(true)
+        )
+        .is_ok()
+    );
+
+    let ahead = row(&migration(9, true), 2);
+    assert!(matches!(
+        up(&[row(&known[0], 1), ahead.clone()]),
+        Err(Error::DatabaseAhead {
+            current: 9,
+            head: Some(4)
+        })
+    ));
+    let gone = row(&migration(0, true), 0);
+    assert!(matches!(
+        up(&[gone]),
+        Err(Error::UnknownApplied { version: 0, .. })
+    ));
+
+    assert!(matches!(
+        up(&[row(&known[2], 1)]),
+        Err(Error::OutOfOrder {
+            version: 1,
+            current: 3,
+            ..
+        })
+    ));
+
+    // A downgrade of an unknown version uses its recorded down script.
+    let down = plan(
+        &known,
+        &[row(&known[0], 1), ahead],
+        Direction::Down,
+        Target::Head,
+        &options,
+    )
+    .unwrap();
+    assert_eq!(down.steps.len(), 1);
+    assert_eq!(down.steps[0].action, migrate::plan::Action::RevertRecorded);
+    assert_eq!((down.from, down.to), (Some(9), Some(1)));
+}

@@ -1,0 +1,252 @@
+//! PostgreSQL's own behaviour: the advisory lock (released on every path,
+//! with a timeout), `CREATE INDEX CONCURRENTLY` in no-transaction steps
+//! while another runner waits, the transaction-scoped lock mode, and
+//! schema-qualified history tables.
+
+use std::time::Duration;
+
+use migrate::{Error, LockMode, Migrations, Options, Target};
+
+use crate::common::migration_dir;
+use crate::servers::{Database, Kind};
+
+async fn pool(database: &Database, connections: u32) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(&database.url)
+        .await
+        .unwrap()
+}
+
+/// Whether another session could take the migration lock now.
+async fn lock_is_free(pool: &sqlx::PgPool) -> bool {
+    let mut conn = pool.acquire().await.unwrap();
+    let taken: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_lock(hashtext(current_database()), hashtext('\"_migrate_history\"'))",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    if taken {
+        sqlx::query("SELECT pg_advisory_unlock(hashtext(current_database()), hashtext('\"_migrate_history\"'))")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    taken
+}
+
+fn concurrent_index_set() -> tempfile::TempDir {
+    migration_dir(&[
+        (
+            "0001_t.sql",
+            "CREATE TABLE t (id INT PRIMARY KEY, c INT, d INT);\n\
+             INSERT INTO t SELECT g, g % 7, g % 11 FROM generate_series(1, 20000) AS g;\n",
+        ),
+        (
+            "0002_indexes.sql",
+            "-- migrate:no-transaction\n\
+             CREATE INDEX CONCURRENTLY t_c ON t (c);\n\
+             CREATE INDEX CONCURRENTLY t_d ON t (d);\n",
+        ),
+        ("0003_u.sql", "CREATE TABLE u (id INT);\n"),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_with_create_index_concurrently_both_finish() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = concurrent_index_set();
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let (first, second) = (pool(&database, 2).await, pool(&database, 2).await);
+    let runs = async {
+        tokio::join!(
+            migrate::sqlx::run(&first, &set),
+            migrate::sqlx::run(&second, &set)
+        )
+    };
+    let (a, b) = tokio::time::timeout(Duration::from_secs(60), runs)
+        .await
+        .expect("no deadlock");
+    let applied = a.unwrap().steps.len() + b.unwrap().steps.len();
+    assert_eq!(applied, 3, "each step once");
+    let valid: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname IN ('t_c', 't_d') ORDER BY 1",
+    )
+    .fetch_all(&first)
+    .await
+    .unwrap();
+    assert_eq!(valid, [("t_c".to_owned(), true), ("t_d".to_owned(), true)]);
+    assert!(lock_is_free(&first).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_no_transaction_statement_is_named_and_leaves_a_dirty_mark() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        ("0001_t.sql", "CREATE TABLE t (id INT, c INT);\n"),
+        (
+            "0002_indexes.sql",
+            "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t_c ON t (c);\nCREATE INDEX CONCURRENTLY t_x ON t (x);\n",
+        ),
+    ]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let pool = pool(&database, 1).await;
+    let err = migrate::sqlx::run(&pool, &set).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration 2 (0002_indexes.sql) failed at statement 2 (`CREATE INDEX CONCURRENTLY t_x ON t (x)`): column \
+         \"x\" does not exist; it ran outside a transaction, so the database may be partly changed and is marked \
+         dirty at 2: repair it by hand, then run `migrate stamp`"
+    );
+    let rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _migrate_history ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(1, true), (2, false)]);
+    // The error path released the lock on the pool's one connection.
+    assert!(lock_is_free(&pool).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_step_releases_the_lock_on_the_pooled_connection() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[(
+        "0001_bad.sql",
+        "CREATE TABLE t (id INT);\nSELECT * FROM nowhere;\n",
+    )]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    // One connection: the run's, then the check's.
+    let pool = pool(&database, 1).await;
+    let err = migrate::sqlx::run(&pool, &set).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Step {
+                version: 1,
+                dirty: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        lock_is_free(&pool).await,
+        "sqlx's migrator leaves it held here"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_dropped_midway_does_not_leave_the_lock_held() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[("0001_slow.sql", "SELECT pg_sleep(5);\n")]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let pool = pool(&database, 2).await;
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(500), migrate::sqlx::run(&pool, &set)).await;
+    assert!(cancelled.is_err(), "the run was still going");
+    // The connection was closed, not returned to the pool with the lock.
+    let mut free = false;
+    for _ in 0..100 {
+        if lock_is_free(&pool).await {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(free);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_waiting_past_the_lock_timeout_gives_up_clearly() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[("0001_t.sql", "CREATE TABLE t (id INT);\n")]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let pool = pool(&database, 2).await;
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query(
+        "SELECT pg_advisory_lock(hashtext(current_database()), hashtext('\"_migrate_history\"'))",
+    )
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    let options = Options::default().lock_timeout(Duration::from_millis(300));
+    let err = migrate::sqlx::upgrade(&pool, &set, Target::Head, &options)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "gave up after 300 ms waiting for the database lock, which another migration run or a long write \
+         transaction holds; try again, or raise the lock timeout"
+    );
+    drop(holder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_lock_mode_and_schema_qualified_tables() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        ("0001_a.up.sql", "CREATE TABLE a (id INT);\n"),
+        ("0001_a.down.sql", "DROP TABLE a;\n"),
+        ("0002_b.up.sql", "CREATE TABLE b (id INT);\n"),
+        ("0002_b.down.sql", "DROP TABLE b;\n"),
+    ]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let pool = pool(&database, 8).await;
+    let options = Options::default()
+        .lock_mode(LockMode::Transaction)
+        .table("ops.schema_history")
+        .unwrap();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, set, options) = (pool.clone(), set.clone(), options.clone());
+            tokio::spawn(async move {
+                migrate::sqlx::upgrade(&pool, &set, Target::Head, &options).await
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for run in runs {
+        applied += run.await.unwrap().unwrap().steps.len();
+    }
+    assert_eq!(applied, 2);
+    let rows: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM ops.schema_history ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [1, 2]);
+    migrate::sqlx::downgrade(&pool, &set, Target::Base, &options)
+        .await
+        .unwrap();
+    let none = Options::default()
+        .lock_mode(LockMode::None)
+        .table("ops.schema_history")
+        .unwrap();
+    assert_eq!(
+        migrate::sqlx::run(&pool, &set).await.unwrap().steps.len(),
+        2,
+        "the default table is another history"
+    );
+    assert_eq!(
+        migrate::sqlx::status(&pool, &set, &none)
+            .await
+            .unwrap()
+            .pending,
+        2
+    );
+}

@@ -1,0 +1,501 @@
+//! Loading a whole migration directory into validated migrations.
+//!
+//! Both `embed_migrations!` (at compile time) and `Migrations::from_dir` (at
+//! run time) call [`load_dir`], so the two can never disagree about what a
+//! directory holds.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::name::{FileName, NameProblem, Role, parse_file_name};
+use crate::script::{checksum, directives, is_blank, strip_bom};
+
+/// One script file of a migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedScript {
+    /// The file name, e.g. `0003_add_email.up.sql`.
+    pub file: String,
+    /// The SQL text, a leading byte-order mark dropped.
+    pub sql: String,
+    /// `-- migrate:no-transaction` was given.
+    pub no_transaction: bool,
+}
+
+/// One validated migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedMigration {
+    /// The version.
+    pub version: i64,
+    /// The name, as written in the file name.
+    pub name: String,
+    /// The up script.
+    pub up: LoadedScript,
+    /// The down script, for a reversible migration.
+    pub down: Option<LoadedScript>,
+    /// The up script's checksum (see [`checksum`]).
+    pub checksum: String,
+}
+
+/// Why a migration directory cannot be loaded. Every variant names the file
+/// or directory involved and its message says what to do.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The directory does not exist or cannot be listed.
+    Directory {
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A file cannot be read.
+    Unreadable {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A file is not valid UTF-8.
+    NotUtf8 {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A `.sql` file matches no migration form.
+    BadName {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        problem: NameProblem,
+    },
+    /// Two files claim the same version.
+    DuplicateVersion {
+        /// The version.
+        version: i64,
+        /// The first file, in name order.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+    },
+    /// A down (or undo) file has no matching up file.
+    MissingUp {
+        /// The down file.
+        file: PathBuf,
+        /// The up file it needs.
+        expected: String,
+    },
+    /// An `.up.sql` file has no matching `.down.sql` file.
+    MissingDown {
+        /// The up file.
+        file: PathBuf,
+        /// The down file it needs.
+        expected: String,
+    },
+    /// A script's leading comments hold an unknown `-- migrate:` directive.
+    UnknownDirective {
+        /// The file.
+        file: PathBuf,
+        /// The directive as written.
+        directive: String,
+    },
+    /// A down script is empty while its up script is not, so a downgrade
+    /// would silently leave the up script's changes behind.
+    EmptyDown {
+        /// The down file.
+        file: PathBuf,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Directory { dir, source } => write!(
+                f,
+                "cannot read the migration directory {}: {source}; check that the path is right",
+                dir.display()
+            ),
+            LoadError::Unreadable { file, source } => write!(
+                f,
+                "cannot read migration file {}: {source}; check that it exists and is readable",
+                file.display()
+            ),
+            LoadError::NotUtf8 { file } => write!(
+                f,
+                "migration file {} is not valid UTF-8; save it as UTF-8",
+                file.display()
+            ),
+            LoadError::BadName { file, problem } => write!(
+                f,
+                "migration file {} matches no migration file form because {problem}; rename it to \
+                 `<version>_<name>.sql`, `<version>_<name>.up.sql` + `.down.sql`, or `V<version>__<name>.sql`",
+                file.display()
+            ),
+            LoadError::DuplicateVersion {
+                version,
+                first,
+                second,
+            } => write!(
+                f,
+                "migration version {version} is claimed by both {} and {}; give one of them another version",
+                first.display(),
+                second.display()
+            ),
+            LoadError::MissingUp { file, expected } => write!(
+                f,
+                "migration file {} has no up script; add {expected} beside it or delete it",
+                file.display()
+            ),
+            LoadError::MissingDown { file, expected } => write!(
+                f,
+                "migration file {} has no down script; add {expected} beside it, or rename it to end in `.sql` \
+                 (without `.up`) to make it irreversible",
+                file.display()
+            ),
+            LoadError::UnknownDirective { file, directive } => write!(
+                f,
+                "migration file {} has the unknown directive `-- {directive}`; the only directive is \
+                 `-- migrate:no-transaction`",
+                file.display()
+            ),
+            LoadError::EmptyDown { file } => write!(
+                f,
+                "migration file {} is empty although its up script is not, so a downgrade would undo nothing; \
+                 write the down script, put a comment in it if there is truly nothing to undo, or delete it \
+                 to make the migration irreversible",
+                file.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Directory { source, .. } | LoadError::Unreadable { source, .. } => {
+                Some(source)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The files found for one version, before they are paired.
+#[derive(Default)]
+struct Group {
+    up: Option<(FileName, String)>,
+    down: Option<(FileName, String)>,
+}
+
+/// Reads every migration in `dir` (not its subdirectories), validates names,
+/// pairs up and down files, reads directives and computes checksums.
+/// Migrations come back in ascending version order.
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("0001_users.up.sql"), "CREATE TABLE users (id INTEGER);\n").unwrap();
+/// std::fs::write(dir.path().join("0001_users.down.sql"), "DROP TABLE users;\n").unwrap();
+/// std::fs::write(dir.path().join("README.md"), "notes").unwrap();
+/// let loaded = migrate_files::load_dir(dir.path()).unwrap();
+/// assert_eq!(loaded.len(), 1);
+/// assert_eq!(loaded[0].down.as_ref().unwrap().sql, "DROP TABLE users;\n");
+/// ```
+///
+/// # Errors
+///
+/// A [`LoadError`] naming the first offending file (in name order).
+pub fn load_dir(dir: &Path) -> Result<Vec<LoadedMigration>, LoadError> {
+    let directory_error = |source| LoadError::Directory {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(directory_error)? {
+        let entry = entry.map_err(directory_error)?;
+        if entry.file_type().map_err(directory_error)?.is_dir() {
+            continue;
+        }
+        // A name that is not UTF-8 cannot end in `.sql` as far as we know;
+        // if it does, refuse rather than skip it.
+        match entry.file_name().into_string() {
+            Ok(name) => names.push(name),
+            Err(raw) if raw.to_string_lossy().ends_with(".sql") => {
+                return Err(LoadError::BadName {
+                    file: entry.path(),
+                    problem: NameProblem::BadCharacter(char::REPLACEMENT_CHARACTER),
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    names.sort();
+
+    let mut groups: BTreeMap<i64, Group> = BTreeMap::new();
+    for file_name in names {
+        let path = dir.join(&file_name);
+        let parsed = match parse_file_name(&file_name) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => continue,
+            Err(problem) => {
+                return Err(LoadError::BadName {
+                    file: path,
+                    problem,
+                });
+            }
+        };
+        let group = groups.entry(parsed.version).or_default();
+        let (same, other) = if parsed.role.is_up() {
+            (&group.up, &group.down)
+        } else {
+            (&group.down, &group.up)
+        };
+        let clash = same.as_ref().or(other.as_ref().filter(|(other, _)| {
+            // An up file and a down file of one version must agree on form and name.
+            let (up, down) = if parsed.role.is_up() {
+                (&parsed, other)
+            } else {
+                (other, &parsed)
+            };
+            !pairs_with(up, down)
+        }));
+        if let Some((_, first)) = clash {
+            return Err(LoadError::DuplicateVersion {
+                version: parsed.version,
+                first: dir.join(first),
+                second: path,
+            });
+        }
+        let slot = if parsed.role.is_up() {
+            &mut group.up
+        } else {
+            &mut group.down
+        };
+        *slot = Some((parsed, file_name));
+    }
+
+    groups.into_values().map(|group| pair(dir, group)).collect()
+}
+
+/// True when `down` is the counterpart of `up`.
+fn pairs_with(up: &FileName, down: &FileName) -> bool {
+    if down.role.is_up() {
+        return false;
+    }
+    let roles_match = matches!(
+        (up.role, down.role),
+        (Role::Up, Role::Down) | (Role::Versioned, Role::Undo)
+    );
+    roles_match && up.name == down.name
+}
+
+fn counterpart(name: &FileName) -> String {
+    match name.role {
+        Role::Up => format!("{:04}_{}.down.sql", name.version, name.name),
+        Role::Down => format!("{:04}_{}.up.sql", name.version, name.name),
+        Role::Undo => format!("V{}__{}.sql", name.version, name.name),
+        Role::UpOnly | Role::Versioned => String::new(),
+    }
+}
+
+fn pair(dir: &Path, group: Group) -> Result<LoadedMigration, LoadError> {
+    match group {
+        Group {
+            up: Some((up_name, up_file)),
+            down,
+        } => {
+            if down.is_none() && up_name.role == Role::Up {
+                return Err(LoadError::MissingDown {
+                    expected: counterpart_like(&up_file, ".up.sql", ".down.sql"),
+                    file: dir.join(up_file),
+                });
+            }
+            let up = read_script(dir, up_file)?;
+            let down = down.map(|(_, file)| read_script(dir, file)).transpose()?;
+            if let Some(down) = &down
+                && down.sql.trim().is_empty()
+                && !is_blank(&up.sql)
+            {
+                return Err(LoadError::EmptyDown {
+                    file: dir.join(&down.file),
+                });
+            }
+            Ok(LoadedMigration {
+                version: up_name.version,
+                name: up_name.name,
+                checksum: checksum(up.sql.as_bytes()),
+                up,
+                down,
+            })
+        }
+        Group {
+            up: None,
+            down: Some((down_name, down_file)),
+        } => Err(LoadError::MissingUp {
+            expected: match down_name.role {
+                Role::Down => counterpart_like(&down_file, ".down.sql", ".up.sql"),
+                _ => counterpart(&down_name),
+            },
+            file: dir.join(down_file),
+        }),
+        Group {
+            up: None,
+            down: None,
+        } => unreachable!("a group is only made for a file"),
+    }
+}
+
+/// The counterpart's file name, keeping the version's digits as written.
+fn counterpart_like(file: &str, from: &str, to: &str) -> String {
+    match file.strip_suffix(from) {
+        Some(stem) => format!("{stem}{to}"),
+        None => file.to_owned(),
+    }
+}
+
+fn read_script(dir: &Path, file: String) -> Result<LoadedScript, LoadError> {
+    let path = dir.join(&file);
+    let bytes = std::fs::read(&path).map_err(|source| LoadError::Unreadable {
+        file: path.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8 { file: path.clone() })?;
+    let sql = strip_bom(&text).to_owned();
+    let found = directives(&sql).map_err(|directive| LoadError::UnknownDirective {
+        file: path.clone(),
+        directive,
+    })?;
+    Ok(LoadedScript {
+        file,
+        sql,
+        no_transaction: found.no_transaction,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        dir
+    }
+
+    fn error(files: &[(&str, &[u8])]) -> String {
+        let dir = dir_with(files);
+        let message = load_dir(dir.path()).unwrap_err().to_string();
+        message.replace(&dir.path().display().to_string(), "DIR")
+    }
+
+    #[test]
+    fn pairs_and_orders_numerically() {
+        let dir = dir_with(&[
+            ("10_ten.sql", b"SELECT 10;"),
+            ("9_nine.up.sql", b"-- migrate:no-transaction\nSELECT 9;"),
+            ("9_nine.down.sql", b"SELECT -9;"),
+            ("V0011__eleven.sql", b"SELECT 11;"),
+            ("U0011__eleven.sql", b"SELECT -11;"),
+            ("V12__twelve.sql", b"SELECT 12;"),
+        ]);
+        let loaded = load_dir(dir.path()).unwrap();
+        let summary: Vec<_> = loaded
+            .iter()
+            .map(|m| {
+                (
+                    m.version,
+                    m.name.as_str(),
+                    m.up.no_transaction,
+                    m.down.as_ref().map(|d| d.file.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (9, "nine", true, Some("9_nine.down.sql")),
+                (10, "ten", false, None),
+                (11, "eleven", false, Some("U0011__eleven.sql")),
+                (12, "twelve", false, None),
+            ]
+        );
+        assert_eq!(loaded[1].checksum, checksum(b"SELECT 10;"));
+    }
+
+    #[test]
+    fn every_broken_directory_names_its_file() {
+        assert_eq!(
+            error(&[("1_a.sql", b""), ("01_b.sql", b"")]),
+            "migration version 1 is claimed by both DIR/01_b.sql and DIR/1_a.sql; give one of them another version"
+        );
+        assert_eq!(
+            error(&[
+                ("1_a.up.sql", b"x"),
+                ("1_a.down.sql", b"y"),
+                ("1_a.sql", b"z")
+            ]),
+            "migration version 1 is claimed by both DIR/1_a.down.sql and DIR/1_a.sql; give one of them another version"
+        );
+        assert_eq!(
+            error(&[("1_a.up.sql", b"x"), ("1_b.down.sql", b"y")]),
+            "migration version 1 is claimed by both DIR/1_a.up.sql and DIR/1_b.down.sql; give one of them another version"
+        );
+        assert_eq!(
+            error(&[("0002_a.up.sql", b"x")]),
+            "migration file DIR/0002_a.up.sql has no down script; add 0002_a.down.sql beside it, or rename it to end \
+             in `.sql` (without `.up`) to make it irreversible"
+        );
+        assert_eq!(
+            error(&[("0002_a.down.sql", b"x")]),
+            "migration file DIR/0002_a.down.sql has no up script; add 0002_a.up.sql beside it or delete it"
+        );
+        assert_eq!(
+            error(&[("U2__a.sql", b"x")]),
+            "migration file DIR/U2__a.sql has no up script; add V2__a.sql beside it or delete it"
+        );
+        assert_eq!(
+            error(&[("1_a.sql", b"\xff\xfe")]),
+            "migration file DIR/1_a.sql is not valid UTF-8; save it as UTF-8"
+        );
+        assert_eq!(
+            error(&[("1_a.sql", b"-- migrate:notx\nSELECT 1;")]),
+            "migration file DIR/1_a.sql has the unknown directive `-- migrate:notx`; the only directive is \
+             `-- migrate:no-transaction`"
+        );
+        assert!(
+            error(&[
+                ("1_a.up.sql", b"CREATE TABLE t (id INT);"),
+                ("1_a.down.sql", b"\n")
+            ])
+            .starts_with("migration file DIR/1_a.down.sql is empty although its up script is not")
+        );
+        assert!(
+            error(&[("1 a.sql", b"")])
+                .starts_with("migration file DIR/1 a.sql matches no migration file form")
+        );
+    }
+
+    #[test]
+    fn empty_scripts_are_placeholders() {
+        // Real projects (Ory, Authelia) keep empty up scripts as placeholders,
+        // and comment-only down scripts say "nothing to undo" on purpose.
+        let dir = dir_with(&[
+            ("1_placeholder.sql", b""),
+            ("2_split.up.sql", b""),
+            ("2_split.down.sql", b"DROP TABLE t;"),
+            ("3_backfill.up.sql", b"UPDATE t SET c = 1;"),
+            ("3_backfill.down.sql", b"-- nothing to undo\n"),
+        ]);
+        assert_eq!(load_dir(dir.path()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_missing_directory_is_named() {
+        let err = load_dir(Path::new("/no/such/dir")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot read the migration directory /no/such/dir: "),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! The one parser of migration directories, shared by `embed_migrations!`
+//! (compile time) and `Migrations::from_dir` (run time).
+//!
+//! It lives in its own small crate because a proc-macro crate cannot export
+//! ordinary items and Cargo refuses dependency cycles: both `migrate-macros`
+//! and `migrate-core` depend on it, so there is never a second parser.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::write(dir.path().join("0001_init.sql"), "CREATE TABLE t (id INT);").unwrap();
+//! let migrations = migrate_files::load_dir(dir.path()).unwrap();
+//! assert_eq!((migrations[0].version, migrations[0].name.as_str()), (1, "init"));
+//! ```
+
+mod dir;
+mod name;
+mod next;
+mod script;
+
+pub use dir::{LoadError, LoadedMigration, LoadedScript, load_dir};
+pub use name::{FileName, NameProblem, Role, parse_file_name};
+pub use next::{
+    CreatedMigration, FileForm, Layout, NewError, NextMigration, VersionStyle, create_migration,
+    layout, next_migration, utc_timestamp,
+};
+pub use script::{Directives, checksum, directives, is_blank, strip_bom};

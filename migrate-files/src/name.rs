@@ -1,0 +1,239 @@
+//! Migration file names: the three forms of SPEC.md and nothing else.
+//!
+//! A `.sql` file that matches no form is an error rather than a file to skip,
+//! so that a typo (`0003-add_email.sql`, `3_add email.sql`) never silently
+//! drops a migration.
+
+/// What role a file plays for its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `{version}_{name}.sql`: an up script with no down script.
+    UpOnly,
+    /// `{version}_{name}.up.sql`: the up half of a reversible pair.
+    Up,
+    /// `{version}_{name}.down.sql`: the down half of a reversible pair.
+    Down,
+    /// `V{version}__{name}.sql`: Flyway's versioned form, reversible when a
+    /// matching `U` file exists.
+    Versioned,
+    /// `U{version}__{name}.sql`: Flyway's undo form.
+    Undo,
+}
+
+impl Role {
+    /// True for the roles that carry an up script.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(migrate_files::Role::Versioned.is_up());
+    /// assert!(!migrate_files::Role::Down.is_up());
+    /// ```
+    pub fn is_up(self) -> bool {
+        matches!(self, Role::UpOnly | Role::Up | Role::Versioned)
+    }
+}
+
+/// A parsed migration file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileName {
+    /// The version, leading zeros dropped.
+    pub version: i64,
+    /// The name as written.
+    pub name: String,
+    /// The file's role.
+    pub role: Role,
+}
+
+/// Why a `.sql` file name matches no migration form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameProblem {
+    /// No version digits where the form needs them.
+    NoVersion,
+    /// The version does not fit in a signed 64-bit integer.
+    VersionTooLarge,
+    /// The separator after the version is missing (`_`, or `__` for the
+    /// Flyway form).
+    NoSeparator,
+    /// The name is empty.
+    EmptyName,
+    /// The name holds a character other than a letter, digit, `_` or `-`.
+    BadCharacter(char),
+}
+
+impl std::fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NameProblem::NoVersion => f.write_str("it does not start with a version number"),
+            NameProblem::VersionTooLarge => {
+                write!(
+                    f,
+                    "its version is larger than the largest allowed, {}",
+                    i64::MAX
+                )
+            }
+            NameProblem::NoSeparator => {
+                f.write_str("the version is not followed by `_` (or `__` after a `V`/`U` prefix)")
+            }
+            NameProblem::EmptyName => f.write_str("it has no name after the version"),
+            NameProblem::BadCharacter(c) => write!(
+                f,
+                "its name contains {c:?}, but names may only hold letters, digits, `_` and `-`"
+            ),
+        }
+    }
+}
+
+/// Parses one file name of a migration directory.
+///
+/// Returns `Ok(None)` for files that are not migrations and are ignored
+/// (anything not ending in `.sql`, and dot-files), `Ok(Some(_))` for a
+/// migration file, and an error for a `.sql` file that matches no form.
+///
+/// # Examples
+///
+/// ```
+/// use migrate_files::{parse_file_name, Role};
+/// let parsed = parse_file_name("0003_add_email.up.sql").unwrap().unwrap();
+/// assert_eq!((parsed.version, parsed.name.as_str(), parsed.role), (3, "add_email", Role::Up));
+/// assert_eq!(parse_file_name("README.md").unwrap(), None);
+/// assert!(parse_file_name("3-add_email.sql").is_err());
+/// ```
+///
+/// # Errors
+///
+/// A [`NameProblem`] saying what is wrong with a `.sql` file's name.
+pub fn parse_file_name(file_name: &str) -> Result<Option<FileName>, NameProblem> {
+    if file_name.starts_with('.') {
+        return Ok(None);
+    }
+    let Some(stem) = file_name.strip_suffix(".sql") else {
+        return Ok(None);
+    };
+    let (flyway_role, rest) = match stem.as_bytes().first() {
+        Some(b'V') => (Some(Role::Versioned), &stem[1..]),
+        Some(b'U') => (Some(Role::Undo), &stem[1..]),
+        _ => (None, stem),
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(NameProblem::NoVersion);
+    }
+    let version = parse_version(&rest[..digits])?;
+    let after = &rest[digits..];
+    let (role, name) = match flyway_role {
+        Some(role) => {
+            let name = after.strip_prefix("__").ok_or(NameProblem::NoSeparator)?;
+            (role, name)
+        }
+        None => {
+            let tail = after.strip_prefix('_').ok_or(NameProblem::NoSeparator)?;
+            if let Some(name) = tail.strip_suffix(".up") {
+                (Role::Up, name)
+            } else if let Some(name) = tail.strip_suffix(".down") {
+                (Role::Down, name)
+            } else {
+                (Role::UpOnly, tail)
+            }
+        }
+    };
+    check_name(name)?;
+    Ok(Some(FileName {
+        version,
+        name: name.to_owned(),
+        role,
+    }))
+}
+
+/// Parses a run of decimal digits (leading zeros allowed) into a version.
+fn parse_version(digits: &str) -> Result<i64, NameProblem> {
+    let mut value: i64 = 0;
+    for byte in digits.bytes() {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(i64::from(byte - b'0')))
+            .ok_or(NameProblem::VersionTooLarge)?;
+    }
+    Ok(value)
+}
+
+fn check_name(name: &str) -> Result<(), NameProblem> {
+    if name.is_empty() {
+        return Err(NameProblem::EmptyName);
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        Some(c) => Err(NameProblem::BadCharacter(c)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(name: &str) -> (i64, String, Role) {
+        let parsed = parse_file_name(name).unwrap().unwrap();
+        (parsed.version, parsed.name, parsed.role)
+    }
+
+    #[test]
+    fn recognises_every_form() {
+        assert_eq!(ok("1_init.sql"), (1, "init".into(), Role::UpOnly));
+        assert_eq!(ok("0001_init.up.sql"), (1, "init".into(), Role::Up));
+        assert_eq!(ok("0001_init.down.sql"), (1, "init".into(), Role::Down));
+        assert_eq!(
+            ok("V2__add-users.sql"),
+            (2, "add-users".into(), Role::Versioned)
+        );
+        assert_eq!(ok("U2__add-users.sql"), (2, "add-users".into(), Role::Undo));
+        assert_eq!(
+            ok("20261121093000_Add_Email.sql"),
+            (20261121093000, "Add_Email".into(), Role::UpOnly)
+        );
+        assert_eq!(ok("0_x.sql"), (0, "x".into(), Role::UpOnly));
+        assert_eq!(ok("1__leading.sql"), (1, "_leading".into(), Role::UpOnly));
+    }
+
+    #[test]
+    fn ignores_other_files() {
+        for name in [
+            "README.md",
+            ".gitkeep",
+            ".1_hidden.sql",
+            "1_init.sql.bak",
+            "notes.txt",
+        ] {
+            assert_eq!(parse_file_name(name), Ok(None), "{name}");
+        }
+    }
+
+    #[test]
+    fn rejects_sql_files_matching_no_form() {
+        assert_eq!(parse_file_name("init.sql"), Err(NameProblem::NoVersion));
+        assert_eq!(parse_file_name("V_init.sql"), Err(NameProblem::NoVersion));
+        assert_eq!(parse_file_name("3-init.sql"), Err(NameProblem::NoSeparator));
+        assert_eq!(
+            parse_file_name("V3_init.sql"),
+            Err(NameProblem::NoSeparator)
+        );
+        assert_eq!(parse_file_name("3_.sql"), Err(NameProblem::EmptyName));
+        assert_eq!(parse_file_name("3_.up.sql"), Err(NameProblem::EmptyName));
+        assert_eq!(parse_file_name("3.sql"), Err(NameProblem::NoSeparator));
+        assert_eq!(
+            parse_file_name("3_add email.sql"),
+            Err(NameProblem::BadCharacter(' '))
+        );
+        assert_eq!(
+            parse_file_name("3_a.b.sql"),
+            Err(NameProblem::BadCharacter('.'))
+        );
+        assert_eq!(
+            parse_file_name("9223372036854775808_x.sql"),
+            Err(NameProblem::VersionTooLarge)
+        );
+        assert_eq!(ok("9223372036854775807_x.sql").0, i64::MAX);
+    }
+}

@@ -1,0 +1,160 @@
+//! What is read from a script's text: its checksum, its directives, and
+//! whether it holds any SQL at all.
+
+use sha2::{Digest, Sha256};
+
+const BOM: &str = "\u{feff}";
+
+/// The script text as it is executed: a leading UTF-8 byte-order mark dropped.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(migrate_files::strip_bom("\u{feff}SELECT 1;"), "SELECT 1;");
+/// ```
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
+
+/// SHA-256 in lowercase hex of a script's bytes, after a leading UTF-8 BOM is
+/// dropped and every `\r\n` is turned into `\n`, so that a Windows checkout
+/// or an editor's whim does not change it.
+///
+/// # Examples
+///
+/// ```
+/// let unix = migrate_files::checksum(b"CREATE TABLE t (id INT);\n");
+/// let windows = migrate_files::checksum(b"\xEF\xBB\xBFCREATE TABLE t (id INT);\r\n");
+/// assert_eq!(unix, windows);
+/// assert_eq!(migrate_files::checksum(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+/// ```
+pub fn checksum(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(BOM.as_bytes()).unwrap_or(bytes);
+    let mut hasher = Sha256::new();
+    let mut start = 0;
+    for (at, pair) in bytes.windows(2).enumerate() {
+        if pair == b"\r\n" {
+            hasher.update(&bytes[start..at]);
+            start = at + 1;
+        }
+    }
+    hasher.update(&bytes[start..]);
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(64);
+    for byte in digest.iter() {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Directives read from a script's leading comment lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Directives {
+    /// `-- migrate:no-transaction`: run the script outside a transaction.
+    pub no_transaction: bool,
+}
+
+/// The directive prefix, after `--` and optional spaces.
+const DIRECTIVE: &str = "migrate:";
+
+/// Reads the `-- migrate:` directives from the comment lines at the top of a
+/// script (blank lines may be mixed in; the first other line ends them).
+///
+/// # Examples
+///
+/// ```
+/// let d = migrate_files::directives("-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);").unwrap();
+/// assert!(d.no_transaction);
+/// assert!(migrate_files::directives("-- migrate:no-transation\n").is_err());
+/// ```
+///
+/// # Errors
+///
+/// The unknown directive's text, so that a misspelt directive is never
+/// silently ignored.
+pub fn directives(script: &str) -> Result<Directives, String> {
+    let mut found = Directives::default();
+    for line in strip_bom(script).lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix("--") else {
+            break;
+        };
+        let Some(directive) = comment.trim_start().strip_prefix(DIRECTIVE) else {
+            continue;
+        };
+        match directive.trim() {
+            "no-transaction" => found.no_transaction = true,
+            other => return Err(format!("{DIRECTIVE}{other}")),
+        }
+    }
+    Ok(found)
+}
+
+/// True when a script holds no SQL: only whitespace and `--` comment lines.
+///
+/// # Examples
+///
+/// ```
+/// assert!(migrate_files::is_blank("-- nothing to do here\n\n"));
+/// assert!(!migrate_files::is_blank("-- add a column\nALTER TABLE t ADD c INT;"));
+/// ```
+pub fn is_blank(script: &str) -> bool {
+    strip_bom(script).lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with("--")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn checksum_is_sha256_of_normalised_bytes() {
+        // `printf 'a\nb\n' | sha256sum`
+        let expected = "911169ddaaf146aff539f58c26c489af3b892dff0fe283c1c264c65ae5aa59a2";
+        assert_eq!(checksum(b"a\nb\n"), expected);
+        assert_eq!(checksum(b"a\r\nb\r\n"), expected);
+        assert_eq!(checksum(b"\xEF\xBB\xBFa\r\nb\n"), expected);
+        // A lone `\r` is content, not a line ending.
+        assert_ne!(checksum(b"a\rb\n"), expected);
+        // Only a leading BOM is dropped.
+        assert_ne!(checksum(b"a\n\xEF\xBB\xBFb\n"), expected);
+    }
+
+    #[test]
+    fn directives_are_read_from_leading_comments_only() {
+        assert!(
+            directives("\n-- a comment\n--migrate:no-transaction\nSELECT 1;")
+                .unwrap()
+                .no_transaction
+        );
+        assert!(
+            !directives("SELECT 1;\n-- migrate:no-transaction\n")
+                .unwrap()
+                .no_transaction
+        );
+        assert_eq!(
+            directives("-- migrate:no-tx\n"),
+            Err("migrate:no-tx".to_string())
+        );
+        assert!(directives("-- migrations are fun\nSELECT 1;").is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn crlf_and_bom_never_change_the_checksum(lines in proptest::collection::vec("[ -~]{0,20}", 0..8), bom in any::<bool>()) {
+            let unix = lines.join("\n");
+            let mut windows = if bom { BOM.to_string() } else { String::new() };
+            windows.push_str(&lines.join("\r\n"));
+            prop_assert_eq!(checksum(unix.as_bytes()), checksum(windows.as_bytes()));
+        }
+    }
+}

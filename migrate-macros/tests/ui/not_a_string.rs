@@ -1,0 +1,5 @@
+const MIGRATIONS: migrate::Migrations = migrate::embed_migrations!(migrations);
+
+fn main() {
+    let _ = MIGRATIONS;
+}
