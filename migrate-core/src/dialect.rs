@@ -121,6 +121,14 @@ pub struct HistorySql {
     pub create: String,
     /// Reads every row (down scripts as a 0/1 flag only), by version.
     pub read: String,
+    /// Reads what tells that nothing is pending (version, checksum,
+    /// success) in the table's own order: a start's fast path.
+    pub digest: String,
+    /// The same as one row of text, where the dialect can aggregate it
+    /// (SQLite, PostgreSQL): `version`, `checksum` and `success` (0 or 1)
+    /// joined by U+001F, rows joined by U+001E; NULL for no rows. Through
+    /// sqlx, one row is much cheaper than a thousand.
+    pub digest_row: Option<String>,
     /// Records an applied step: version, name, checksum, down_sql,
     /// applied_at, execution_ms, success.
     pub insert: String,
@@ -224,6 +232,20 @@ impl HistorySql {
                 "SELECT version, name, checksum, applied_at, execution_ms, success, down_sql IS NOT NULL \
                  FROM {table} ORDER BY version"
             ),
+            digest: format!("SELECT version, checksum, success FROM {table}"),
+            digest_row: match dialect {
+                Dialect::Sqlite => Some(format!(
+                    "SELECT group_concat(version || char(31) || checksum || char(31) || \
+                     (CASE WHEN success THEN 1 ELSE 0 END), char(30)) FROM {table}"
+                )),
+                Dialect::Postgres => Some(format!(
+                    "SELECT string_agg(version::text || chr(31) || checksum || chr(31) || \
+                     (CASE WHEN success THEN '1' ELSE '0' END), chr(30)) FROM {table}"
+                )),
+                // GROUP_CONCAT stops at `group_concat_max_len` (1,024 bytes
+                // by default): rows, as the full read does.
+                Dialect::MySql => None,
+            },
             insert: native(format!(
                 "INSERT INTO {table} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
             )),

@@ -111,23 +111,76 @@ impl Resolved {
     }
 }
 
-/// The history row of a step applied now: `applied_at` is now, or just
-/// after the newest recorded one if the clock says otherwise, so the order
-/// steps were applied in is never ambiguous.
-pub(crate) fn new_row(
-    migration: &Migration,
-    rows: &[AppliedRow],
-    execution_ms: i64,
-    success: bool,
-) -> AppliedRow {
-    AppliedRow {
-        version: migration.version(),
-        name: migration.name().to_owned(),
-        checksum: migration.checksum().to_owned(),
-        applied_at: crate::clock::after(rows.iter().map(|row| row.applied_at.as_str()).max()),
-        execution_ms,
-        success,
-        has_down_sql: migration.down().is_some(),
+/// The history as a runner knows it, kept in step with what it writes, and
+/// the newest `applied_at` it has seen (kept, not searched for at each step).
+pub(crate) struct History {
+    pub rows: Vec<AppliedRow>,
+    newest_at: Option<String>,
+}
+
+impl History {
+    pub(crate) fn new(rows: Vec<AppliedRow>) -> Self {
+        let mut history = History {
+            rows: Vec::new(),
+            newest_at: None,
+        };
+        history.replace(rows);
+        history
+    }
+
+    /// After a re-read. The newest time never goes back: a step reverted
+    /// meanwhile leaves later steps after its time all the same.
+    pub(crate) fn replace(&mut self, rows: Vec<AppliedRow>) {
+        if let Some(newest) = rows.iter().map(|row| &row.applied_at).max()
+            && self.newest_at.as_ref().is_none_or(|at| newest > at)
+        {
+            self.newest_at = Some(newest.clone());
+        }
+        self.rows = rows;
+    }
+
+    /// The history row of a step applied now: `applied_at` is now, or just
+    /// after the newest recorded one if the clock says otherwise, so the
+    /// order steps were applied in is never ambiguous.
+    pub(crate) fn new_row(
+        &self,
+        migration: &Migration,
+        execution_ms: i64,
+        success: bool,
+    ) -> AppliedRow {
+        AppliedRow {
+            version: migration.version(),
+            name: migration.name().to_owned(),
+            checksum: migration.checksum().to_owned(),
+            applied_at: crate::clock::after(self.newest_at.as_deref()),
+            execution_ms,
+            success,
+            has_down_sql: migration.down().is_some(),
+        }
+    }
+
+    /// Records a row this runner wrote.
+    pub(crate) fn push(&mut self, row: AppliedRow) {
+        self.newest_at = Some(row.applied_at.clone());
+        self.rows.push(row);
+    }
+
+    /// The newest applied version.
+    pub(crate) fn head(&self) -> Option<i64> {
+        self.rows.iter().map(|row| row.version).max()
+    }
+}
+
+/// The report of an upgrade to head that found every known migration
+/// applied (the runners' fast path).
+pub(crate) fn nothing_to_do(known: &[Migration]) -> crate::Report {
+    let head = known.last().map(Migration::version);
+    crate::Report {
+        direction: crate::Direction::Up,
+        from: head,
+        to: head,
+        steps: Vec::new(),
+        backup: None,
     }
 }
 
@@ -166,13 +219,16 @@ pub(crate) fn stamp_writes<'m>(
     stamp: crate::plan::StampPlan<'m>,
     rows: &mut Vec<AppliedRow>,
 ) -> (Vec<StampWrite<'m>>, crate::Report) {
-    let from = rows.iter().map(|row| row.version).max();
+    let mut history = History::new(std::mem::take(rows));
+    let from = history.head();
     let mut writes: Vec<StampWrite<'m>> = stamp
         .delete
         .iter()
         .map(|v| StampWrite::Delete(*v))
         .collect();
-    rows.retain(|row| !stamp.delete.contains(&row.version));
+    history
+        .rows
+        .retain(|row| !stamp.delete.contains(&row.version));
     writes.extend(
         stamp
             .mark_clean
@@ -180,11 +236,12 @@ pub(crate) fn stamp_writes<'m>(
             .map(|(v, checksum)| StampWrite::MarkClean(v, checksum)),
     );
     for migration in stamp.insert {
-        let row = new_row(migration, rows, 0, true);
-        rows.push(row.clone());
+        let row = history.new_row(migration, 0, true);
+        history.push(row.clone());
         writes.push(StampWrite::Insert(migration, row));
     }
-    let to = rows.iter().map(|row| row.version).max();
+    let to = history.head();
+    *rows = history.rows;
     let report = crate::Report {
         direction: if to >= from {
             crate::Direction::Up

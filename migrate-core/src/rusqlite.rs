@@ -18,11 +18,11 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::backup::{self, Backup};
 use crate::dialect::{DATA_VERSION, Dialect, HistorySql, added_columns};
-use crate::plan::{self, Action, AppliedRow, Step};
+use crate::plan::{self, Action, AppliedRow, Step, UpToDate};
 use crate::report::{Direction, Report, StepReport};
 use crate::run::{
-    Resolved, ScriptError, StampWrite, Table, excerpt, finish_step, new_row, stamp_writes,
-    step_failed, step_span,
+    History, Resolved, ScriptError, StampWrite, Table, excerpt, finish_step, nothing_to_do,
+    stamp_writes, step_failed, step_span,
 };
 use crate::{Error, Migration, Options, Target, TransactionMode};
 
@@ -101,7 +101,7 @@ struct Transaction<'c> {
 
 impl<'c> Transaction<'c> {
     fn begin(conn: &'c Connection, sql: &HistorySql, timeout: Duration) -> Result<Self, Error> {
-        conn.execute_batch(sql.begin)
+        run_cached(conn, sql.begin)
             .map_err(|err| lock_error(err, timeout, "take the database's write lock"))?;
         Ok(Transaction {
             conn,
@@ -112,8 +112,7 @@ impl<'c> Transaction<'c> {
     }
 
     fn commit(mut self) -> Result<(), Error> {
-        self.conn
-            .execute_batch(self.commit)
+        run_cached(self.conn, self.commit)
             .map_err(|err| lock_error(err, self.timeout, "commit"))?;
         self.open = false;
         Ok(())
@@ -128,6 +127,12 @@ impl Drop for Transaction<'_> {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
+}
+
+/// Runs a statement the runner repeats at every step, prepared once per
+/// connection.
+fn run_cached(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(statement)?.execute([]).map(drop)
 }
 
 fn lock_error(err: rusqlite::Error, timeout: Duration, action: &str) -> Error {
@@ -183,6 +188,9 @@ fn run_script(conn: &Connection, script: &str) -> Result<(), ScriptError> {
             Ok(None) => return Ok(()),
             Err(err) => return Err(failed(err, Some(script[cursor..].to_owned()))),
         };
+        // Where this statement ends, for the next one's parse error: SQLite
+        // does not say where it stopped parsing, and a statement that ran
+        // cannot be parsed again later (a `CREATE` of what now exists).
         let text = statement.expanded_sql();
         if let Some(text) = &text
             && let Some(at) = script[cursor..].find(text.trim())
@@ -191,8 +199,8 @@ fn run_script(conn: &Connection, script: &str) -> Result<(), ScriptError> {
         }
         // Step once, as `execute_batch` does: a statement that returns rows
         // (a PRAGMA, a SELECT) has done its work by its first row.
-        let mut rows = statement.raw_query();
-        if let Err(err) = rows.next() {
+        let stepped = statement.raw_query().next().map(drop);
+        if let Err(err) = stepped {
             return Err(failed(err, text));
         }
     }
@@ -223,6 +231,15 @@ pub(crate) fn execute(
     options: &Options,
 ) -> Result<Report, Error> {
     let sql = HistorySql::sqlite(&options.table);
+    if direction == Direction::Up
+        && target == Target::Head
+        && up_to_date(conn, &sql, known, options)
+    {
+        return Ok(nothing_to_do(known));
+    }
+    // Read before the history, so that under the lock the history is read
+    // again only if another connection committed since.
+    let data_version = data_version(conn)?;
     let (rows, table_ready) = match read_table(conn, &sql)? {
         Table::Rows(rows) => (rows, true),
         Table::Missing => (Vec::new(), false),
@@ -253,9 +270,9 @@ pub(crate) fn execute(
         known,
         options,
         direction,
-        rows,
+        history: History::new(rows),
         table_ready,
-        data_version: None,
+        data_version,
         completed: Vec::new(),
     };
     let result = match options.transaction_mode {
@@ -264,8 +281,38 @@ pub(crate) fn execute(
     };
     result.map_err(|err| backup::name_backup(err, report.backup.as_ref()))?;
     report.steps = runner.completed;
-    report.to = runner.rows.iter().map(|row| row.version).max();
+    report.to = runner.history.head();
     Ok(report)
+}
+
+/// A start's fast path: true when the history holds every known migration,
+/// clean and with the build's checksum, told by [`UpToDate`] row by row
+/// without building a row. Any failure (no table yet, an older format)
+/// answers false, and the full read that follows explains it.
+fn up_to_date(conn: &Connection, sql: &HistorySql, known: &[Migration], options: &Options) -> bool {
+    let check = || -> rusqlite::Result<bool> {
+        let mut statement = conn.prepare(&sql.digest)?;
+        let mut rows = statement.query([])?;
+        let mut check = UpToDate::new(known, options);
+        while let Some(row) = rows.next()? {
+            let Ok(checksum) = row.get_ref(1)?.as_str() else {
+                return Ok(false);
+            };
+            if !check.row(row.get(0)?, checksum, row.get(2)?) {
+                return Ok(false);
+            }
+        }
+        Ok(check.finish())
+    };
+    check().unwrap_or(false)
+}
+
+/// SQLite's `data_version`: it changes whenever another connection commits.
+fn data_version(conn: &Connection) -> Result<Option<i64>, Error> {
+    conn.prepare_cached(DATA_VERSION)
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map(Some)
+        .map_err(database_error("read the database's data version"))
 }
 
 /// Copies the database with SQLite's online backup API, consistent while
@@ -306,8 +353,7 @@ struct Runner<'r, 'm> {
     known: &'m [Migration],
     options: &'r Options,
     direction: Direction,
-    /// The history as this runner knows it, kept in step with what it writes.
-    rows: Vec<AppliedRow>,
+    history: History,
     table_ready: bool,
     /// SQLite's `data_version` when this runner last read the history.
     data_version: Option<i64>,
@@ -318,26 +364,22 @@ impl<'m> Runner<'_, 'm> {
     /// Under the write lock: makes sure the table exists, and re-reads the
     /// history and re-plans the remaining steps when another connection
     /// committed since this runner last read it. SQLite's `data_version`
-    /// tells that in O(1) and ignores this connection's own commits; the
-    /// first time, the history read outside the lock is read again.
+    /// tells that in O(1) and ignores this connection's own commits.
     fn under_lock(&mut self, remaining: &[Step<'m>]) -> Result<Option<Vec<Step<'m>>>, Error> {
         if !self.table_ready {
             ensure_table(self.conn, self.sql)?;
             self.table_ready = true;
         }
-        let fail = || database_error(format!("read the history table {}", self.sql.table));
-        let version: i64 = self
-            .conn
-            .query_row(DATA_VERSION, [], |row| row.get(0))
-            .map_err(fail())?;
-        if self.data_version == Some(version) {
+        let version = data_version(self.conn)?;
+        if self.data_version == version {
             return Ok(None);
         }
-        self.data_version = Some(version);
-        self.rows = read_table(self.conn, self.sql)?.into_rows();
+        self.data_version = version;
+        self.history
+            .replace(read_table(self.conn, self.sql)?.into_rows());
         plan::replan(
             self.known,
-            &self.rows,
+            &self.history.rows,
             remaining,
             self.direction,
             self.options,
@@ -422,9 +464,9 @@ impl<'m> Runner<'_, 'm> {
         let fail = || database_error(format!("record migration {} as in flight", step.version));
         match (self.direction, step.action) {
             (Direction::Up, Action::Apply(migration)) => {
-                let row = new_row(migration, &self.rows, 0, false);
+                let row = self.history.new_row(migration, 0, false);
                 self.insert(migration, &row).map_err(fail())?;
-                self.rows.push(row);
+                self.history.push(row);
             }
             _ => {
                 self.conn
@@ -469,21 +511,26 @@ impl<'m> Runner<'_, 'm> {
                 self.conn
                     .execute(&self.sql.mark, params![true, elapsed_ms, step.version])
                     .map_err(fail())?;
-                if let Some(row) = self.rows.iter_mut().find(|row| row.version == step.version) {
+                if let Some(row) = self
+                    .history
+                    .rows
+                    .iter_mut()
+                    .find(|row| row.version == step.version)
+                {
                     row.success = true;
                     row.execution_ms = elapsed_ms;
                 }
             }
             (Direction::Up, Action::Apply(migration)) => {
-                let row = new_row(migration, &self.rows, elapsed_ms, true);
+                let row = self.history.new_row(migration, elapsed_ms, true);
                 self.insert(migration, &row).map_err(fail())?;
-                self.rows.push(row);
+                self.history.push(row);
             }
             _ => {
                 self.conn
                     .execute(&self.sql.delete, [step.version])
                     .map_err(fail())?;
-                self.rows.retain(|row| row.version != step.version);
+                self.history.rows.retain(|row| row.version != step.version);
             }
         }
         finish_step(&span, step, self.direction, started, &mut self.completed);
@@ -499,18 +546,15 @@ fn insert_row(
     migration: &Migration,
     row: &AppliedRow,
 ) -> rusqlite::Result<usize> {
-    conn.execute(
-        &sql.insert,
-        params![
-            row.version,
-            row.name,
-            row.checksum,
-            migration.down().map(|down| down.sql()),
-            row.applied_at,
-            row.execution_ms,
-            row.success
-        ],
-    )
+    conn.prepare_cached(&sql.insert)?.execute(params![
+        row.version,
+        row.name,
+        row.checksum,
+        migration.down().map(|down| down.sql()),
+        row.applied_at,
+        row.execution_ms,
+        row.success
+    ])
 }
 
 /// Reads the history for the read-only views (status, history, current).

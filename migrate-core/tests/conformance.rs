@@ -37,6 +37,8 @@ pub trait Harness: Sync {
     async fn tables(&self) -> Vec<String>;
     /// How many rows `log` holds.
     async fn log_count(&self) -> i64;
+    /// Runs one statement, as another tool or an operator would.
+    async fn execute(&self, statement: &str);
     /// Runs `run` on `n` connections at once; the steps they applied, summed.
     async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize;
 }
@@ -104,6 +106,9 @@ impl Harness for Rusqlite {
             .unwrap()
             .query_row("SELECT count(*) FROM log", [], |r| r.get(0))
             .unwrap()
+    }
+    async fn execute(&self, statement: &str) {
+        self.conn.lock().unwrap().execute_batch(statement).unwrap();
     }
     async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize {
         let barrier = std::sync::Barrier::new(n);
@@ -250,6 +255,9 @@ macro_rules! sqlx_harness {
             async fn log_count(&self) -> i64 {
                 sqlx::query_scalar("SELECT count(*) FROM log").fetch_one(&self.pool).await.unwrap()
             }
+            async fn execute(&self, statement: &str) {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&self.pool).await.unwrap();
+            }
             async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize {
                 let pool = sqlx::pool::PoolOptions::<$db>::new().max_connections(n as u32).connect(&self.url).await.unwrap();
                 let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
@@ -328,8 +336,22 @@ pub async fn lifecycle<H: Harness>(h: &H) {
     assert_eq!(h.tables().await, ["log", "t2", "t3", "t4", "t5"]);
 
     let again = h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
-    assert!(again.steps.is_empty(), "idempotent");
+    assert_eq!(
+        (again.from, again.to, again.steps.len()),
+        (Some(5), Some(5), 0),
+        "idempotent"
+    );
     assert_eq!(h.log_count().await, 5);
+    // A dirty mark is seen on a start with nothing pending, and refused.
+    h.execute("UPDATE _migrate_history SET success = FALSE WHERE version = 3")
+        .await;
+    let err = h
+        .upgrade(&set, Target::Head, &defaults())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Dirty { version: 3, .. }), "{err}");
+    h.execute("UPDATE _migrate_history SET success = TRUE WHERE version = 3")
+        .await;
 
     let report = h
         .downgrade(&set, "-1".parse().unwrap(), &defaults())

@@ -1,7 +1,7 @@
 //! The planner alone: table-driven rules and property tests over random
 //! migration sets, histories and targets.
 
-use migrate::plan::{AppliedRow, plan};
+use migrate::plan::{AppliedRow, UpToDate, plan};
 use migrate::{Direction, Error, Migration, Options, Script, Target};
 use proptest::prelude::*;
 
@@ -195,6 +195,75 @@ proptest! {
             Err(other) => prop_assert!(false, "{}", other),
         }
     }
+
+    /// The runners' fast path never disagrees with the planner: it says "up
+    /// to date" exactly when an upgrade to head plans nothing and fails on
+    /// nothing, over histories that are complete or not, with dirty marks,
+    /// edited checksums and unknown versions, in any row order and with any
+    /// options.
+    #[test]
+    fn the_fast_path_says_up_to_date_exactly_when_the_planner_plans_nothing(
+        (known, history) in untidy(),
+        (ignore_checksums, allow_unknown, allow_out_of_order) in any::<(bool, bool, bool)>(),
+    ) {
+        let options = Options::default()
+            .ignore_checksums(ignore_checksums)
+            .allow_unknown(allow_unknown)
+            .allow_out_of_order(allow_out_of_order);
+        let mut check = UpToDate::new(&known, &options);
+        // Reading stops at the first row that rules it out, as the runners do.
+        let fast = history
+            .iter()
+            .all(|r| check.row(r.version, &r.checksum, r.success))
+            && check.finish();
+        let planned = plan(&known, &history, Direction::Up, Target::Head, &options);
+        let all_known = history.iter().all(|r| known.iter().any(|m| m.version() == r.version));
+        let nothing_to_do = matches!(&planned, Ok(p) if p.steps.is_empty());
+        prop_assert_eq!(fast, nothing_to_do && all_known, "{:?}", planned);
+        if fast {
+            let head = known.last().map(Migration::version);
+            prop_assert_eq!(planned.unwrap().from, head);
+        }
+    }
+}
+
+/// A scenario made untidy: some rows full (every known version applied),
+/// some marked dirty, some with another checksum, some unknown versions
+/// added, and the rows shuffled.
+fn untidy() -> impl Strategy<Value = (Vec<Migration>, Vec<AppliedRow>)> {
+    (
+        scenario(),
+        any::<bool>(),
+        proptest::collection::vec(0u8..20, 0..40),
+        proptest::collection::btree_set(40i64..50, 0..3),
+    )
+        .prop_map(|((known, mut history), complete, dice, unknown)| {
+            if complete {
+                for m in &known {
+                    if !history.iter().any(|r| r.version == m.version()) {
+                        let at = history.len();
+                        history.push(row(m, at));
+                    }
+                }
+            }
+            for (row, die) in history.iter_mut().zip(&dice) {
+                match die {
+                    0 => row.success = false,
+                    1 => row.checksum.push('x'),
+                    _ => {}
+                }
+            }
+            for version in unknown {
+                let m = migration(version, false);
+                let at = history.len();
+                history.push(row(&m, at));
+            }
+            if let Some(die) = dice.first() {
+                let n = history.len().max(1);
+                history.rotate_left(usize::from(*die) % n);
+            }
+            (known, history)
+        })
 }
 
 #[test]

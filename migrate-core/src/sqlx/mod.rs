@@ -29,11 +29,11 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection as _, Pool};
 
 use crate::dialect::{Dialect, HistorySql};
-use crate::plan::{self, Action, AppliedRow, Plan, Step};
+use crate::plan::{self, Action, AppliedRow, Plan, Step, UpToDate};
 use crate::report::{Current, Direction, HistoryEntry, Report, Status, StepReport};
 use crate::run::{
-    Resolved, ScriptError, StampWrite, Table, finish_step, new_row, stamp_writes, step_failed,
-    step_span,
+    History, Resolved, ScriptError, StampWrite, Table, finish_step, nothing_to_do, stamp_writes,
+    step_failed, step_span,
 };
 
 #[doc(hidden)]
@@ -293,6 +293,20 @@ async fn execute<DB: Backend>(
         conn: Some(pool.acquire().await.map_err(connect_error)?),
         locked: false,
     };
+    if direction == Direction::Up
+        && target == Target::Head
+        && up_to_date::<DB>(held.conn(), &sql, known, options).await
+    {
+        return Ok(nothing_to_do(known));
+    }
+    // On SQLite, `moved` notes the data version: read before the history,
+    // it lets the first step under the lock skip reading the history again
+    // unless another connection committed since. (On the servers the
+    // history read without the lock is always read again under it.)
+    let mut seen = None;
+    if DB::DIALECT == Dialect::Sqlite {
+        DB::moved(held.conn(), &mut seen, options).await?;
+    }
     let table = read_table::<DB>(held.conn(), &sql).await?;
     let table_ready = matches!(table, Table::Rows(_));
     let rows = table.into_rows();
@@ -330,9 +344,9 @@ async fn execute<DB: Backend>(
         known,
         options,
         direction,
-        rows,
+        history: History::new(rows),
         table_ready,
-        seen: None,
+        seen,
         completed: Vec::new(),
         _db: std::marker::PhantomData,
     };
@@ -346,10 +360,45 @@ async fn execute<DB: Backend>(
     Ok(Report {
         direction,
         from,
-        to: runner.rows.iter().map(|row| row.version).max(),
+        to: runner.history.head(),
         steps: runner.completed,
         backup,
     })
+}
+
+/// A start's fast path: true when the history holds every known migration,
+/// clean and with the build's checksum, told by [`UpToDate`] from one
+/// aggregated row where the dialect has one. Any failure (no table yet, an
+/// older format) answers false, and the full read that follows explains it.
+async fn up_to_date<DB: Backend>(
+    conn: &mut DB::Connection,
+    sql: &HistorySql,
+    known: &[crate::Migration],
+    options: &Options,
+) -> bool {
+    let Some(statement) = &sql.digest_row else {
+        return false;
+    };
+    let Ok(texts) = DB::texts(conn, statement, &[]).await else {
+        return false;
+    };
+    let text = texts.into_iter().next().flatten().unwrap_or_default();
+    let mut check = UpToDate::new(known, options);
+    for record in text.split('\u{1e}').filter(|record| !record.is_empty()) {
+        let mut fields = record.split('\u{1f}');
+        let (Some(version), Some(checksum), Some(success), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
+        let Ok(version) = version.parse() else {
+            return false;
+        };
+        if !check.row(version, checksum, success == "1") {
+            return false;
+        }
+    }
+    check.finish()
 }
 
 struct Runner<'r, 'm, DB> {
@@ -357,7 +406,7 @@ struct Runner<'r, 'm, DB> {
     known: &'m [crate::Migration],
     options: &'r Options,
     direction: Direction,
-    rows: Vec<AppliedRow>,
+    history: History,
     table_ready: bool,
     seen: Option<i64>,
     completed: Vec<StepReport>,
@@ -376,8 +425,15 @@ impl<'m, DB: Backend> Runner<'_, 'm, DB> {
         let first = match first {
             Some(first) => first,
             None => {
-                self.rows = read_table::<DB>(conn, self.sql).await?.into_rows();
-                plan::plan(self.known, &self.rows, self.direction, target, self.options)?
+                let rows = read_table::<DB>(conn, self.sql).await?.into_rows();
+                self.history.replace(rows);
+                plan::plan(
+                    self.known,
+                    &self.history.rows,
+                    self.direction,
+                    target,
+                    self.options,
+                )?
             }
         };
         match self.options.transaction_mode {
@@ -401,10 +457,11 @@ impl<'m, DB: Backend> Runner<'_, 'm, DB> {
         if !DB::moved(conn, &mut self.seen, self.options).await? {
             return Ok(None);
         }
-        self.rows = read_table::<DB>(conn, self.sql).await?.into_rows();
+        let rows = read_table::<DB>(conn, self.sql).await?.into_rows();
+        self.history.replace(rows);
         plan::replan(
             self.known,
-            &self.rows,
+            &self.history.rows,
             remaining,
             self.direction,
             self.options,
@@ -516,11 +573,11 @@ impl<'m, DB: Backend> Runner<'_, 'm, DB> {
         let fail = || database_error(format!("record migration {} as in flight", step.version));
         match (self.direction, step.action) {
             (Direction::Up, Action::Apply(migration)) => {
-                let row = new_row(migration, &self.rows, 0, false);
+                let row = self.history.new_row(migration, 0, false);
                 insert::<DB>(conn, self.sql, migration, &row)
                     .await
                     .map_err(fail())?;
-                self.rows.push(row);
+                self.history.push(row);
             }
             _ => {
                 let params = [
@@ -583,23 +640,28 @@ impl<'m, DB: Backend> Runner<'_, 'm, DB> {
                 DB::execute(conn, &self.sql.mark, &params)
                     .await
                     .map_err(fail())?;
-                if let Some(row) = self.rows.iter_mut().find(|row| row.version == step.version) {
+                if let Some(row) = self
+                    .history
+                    .rows
+                    .iter_mut()
+                    .find(|row| row.version == step.version)
+                {
                     row.success = true;
                     row.execution_ms = elapsed_ms;
                 }
             }
             (Direction::Up, Action::Apply(migration)) => {
-                let row = new_row(migration, &self.rows, elapsed_ms, true);
+                let row = self.history.new_row(migration, elapsed_ms, true);
                 insert::<DB>(conn, self.sql, migration, &row)
                     .await
                     .map_err(fail())?;
-                self.rows.push(row);
+                self.history.push(row);
             }
             _ => {
                 DB::execute(conn, &self.sql.delete, &[Param::Integer(step.version)])
                     .await
                     .map_err(fail())?;
-                self.rows.retain(|row| row.version != step.version);
+                self.history.rows.retain(|row| row.version != step.version);
             }
         }
         finish_step(&span, step, self.direction, started, &mut self.completed);
