@@ -433,8 +433,8 @@ impl<'m> UpToDate<'m> {
         }
     }
 
-    /// Takes one row; false means the history is not known to be up to
-    /// date, and reading can stop.
+    /// Takes one row (the checksum as text or as its bytes); false means
+    /// the history is not known to be up to date, and reading can stop.
     ///
     /// # Examples
     ///
@@ -442,7 +442,7 @@ impl<'m> UpToDate<'m> {
     /// let mut check = migrate::plan::UpToDate::new(&[], &migrate::Options::default());
     /// assert!(!check.row(7, "abc", true), "7 is not a known version");
     /// ```
-    pub fn row(&mut self, version: i64, checksum: &str, success: bool) -> bool {
+    pub fn row(&mut self, version: i64, checksum: impl AsRef<[u8]>, success: bool) -> bool {
         let at = match self.known.get(self.next) {
             Some(m) if m.version() == version => self.next,
             _ => match self
@@ -455,7 +455,9 @@ impl<'m> UpToDate<'m> {
         };
         self.next = at + 1;
         self.rows += 1;
-        success && (!self.compare_checksums || self.known[at].checksum() == checksum)
+        success
+            && (!self.compare_checksums
+                || self.known[at].checksum().as_bytes() == checksum.as_ref())
     }
 
     /// After the last row: true when the history holds every known

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::backup::{self, Backup};
@@ -191,11 +192,16 @@ fn run_script(conn: &Connection, script: &str) -> Result<(), ScriptError> {
         // Where this statement ends, for the next one's parse error: SQLite
         // does not say where it stopped parsing, and a statement that ran
         // cannot be parsed again later (a `CREATE` of what now exists).
+        // SQLite keeps a statement's text exactly as it stood in the script
+        // (from the end of the one before), so this is one comparison; a
+        // search only if that text was rewritten (bound parameters).
         let text = statement.expanded_sql();
-        if let Some(text) = &text
-            && let Some(at) = script[cursor..].find(text.trim())
-        {
-            cursor += at + text.trim().len();
+        if let Some(text) = &text {
+            if script[cursor..].starts_with(text.as_str()) {
+                cursor += text.len();
+            } else if let Some(at) = script[cursor..].find(text.trim()) {
+                cursor += at + text.trim().len();
+            }
         }
         // Step once, as `execute_batch` does: a statement that returns rows
         // (a PRAGMA, a SELECT) has done its work by its first row.
@@ -274,6 +280,7 @@ pub(crate) fn execute(
         table_ready,
         data_version,
         completed: Vec::new(),
+        deferred: None,
     };
     let result = match options.transaction_mode {
         TransactionMode::PerStep => runner.per_step(first.steps),
@@ -295,10 +302,13 @@ fn up_to_date(conn: &Connection, sql: &HistorySql, known: &[Migration], options:
         let mut rows = statement.query([])?;
         let mut check = UpToDate::new(known, options);
         while let Some(row) = rows.next()? {
-            let Ok(checksum) = row.get_ref(1)?.as_str() else {
+            // The values as SQLite holds them, compared where they lie.
+            let (ValueRef::Integer(version), ValueRef::Text(checksum), ValueRef::Integer(success)) =
+                (row.get_ref(0)?, row.get_ref(1)?, row.get_ref(2)?)
+            else {
                 return Ok(false);
             };
-            if !check.row(row.get(0)?, checksum, row.get(2)?) {
+            if !check.row(version, checksum, success != 0) {
                 return Ok(false);
             }
         }
@@ -358,6 +368,11 @@ struct Runner<'r, 'm> {
     /// SQLite's `data_version` when this runner last read the history.
     data_version: Option<i64>,
     completed: Vec<StepReport>,
+    /// In all-in-one mode, the history rows still to write: written after
+    /// the last script, in the same transaction, so that the cached
+    /// `INSERT` is prepared again once rather than after every script's
+    /// schema change.
+    deferred: Option<Vec<(&'m Migration, AppliedRow)>>,
 }
 
 impl<'m> Runner<'_, 'm> {
@@ -432,6 +447,7 @@ impl<'m> Runner<'_, 'm> {
                 file: script.file.clone(),
             });
         }
+        self.deferred = Some(Vec::new());
         for (step, script) in steps.iter().zip(&scripts) {
             // On failure the one transaction rolls back: nothing completed.
             self.step(step, script, false).map_err(|mut err| {
@@ -440,6 +456,14 @@ impl<'m> Runner<'_, 'm> {
                 }
                 err
             })?;
+        }
+        for (migration, row) in self.deferred.take().unwrap_or_default() {
+            self.insert(migration, &row)
+                .map_err(database_error(format!(
+                    "record migration {} in the history table",
+                    row.version
+                )))
+                .inspect_err(|_| self.completed.clear())?;
         }
         transaction.commit().inspect_err(|_| self.completed.clear())
     }
@@ -523,7 +547,12 @@ impl<'m> Runner<'_, 'm> {
             }
             (Direction::Up, Action::Apply(migration)) => {
                 let row = self.history.new_row(migration, elapsed_ms, true);
-                self.insert(migration, &row).map_err(fail())?;
+                match &mut self.deferred {
+                    Some(deferred) => deferred.push((migration, row.clone())),
+                    None => {
+                        self.insert(migration, &row).map_err(fail())?;
+                    }
+                }
                 self.history.push(row);
             }
             _ => {

@@ -278,6 +278,12 @@ fn all_in_one_mode_is_all_or_nothing() {
         .unwrap();
     assert_eq!(report.steps.len(), 6);
     assert_eq!(versions(&conn), [1, 2, 3, 4, 5, 6]);
+    // The rows, written after the last script, keep the order of application.
+    let back = app().downgrade(&conn, "-2".parse().unwrap()).unwrap();
+    assert_eq!(
+        back.steps.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [6, 5]
+    );
 }
 
 #[test]
