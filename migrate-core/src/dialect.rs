@@ -121,14 +121,17 @@ pub struct HistorySql {
     pub create: String,
     /// Reads every row (down scripts as a 0/1 flag only), by version.
     pub read: String,
-    /// Reads what tells that nothing is pending (version, checksum,
-    /// success) in the table's own order: a start's fast path.
-    pub digest: String,
-    /// The same as one row of text, where the dialect can aggregate it
-    /// (SQLite, PostgreSQL): `version`, `checksum` and `success` (0 or 1)
-    /// joined by U+001F, rows joined by U+001E; NULL for no rows. Through
-    /// sqlx, one row is much cheaper than a thousand.
-    pub digest_row: Option<String>,
+    /// A start's fast path through rusqlite: what tells that nothing is
+    /// pending (version, checksum, success) in the table's own order, each
+    /// row compared where it lies. (Cheaper there than `digest`: SQLite's
+    /// aggregate functions cost more per row than reading three columns.)
+    pub digest_rows: String,
+    /// A start's fast path through sqlx, where every row crosses from a
+    /// worker thread: the same as one text value the database aggregates
+    /// (SQLite, PostgreSQL), read by `sqlx::digest_up_to_date`: `{count}
+    /// {all clean: 1 or 0}|{versions}|{checksums}`, the lists
+    /// space-separated in one same row order.
+    pub digest: Option<String>,
     /// Records an applied step: version, name, checksum, down_sql,
     /// applied_at, execution_ms, success.
     pub insert: String,
@@ -232,15 +235,20 @@ impl HistorySql {
                 "SELECT version, name, checksum, applied_at, execution_ms, success, down_sql IS NOT NULL \
                  FROM {table} ORDER BY version"
             ),
-            digest: format!("SELECT version, checksum, success FROM {table}"),
-            digest_row: match dialect {
+            digest_rows: format!("SELECT version, checksum, success FROM {table}"),
+            digest: match dialect {
+                // One scan feeds every aggregate the same row at a time, so
+                // the two lists are in one order.
                 Dialect::Sqlite => Some(format!(
-                    "SELECT group_concat(version || char(31) || checksum || char(31) || \
-                     (CASE WHEN success THEN 1 ELSE 0 END), char(30)) FROM {table}"
+                    "SELECT count(*) || ' ' || coalesce(min(success), 1) || '|' || \
+                     coalesce(group_concat(version, ' '), '') || '|' || \
+                     coalesce(group_concat(checksum, ' '), '') FROM {table}"
                 )),
                 Dialect::Postgres => Some(format!(
-                    "SELECT string_agg(version::text || chr(31) || checksum || chr(31) || \
-                     (CASE WHEN success THEN '1' ELSE '0' END), chr(30)) FROM {table}"
+                    "SELECT count(*)::text || ' ' || \
+                     (CASE WHEN coalesce(bool_and(success), TRUE) THEN '1' ELSE '0' END) || '|' || \
+                     coalesce(string_agg(version::text, ' ' ORDER BY version), '') || '|' || \
+                     coalesce(string_agg(checksum, ' ' ORDER BY version), '') FROM {table}"
                 )),
                 // GROUP_CONCAT stops at `group_concat_max_len` (1,024 bytes
                 // by default): rows, as the full read does.

@@ -298,7 +298,7 @@ pub(crate) fn execute(
 /// answers false, and the full read that follows explains it.
 fn up_to_date(conn: &Connection, sql: &HistorySql, known: &[Migration], options: &Options) -> bool {
     let check = || -> rusqlite::Result<bool> {
-        let mut statement = conn.prepare(&sql.digest)?;
+        let mut statement = conn.prepare(&sql.digest_rows)?;
         let mut rows = statement.query([])?;
         let mut check = UpToDate::new(known, options);
         while let Some(row) = rows.next()? {
