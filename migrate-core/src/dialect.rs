@@ -119,7 +119,8 @@ pub struct HistorySql {
     pub create_schema: Option<String>,
     /// Creates the table when missing.
     pub create: String,
-    /// Reads every row (down scripts as a 0/1 flag only), by version.
+    /// Reads every row (down scripts as a 0/1 flag only), in the table's
+    /// order (`Table::rows` sorts them).
     pub read: String,
     /// A start's fast path through rusqlite: what tells that nothing is
     /// pending (version, checksum, success) in the table's own order, each
@@ -233,7 +234,7 @@ impl HistorySql {
             ),
             read: format!(
                 "SELECT version, name, checksum, applied_at, execution_ms, success, down_sql IS NOT NULL \
-                 FROM {table} ORDER BY version"
+                 FROM {table}"
             ),
             digest_rows: format!("SELECT version, checksum, success FROM {table}"),
             digest: match dialect {

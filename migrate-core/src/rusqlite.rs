@@ -53,14 +53,14 @@ fn read_table(conn: &Connection, sql: &HistorySql) -> Result<Table, Error> {
         rows.collect()
     };
     match read() {
-        Ok(rows) => Ok(Table::Rows(rows)),
+        Ok(rows) => Ok(Table::rows(rows)),
         Err(err) => {
             let columns =
                 columns(conn, sql).map_err(database_error("inspect the history table"))?;
             match Table::from_columns(&columns, Dialect::Sqlite) {
                 Some(table) => Ok(table),
                 // Another runner may have created it just now: read again.
-                None => read().map(Table::Rows).map_err(|_| {
+                None => read().map(Table::rows).map_err(|_| {
                     database_error(format!("read the history table {}", sql.table))(err)
                 }),
             }

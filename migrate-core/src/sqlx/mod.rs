@@ -202,7 +202,7 @@ async fn read_table<DB: Backend>(
     sql: &HistorySql,
 ) -> Result<Table, Error> {
     match DB::read_rows(conn, sql).await {
-        Ok(rows) => Ok(Table::Rows(rows)),
+        Ok(rows) => Ok(Table::rows(rows)),
         Err(err) => {
             let columns = DB::texts(conn, &sql.columns, &[Param::Text(&sql.bare)])
                 .await
@@ -213,7 +213,7 @@ async fn read_table<DB: Backend>(
                 // Another runner may have created it just now: read again.
                 None => DB::read_rows(conn, sql)
                     .await
-                    .map(Table::Rows)
+                    .map(Table::rows)
                     .map_err(|_| {
                         database_error(format!("read the history table {}", sql.table))(err)
                     }),
