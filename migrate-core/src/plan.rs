@@ -410,7 +410,6 @@ pub struct UpToDate<'m> {
     /// Where the next row is looked for first: rows usually come in
     /// version order, so most lookups are one comparison.
     next: usize,
-    head: Option<i64>,
 }
 
 impl<'m> UpToDate<'m> {
@@ -429,8 +428,22 @@ impl<'m> UpToDate<'m> {
             compare_checksums: !options.ignore_checksums,
             rows: 0,
             next: 0,
-            head: known.last().map(Migration::version),
         }
+    }
+
+    /// Whether the fast path may answer this request at all: an upgrade to
+    /// head. Every other target and every downgrade is planned in full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use migrate::{Direction, Target, plan::UpToDate};
+    /// assert!(UpToDate::answers(Direction::Up, Target::Head));
+    /// assert!(!UpToDate::answers(Direction::Up, Target::Version(3)));
+    /// assert!(!UpToDate::answers(Direction::Down, Target::Head));
+    /// ```
+    pub fn answers(direction: Direction, target: Target) -> bool {
+        direction == Direction::Up && target == Target::Head
     }
 
     /// Takes one row (the checksum as text or as its bytes); false means
@@ -472,19 +485,6 @@ impl<'m> UpToDate<'m> {
     /// ```
     pub fn finish(self) -> bool {
         self.rows == self.known.len()
-    }
-
-    /// The newest applied version when [`UpToDate::finish`] says up to date:
-    /// the newest known one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let check = migrate::plan::UpToDate::new(&[], &migrate::Options::default());
-    /// assert_eq!(check.head(), None);
-    /// ```
-    pub fn head(&self) -> Option<i64> {
-        self.head
     }
 }
 

@@ -237,10 +237,7 @@ pub(crate) fn execute(
     options: &Options,
 ) -> Result<Report, Error> {
     let sql = HistorySql::sqlite(&options.table);
-    if direction == Direction::Up
-        && target == Target::Head
-        && up_to_date(conn, &sql, known, options)
-    {
+    if UpToDate::answers(direction, target) && up_to_date(conn, &sql, known, options) {
         return Ok(nothing_to_do(known));
     }
     // Read before the history, so that under the lock the history is read

@@ -293,8 +293,7 @@ async fn execute<DB: Backend>(
         conn: Some(pool.acquire().await.map_err(connect_error)?),
         locked: false,
     };
-    if direction == Direction::Up
-        && target == Target::Head
+    if UpToDate::answers(direction, target)
         && up_to_date::<DB>(held.conn(), &sql, known, options).await
     {
         return Ok(nothing_to_do(known));
