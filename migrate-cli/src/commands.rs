@@ -302,7 +302,7 @@ fn show_preview(
             Some(from) => migrator.plan_from(from, direction, target)?,
             None => open(access, verb)?.plan(migrator, direction, target)?,
         };
-        printer.print(&output::plan_json(&plan), || output::plan(&plan));
+        printer.print(&output::plan_json(&plan), || output::plan(&plan, dialect));
     }
     Ok(())
 }

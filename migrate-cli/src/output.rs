@@ -5,8 +5,8 @@
 
 use std::io::IsTerminal;
 
-use migrate::plan::{Action, Plan};
-use migrate::{Current, Direction, HistoryEntry, Report, State, Status, Verdict};
+use migrate::plan::Plan;
+use migrate::{Current, Dialect, Direction, HistoryEntry, Report, State, Status, Verdict};
 
 /// Whether to colour, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,7 +220,7 @@ pub fn report(report: &Report) -> String {
 }
 
 /// `--dry-run`: the steps that would run.
-pub fn plan(plan: &Plan<'_>) -> String {
+pub fn plan(plan: &Plan<'_>, dialect: Dialect) -> String {
     if plan.steps.is_empty() {
         // Nothing to do reads as it does after a run.
         return report(&Report {
@@ -234,11 +234,7 @@ pub fn plan(plan: &Plan<'_>) -> String {
     let (verb, _, action) = words(plan.direction);
     let mut out = String::new();
     for step in &plan.steps {
-        let outside = match step.action {
-            Action::Apply(migration) => migration.up().no_transaction(),
-            Action::Revert(script) => script.no_transaction(),
-            Action::RevertRecorded => false,
-        };
+        let outside = step.runs_outside_transaction(dialect);
         out.push_str(&format!(
             "would {action} {} {} ({}){}\n",
             step.version,

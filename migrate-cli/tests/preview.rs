@@ -255,6 +255,9 @@ fn offline_planning_refuses_unknown_versions_and_bad_forms() {
 
 #[test]
 fn no_transaction_scripts_are_printed_outside_a_transaction_with_a_dirty_mark_first() {
+    // The in-flight mark commits under the write lock before the script
+    // runs, as the runner does it (the printed SQL once left out the
+    // transaction around the mark).
     let project = Project::with_files(&[
         (
             "0001_t.up.sql",
@@ -280,9 +283,11 @@ fn no_transaction_scripts_are_printed_outside_a_transaction_with_a_dirty_mark_fi
             "-- upgrade from 1 to 2: 1 step\n\
              \n\
              -- apply 2 index (0002_index.up.sql), outside a transaction\n\
+             BEGIN IMMEDIATE;\n\
              INSERT INTO \"_migrate_history\" (version, name, checksum, down_sql, applied_at, execution_ms, success) \
              VALUES (2, 'index', '{checksum}', \
              '-- migrate:no-transaction\nDROP INDEX t_note; -- it''s gone\n', 'YYYY-MM-DDTHH:MM:SS.ffffffZ', 0, FALSE);\n\
+             COMMIT;\n\
              -- migrate:no-transaction\n\
              CREATE INDEX t_note ON t (note)\n\
              ;\n\
@@ -301,7 +306,9 @@ fn no_transaction_scripts_are_printed_outside_a_transaction_with_a_dirty_mark_fi
     let down = project.ok(&["downgrade", "-1", "--sql"]);
     assert!(
         down.ends_with(
-            "UPDATE \"_migrate_history\" SET success = FALSE, execution_ms = 0 WHERE version = 2;\n\
+            "BEGIN IMMEDIATE;\n\
+         UPDATE \"_migrate_history\" SET success = FALSE, execution_ms = 0 WHERE version = 2;\n\
+         COMMIT;\n\
          -- migrate:no-transaction\n\
          DROP INDEX t_note; -- it's gone\n\
          ;\n\

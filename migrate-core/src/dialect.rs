@@ -292,6 +292,14 @@ impl HistorySql {
     }
 }
 
+impl HistorySql {
+    /// Adds a column to an older format of the table: one of
+    /// [`added_columns`]' definitions.
+    pub(crate) fn add_column(&self, definition: &str) -> String {
+        format!("ALTER TABLE {} ADD COLUMN {definition}", self.table)
+    }
+}
+
 /// A value written into a statement as a literal, for SQL that is printed
 /// rather than run (`migrate upgrade --sql`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

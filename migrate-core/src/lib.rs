@@ -5,6 +5,7 @@ mod check;
 mod clock;
 mod dialect;
 mod error;
+mod exec;
 mod migration;
 mod migrator;
 mod options;

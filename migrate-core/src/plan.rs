@@ -82,6 +82,33 @@ impl Step<'_> {
             }
         }
     }
+
+    /// Whether this step's script runs outside a transaction on a
+    /// `dialect` database, as the execution stage runs it: when it says
+    /// `-- migrate:no-transaction`, and always on MySQL/MariaDB, which
+    /// commit DDL implicitly. (A down script recorded in the history is
+    /// read only when it runs; its directive is not known here.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::write(dir.path().join("1_a.sql"), "CREATE TABLE a (id INT);").unwrap();
+    /// use migrate::{Dialect, Direction, Target};
+    /// let set = migrate::Migrations::from_dir(dir.path())?;
+    /// let plan = migrate::plan::plan(set.as_slice(), &[], Direction::Up, Target::Head, &Default::default())?;
+    /// assert!(!plan.steps[0].runs_outside_transaction(Dialect::Postgres));
+    /// assert!(plan.steps[0].runs_outside_transaction(Dialect::MySql));
+    /// # Ok::<(), migrate::Error>(())
+    /// ```
+    pub fn runs_outside_transaction(&self, dialect: crate::Dialect) -> bool {
+        let no_transaction = match self.action {
+            Action::Apply(migration) => migration.up().no_transaction(),
+            Action::Revert(script) => script.no_transaction(),
+            Action::RevertRecorded => false,
+        };
+        crate::exec::Rules::new(dialect, &Options::default()).outside(no_transaction)
+    }
 }
 
 /// The ordered steps that take the database to a target.

@@ -18,9 +18,13 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use std::collections::HashMap;
+
 use crate::dialect::{Dialect, HistorySql, Literal, with_literals};
-use crate::plan::{self, Action, AppliedRow, Plan};
+use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Write};
+use crate::plan::{self, Action, AppliedRow, Plan, Step};
 use crate::report::Direction;
+use crate::run::{ScriptError, Table};
 use crate::{Error, Migration, Migrator, Options, Target};
 
 /// The history as if an upgrade from an empty database to `from` had run,
@@ -84,17 +88,197 @@ fn text(dialect: Dialect, text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Writes `plan` out as the SQL the runner would send. `create_table` adds
-/// the history table's DDL (and its schema's); `newest_applied_at` is the
-/// history's newest `applied_at`, after which the printed rows' times
-/// follow; `recorded` fetches a down script recorded in the history.
-fn render(
+/// A step's block of printed SQL: its header, then its statements.
+struct Block {
+    /// `apply 3 add_email (0003_add_email.up.sql)`; none for what comes
+    /// before the first step (the history table's DDL).
+    header: Option<String>,
+    outside: bool,
+    lines: Vec<String>,
+}
+
+/// The preview's performer: it carries out nothing and writes down every
+/// operation that changes the database as the SQL the runner sends for it,
+/// each placeholder filled in as a literal. The history is the one read
+/// before (so nothing is re-planned), and recorded down scripts are those
+/// fetched before.
+struct Printer<'h> {
+    sql: &'h HistorySql,
+    direction: Direction,
+    rows: &'h [AppliedRow],
+    recorded: &'h HashMap<i64, Option<String>>,
+    blocks: Vec<Block>,
+}
+
+impl Printer<'_> {
+    fn line(&mut self, line: String) {
+        if self.blocks.is_empty() {
+            self.blocks.push(Block {
+                header: None,
+                outside: false,
+                lines: Vec::new(),
+            });
+        }
+        if let Some(block) = self.blocks.last_mut() {
+            block.lines.push(line);
+        }
+    }
+
+    fn statement(&mut self, statement: &str) {
+        self.line(format!("{statement};"));
+    }
+}
+
+impl PerformNow for Printer<'_> {
+    fn announce(&mut self, step: &Step<'_>) {
+        let action = match self.direction {
+            Direction::Up => "apply",
+            Direction::Down => "revert",
+        };
+        self.blocks.push(Block {
+            header: Some(format!(
+                "{action} {} {} ({})",
+                step.version,
+                step.name,
+                step.file()
+            )),
+            outside: false,
+            lines: Vec::new(),
+        });
+    }
+
+    fn begin(&mut self) -> Result<(), Error> {
+        self.statement(self.sql.begin);
+        Ok(())
+    }
+
+    /// The lock is not printed: whoever runs the SQL runs it once.
+    fn lock_step(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn ensure_table(&mut self) -> Result<(), Error> {
+        if let Some(create_schema) = &self.sql.create_schema {
+            self.statement(create_schema);
+        }
+        self.statement(&self.sql.create);
+        Ok(())
+    }
+
+    fn data_version(&mut self) -> Result<Option<i64>, Error> {
+        Ok(None)
+    }
+
+    fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
+        Ok(self.rows.to_vec())
+    }
+
+    fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
+        Ok(self.recorded.get(&version).cloned().flatten())
+    }
+
+    fn run_script(
+        &mut self,
+        script: &Resolved<'_>,
+        _: Sending,
+        outside: bool,
+    ) -> Result<(), ScriptError> {
+        if let Some(block) = self.blocks.last_mut() {
+            block.outside |= outside;
+        }
+        self.line(terminated(&script.sql));
+        Ok(())
+    }
+
+    fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
+        let dialect = self.sql.dialect;
+        // What a run measures is not known ahead: printed as 0.
+        let statement = match write {
+            Write::Insert { row, down_sql } => {
+                let down = down_sql.map(|down| text(dialect, down));
+                with_literals(
+                    &self.sql.insert,
+                    &[
+                        Literal::Integer(row.version),
+                        Literal::Text(&row.name),
+                        Literal::Text(&row.checksum),
+                        down.as_deref().map_or(Literal::Null, Literal::Text),
+                        Literal::Text(&row.applied_at),
+                        Literal::Integer(0),
+                        Literal::Boolean(row.success),
+                    ],
+                )
+            }
+            Write::Mark {
+                version, success, ..
+            } => with_literals(
+                &self.sql.mark,
+                &[
+                    Literal::Boolean(*success),
+                    Literal::Integer(0),
+                    Literal::Integer(*version),
+                ],
+            ),
+            Write::Delete(version) => {
+                with_literals(&self.sql.delete, &[Literal::Integer(*version)])
+            }
+            Write::MarkClean { version, checksum } => with_literals(
+                &self.sql.mark_clean,
+                &[Literal::Text(checksum), Literal::Integer(*version)],
+            ),
+        };
+        self.statement(&statement);
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), Error> {
+        self.statement(self.sql.commit);
+        Ok(())
+    }
+}
+
+/// A plan carried out by the execution stage on the printer, from the
+/// history `rows` (`table_exists` false: the table is created first).
+fn program(
     plan: &Plan<'_>,
+    known: &[Migration],
     sql: &HistorySql,
-    create_table: bool,
-    newest_applied_at: Option<&str>,
-    recorded: impl Fn(i64) -> Result<Option<String>, Error>,
-) -> Result<String, Error> {
+    options: &Options,
+    table_exists: bool,
+    rows: &[AppliedRow],
+    recorded: &HashMap<i64, Option<String>>,
+) -> Result<Vec<Block>, Error> {
+    let mut printer = Printer {
+        sql,
+        direction: plan.direction,
+        rows,
+        recorded,
+        blocks: Vec::new(),
+    };
+    if plan.steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = if table_exists {
+        Table::Rows(rows.to_vec())
+    } else {
+        Table::Missing
+    };
+    let run = Run {
+        rules: Rules::new(sql.dialect, options),
+        options,
+        known,
+        direction: plan.direction,
+        target: Target::Head,
+        table,
+        first: Some(plan.clone()),
+        data_version: None,
+    };
+    exec::block_on(exec::run(&mut printer, run))?;
+    Ok(printer.blocks)
+}
+
+/// The SQL text of a plan: a header, then each block.
+fn render(plan: &Plan<'_>, blocks: &[Block]) -> String {
     let verb = match plan.direction {
         Direction::Up => "upgrade",
         Direction::Down => "downgrade",
@@ -109,105 +293,21 @@ fn render(
             n => format!("{n} steps"),
         }
     );
-    if plan.steps.is_empty() {
-        return Ok(out);
-    }
-    if create_table {
+    for block in blocks {
         out.push('\n');
-        if let Some(create_schema) = &sql.create_schema {
-            let _ = writeln!(out, "{create_schema};");
-        }
-        let _ = writeln!(out, "{};", sql.create);
-    }
-    let mut applied_at = newest_applied_at.map(str::to_owned);
-    for step in &plan.steps {
-        let (script, no_transaction) = match step.action {
-            Action::Apply(migration) => (
-                migration.up().sql().to_owned(),
-                migration.up().no_transaction(),
-            ),
-            Action::Revert(script) => (script.sql().to_owned(), script.no_transaction()),
-            Action::RevertRecorded => {
-                let script = recorded(step.version)?.ok_or_else(|| Error::Irreversible {
-                    version: step.version,
-                    file: format!("{}_{}", step.version, step.name),
-                })?;
-                // As the runner: a recorded script keeps its directives.
-                let no_transaction =
-                    migrate_files::directives(&script).is_ok_and(|d| d.no_transaction);
-                (script, no_transaction)
-            }
-        };
-        // As the runner: MySQL runs every step outside a transaction.
-        let outside = no_transaction || sql.dialect == Dialect::MySql;
-        // What the history says before a script run outside a transaction
-        // (the step is in flight) and after the script.
-        let (in_flight, after) = match step.action {
-            Action::Apply(migration) => {
-                let at = crate::clock::after(applied_at.as_deref());
-                let down = migration.down().map(|down| text(sql.dialect, down.sql()));
-                let insert = |success| {
-                    with_literals(
-                        &sql.insert,
-                        &[
-                            Literal::Integer(step.version),
-                            Literal::Text(&step.name),
-                            Literal::Text(migration.checksum()),
-                            down.as_deref().map_or(Literal::Null, Literal::Text),
-                            Literal::Text(&at),
-                            Literal::Integer(0),
-                            Literal::Boolean(success),
-                        ],
-                    )
-                };
-                let statements = if outside {
-                    (insert(false), mark(sql, step.version, true))
-                } else {
-                    (String::new(), insert(true))
-                };
-                applied_at = Some(at);
-                statements
-            }
-            Action::Revert(_) | Action::RevertRecorded => (
-                mark(sql, step.version, false),
-                with_literals(&sql.delete, &[Literal::Integer(step.version)]),
-            ),
-        };
-        let action = match plan.direction {
-            Direction::Up => "apply",
-            Direction::Down => "revert",
-        };
-        let _ = write!(
-            out,
-            "\n-- {action} {} {} ({}){}\n",
-            step.version,
-            step.name,
-            step.file(),
-            if outside {
+        if let Some(header) = &block.header {
+            let outside = if block.outside {
                 ", outside a transaction"
             } else {
                 ""
-            }
-        );
-        let script = terminated(&script);
-        if outside {
-            let _ = writeln!(out, "{in_flight};\n{script}\n{after};");
-        } else {
-            let _ = writeln!(out, "{};\n{script}\n{after};\n{};", sql.begin, sql.commit);
+            };
+            let _ = writeln!(out, "-- {header}{outside}");
+        }
+        for line in &block.lines {
+            let _ = writeln!(out, "{line}");
         }
     }
-    Ok(out)
-}
-
-fn mark(sql: &HistorySql, version: i64, success: bool) -> String {
-    with_literals(
-        &sql.mark,
-        &[
-            Literal::Boolean(success),
-            Literal::Integer(0),
-            Literal::Integer(version),
-        ],
-    )
+    out
 }
 
 impl<'a> Migrator<'a> {
@@ -283,11 +383,36 @@ impl<'a> Migrator<'a> {
         direction: Direction,
         target: Target,
     ) -> Result<String, Error> {
-        let plan = self.plan_from(from, direction, target)?;
+        let known = self.migrations().as_slice();
+        let rows = assumed_history(known, from, self.options())?;
+        let plan = plan::plan(known, &rows, direction, target, self.options())?;
         let sql = HistorySql::new(dialect, &self.options().table);
         // Only `+N`, `head` or a version can have applied anything.
-        let create_table = plan.from.is_none();
-        render(&plan, &sql, create_table, None, |_| Ok(None))
+        let table_exists = plan.from.is_some();
+        self.sql_text(&plan, &sql, table_exists, &rows, &HashMap::new())
+    }
+
+    /// The SQL text of `plan`: the execution stage's program for it,
+    /// written out by the printer.
+    fn sql_text(
+        &self,
+        plan: &Plan<'_>,
+        sql: &HistorySql,
+        table_exists: bool,
+        rows: &[AppliedRow],
+        recorded: &HashMap<i64, Option<String>>,
+    ) -> Result<String, Error> {
+        let known = self.migrations().as_slice();
+        let blocks = program(
+            plan,
+            known,
+            sql,
+            self.options(),
+            table_exists,
+            rows,
+            recorded,
+        )?;
+        Ok(render(plan, &blocks))
     }
 }
 
@@ -355,15 +480,21 @@ mod sync {
                 target,
                 options,
             )?;
-            let newest = rows.iter().map(|row| row.applied_at.as_str()).max();
-            render(&plan, &sql, tables == 0, newest, |version| {
-                conn.query_row(&sql.down_sql, [version], |row| row.get(0))
-                    .optional()
-                    .map(Option::flatten)
-                    .map_err(database_error(format!(
-                        "read the recorded down script of {version}"
-                    )))
-            })
+            let mut recorded = HashMap::new();
+            for step in &plan.steps {
+                if let Action::RevertRecorded = step.action {
+                    let script = conn
+                        .query_row(&sql.down_sql, [step.version], |row| row.get(0))
+                        .optional()
+                        .map(Option::flatten)
+                        .map_err(database_error(format!(
+                            "read the recorded down script of {}",
+                            step.version
+                        )))?;
+                    recorded.insert(step.version, script);
+                }
+            }
+            self.sql_text(&plan, &sql, tables > 0, &rows, &recorded)
         }
     }
 }
@@ -425,12 +556,8 @@ mod pool {
         ) -> Result<String, Error> {
             let (set, options) = (self.migrations(), self.options());
             let sql = HistorySql::new(DB::DIALECT, &options.table);
-            let plan = crate::sqlx::plan(pool, set, direction, target, options).await?;
-            let newest = crate::sqlx::history(pool, set, options)
-                .await?
-                .into_iter()
-                .filter_map(|entry| entry.applied_at)
-                .max();
+            let rows = crate::sqlx::read_rows(pool, options).await?;
+            let plan = plan::plan(set.as_slice(), &rows, direction, target, options)?;
             let mut conn = pool
                 .acquire()
                 .await
@@ -454,13 +581,7 @@ mod pool {
                     recorded.insert(step.version, script.into_iter().next().flatten());
                 }
             }
-            render(
-                &plan,
-                &sql,
-                columns.is_empty(),
-                newest.as_deref(),
-                |version| Ok(recorded.get(&version).cloned().flatten()),
-            )
+            self.sql_text(&plan, &sql, !columns.is_empty(), &rows, &recorded)
         }
     }
 }

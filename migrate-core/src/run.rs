@@ -4,7 +4,8 @@
 //! in the planner.
 
 use crate::dialect::{Dialect, added_columns};
-use crate::plan::{Action, AppliedRow, Step};
+use crate::exec::Write;
+use crate::plan::{AppliedRow, Step};
 use crate::report::StepReport;
 use crate::{Error, Migration};
 
@@ -77,50 +78,6 @@ pub(crate) fn excerpt(sql: &str) -> String {
     }
 }
 
-/// A step's script, resolved (a recorded down script is fetched first).
-pub(crate) struct Resolved {
-    pub file: String,
-    pub sql: String,
-    pub no_transaction: bool,
-}
-
-impl Resolved {
-    /// The script of a step from the build; `None` for a recorded one.
-    pub(crate) fn from_build(step: &Step<'_>) -> Option<Resolved> {
-        let script = match step.action {
-            Action::Apply(migration) => migration.up(),
-            Action::Revert(script) => script,
-            Action::RevertRecorded => return None,
-        };
-        Some(Resolved {
-            file: step.file(),
-            sql: script.sql().to_owned(),
-            no_transaction: script.no_transaction(),
-        })
-    }
-
-    /// The script recorded in the history for a step.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Irreversible`] when the history holds none after all.
-    pub(crate) fn recorded(step: &Step<'_>, sql: Option<String>) -> Result<Resolved, Error> {
-        let Some(sql) = sql else {
-            return Err(Error::Irreversible {
-                version: step.version,
-                file: format!("{}_{}", step.version, step.name),
-            });
-        };
-        // A recorded script keeps its directives; an unknown one is ignored.
-        let no_transaction = migrate_files::directives(&sql).is_ok_and(|d| d.no_transaction);
-        Ok(Resolved {
-            file: step.file(),
-            sql,
-            no_transaction,
-        })
-    }
-}
-
 /// The history as a runner knows it, kept in step with what it writes, and
 /// the newest `applied_at` it has seen (kept, not searched for at each step).
 pub(crate) struct History {
@@ -175,6 +132,30 @@ impl History {
         self.rows.push(row);
     }
 
+    /// Keeps the rows in step with a write to the history table.
+    pub(crate) fn apply(&mut self, write: &Write<'_>) {
+        match write {
+            Write::Insert { row, .. } => self.push(row.clone()),
+            Write::Mark {
+                version,
+                success,
+                execution_ms,
+            } => {
+                if let Some(row) = self.rows.iter_mut().find(|row| row.version == *version) {
+                    row.success = *success;
+                    row.execution_ms = *execution_ms;
+                }
+            }
+            Write::Delete(version) => self.rows.retain(|row| row.version != *version),
+            Write::MarkClean { version, checksum } => {
+                if let Some(row) = self.rows.iter_mut().find(|row| row.version == *version) {
+                    row.success = true;
+                    row.checksum.clone_from(checksum);
+                }
+            }
+        }
+    }
+
     /// The newest applied version.
     pub(crate) fn head(&self) -> Option<i64> {
         self.rows.iter().map(|row| row.version).max()
@@ -197,73 +178,20 @@ pub(crate) fn nothing_to_do(known: &[Migration]) -> crate::Report {
 /// A failed script as the error the user sees.
 pub(crate) fn step_failed(
     step: &Step<'_>,
-    script: &Resolved,
+    file: &str,
     failure: ScriptError,
     dirty: bool,
     completed: Vec<StepReport>,
 ) -> Error {
     Error::Step {
         version: step.version,
-        file: script.file.clone(),
+        file: file.to_owned(),
         statement: failure.statement,
         statement_sql: failure.statement_sql,
         message: failure.message,
         dirty,
         completed,
     }
-}
-
-/// One write of `stamp`, in order.
-pub(crate) enum StampWrite<'m> {
-    /// Forget a version above the target.
-    Delete(i64),
-    /// A dirty row at or below the target is clean, with this checksum.
-    MarkClean(i64, String),
-    /// Record a known migration at or below the target as applied.
-    Insert(&'m Migration, AppliedRow),
-}
-
-/// The writes that carry out a stamp plan on `rows`, and the report; `rows`
-/// ends as the history will be.
-pub(crate) fn stamp_writes<'m>(
-    stamp: crate::plan::StampPlan<'m>,
-    rows: &mut Vec<AppliedRow>,
-) -> (Vec<StampWrite<'m>>, crate::Report) {
-    let mut history = History::new(std::mem::take(rows));
-    let from = history.head();
-    let mut writes: Vec<StampWrite<'m>> = stamp
-        .delete
-        .iter()
-        .map(|v| StampWrite::Delete(*v))
-        .collect();
-    history
-        .rows
-        .retain(|row| !stamp.delete.contains(&row.version));
-    writes.extend(
-        stamp
-            .mark_clean
-            .into_iter()
-            .map(|(v, checksum)| StampWrite::MarkClean(v, checksum)),
-    );
-    for migration in stamp.insert {
-        let row = history.new_row(migration, 0, true);
-        history.push(row.clone());
-        writes.push(StampWrite::Insert(migration, row));
-    }
-    let to = history.head();
-    *rows = history.rows;
-    let report = crate::Report {
-        direction: if to >= from {
-            crate::Direction::Up
-        } else {
-            crate::Direction::Down
-        },
-        from,
-        to,
-        steps: Vec::new(),
-        backup: None,
-    };
-    (writes, report)
 }
 
 /// The `tracing` span of one step: version, name, direction, and the

@@ -11,7 +11,7 @@
 //! step twice.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::types::ValueRef;
@@ -19,13 +19,11 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::backup::{self, Backup};
 use crate::dialect::{DATA_VERSION, Dialect, HistorySql, added_columns};
-use crate::plan::{self, Action, AppliedRow, Step, UpToDate};
-use crate::report::{Direction, Report, StepReport};
-use crate::run::{
-    History, Resolved, ScriptError, StampWrite, Table, excerpt, finish_step, nothing_to_do,
-    stamp_writes, step_failed, step_span,
-};
-use crate::{Error, Migration, Options, Target, TransactionMode};
+use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Start, Write};
+use crate::plan::{AppliedRow, UpToDate};
+use crate::report::{Direction, Report};
+use crate::run::{ScriptError, Table, excerpt, nothing_to_do};
+use crate::{Error, Migration, Options, Target};
 
 fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
     let action = action.into();
@@ -75,59 +73,20 @@ fn columns(conn: &Connection, sql: &HistorySql) -> rusqlite::Result<Vec<String>>
 }
 
 /// Creates the table, or brings an older format up to date in place.
-fn ensure_table(conn: &Connection, sql: &HistorySql) -> Result<(), Error> {
-    let fail = || database_error(format!("create the history table {}", sql.table));
-    conn.execute_batch(&sql.create).map_err(fail())?;
-    let existing = columns(conn, sql).map_err(fail())?;
+/// Outside a transaction, the statements wait for SQLite's write lock:
+/// waiting too long is a lock timeout.
+fn ensure_table(conn: &Connection, sql: &HistorySql, timeout: Duration) -> Result<(), Error> {
+    let action = format!("create the history table {}", sql.table);
+    let fail = |err| lock_error(err, timeout, &action);
+    conn.execute_batch(&sql.create).map_err(fail)?;
+    let existing = columns(conn, sql).map_err(fail)?;
     for (name, definition) in added_columns(Dialect::Sqlite) {
         if !existing.iter().any(|c| c == name) {
-            conn.execute_batch(&format!(
-                "ALTER TABLE {} ADD COLUMN {definition}",
-                sql.table
-            ))
-            .map_err(fail())?;
+            conn.execute_batch(&sql.add_column(definition))
+                .map_err(fail)?;
         }
     }
     Ok(())
-}
-
-/// `BEGIN IMMEDIATE`, rolled back on drop unless committed: whatever path
-/// leaves the runner, the write lock is released.
-struct Transaction<'c> {
-    conn: &'c Connection,
-    open: bool,
-    timeout: Duration,
-    commit: &'static str,
-}
-
-impl<'c> Transaction<'c> {
-    fn begin(conn: &'c Connection, sql: &HistorySql, timeout: Duration) -> Result<Self, Error> {
-        run_cached(conn, sql.begin)
-            .map_err(|err| lock_error(err, timeout, "take the database's write lock"))?;
-        Ok(Transaction {
-            conn,
-            open: true,
-            timeout,
-            commit: sql.commit,
-        })
-    }
-
-    fn commit(mut self) -> Result<(), Error> {
-        run_cached(self.conn, self.commit)
-            .map_err(|err| lock_error(err, self.timeout, "commit"))?;
-        self.open = false;
-        Ok(())
-    }
-}
-
-impl Drop for Transaction<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            // Nothing better to do with an error here: the connection rolls
-            // back on close anyway.
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-    }
 }
 
 /// Runs a statement the runner repeats at every step, prepared once per
@@ -228,7 +187,7 @@ fn sqlite_message(err: &rusqlite::Error, statement: &str) -> String {
 }
 
 /// Plans and runs an upgrade or a downgrade: read, plan, and only if there
-/// is work, lock and execute.
+/// is work, lock and carry out the execution stage's program.
 pub(crate) fn execute(
     conn: &Connection,
     known: &[Migration],
@@ -243,50 +202,42 @@ pub(crate) fn execute(
     // Read before the history, so that under the lock the history is read
     // again only if another connection committed since.
     let data_version = data_version(conn)?;
-    let (rows, table_ready) = match read_table(conn, &sql)? {
-        Table::Rows(rows) => (rows, true),
-        Table::Missing => (Vec::new(), false),
-        Table::Outdated => (upgrade_format(conn, &sql, options)?, true),
+    let table = read_table(conn, &sql)?;
+    let rules = Rules::new(Dialect::Sqlite, options);
+    let first = match exec::start(known, &table, direction, target, options, rules)? {
+        Start::Done(report) => return Ok(report),
+        Start::Run(first) => first,
     };
-    let first = plan::plan(known, &rows, direction, target, options)?;
-    let mut report = Report {
-        direction,
-        from: first.from,
-        to: first.to,
-        steps: Vec::new(),
-        backup: None,
-    };
-    if first.steps.is_empty() {
-        return Ok(report);
-    }
     if !conn.is_autocommit() {
         return Err(Error::InTransaction);
     }
-    report.backup = match (&options.backup, direction) {
-        (Some(backup), Direction::Up) => Some(back_up(conn, backup, first.from)?),
+    let backup = match (&options.backup, direction) {
+        (Some(backup), Direction::Up) => {
+            Some(back_up(conn, backup, first.as_ref().and_then(|p| p.from))?)
+        }
         _ => None,
     };
-    let _timeout = BusyTimeout::set(conn, options.lock_timeout)?;
-    let mut runner = Runner {
-        conn,
-        sql: &sql,
-        known,
+    let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
+    let mut driver = Driver::new(conn, &sql, options);
+    let run = Run {
+        rules,
         options,
+        known,
         direction,
-        history: History::new(rows),
-        table_ready,
+        target,
+        table,
+        first,
         data_version,
-        completed: Vec::new(),
-        deferred: None,
     };
-    let result = match options.transaction_mode {
-        TransactionMode::PerStep => runner.per_step(first.steps),
-        TransactionMode::Single => runner.all_in_one(first.steps),
-    };
-    result.map_err(|err| backup::name_backup(err, report.backup.as_ref()))?;
-    report.steps = runner.completed;
-    report.to = runner.history.head();
-    Ok(report)
+    let outcome = exec::block_on(exec::run(&mut driver, run))
+        .map_err(|err| backup::name_backup(err, backup.as_ref()))?;
+    Ok(Report {
+        direction,
+        from: outcome.from,
+        to: outcome.to,
+        steps: outcome.steps,
+        backup,
+    })
 }
 
 /// A start's fast path: true when the history holds every known migration,
@@ -336,251 +287,117 @@ fn back_up(conn: &Connection, backup: &Backup, current: Option<i64>) -> Result<P
     Ok(path)
 }
 
-fn upgrade_format(
-    conn: &Connection,
-    sql: &HistorySql,
-    options: &Options,
-) -> Result<Vec<AppliedRow>, Error> {
-    let _timeout = BusyTimeout::set(conn, options.lock_timeout)?;
-    let transaction = Transaction::begin(conn, sql, options.lock_timeout)?;
-    ensure_table(conn, sql)?;
-    transaction.commit()?;
-    match read_table(conn, sql)? {
-        Table::Rows(rows) => Ok(rows),
-        Table::Missing | Table::Outdated => Err(Error::Database {
-            action: format!("upgrade the history table {}", sql.table),
-            message: "its columns are still not as expected".to_owned(),
-        }),
+/// The rusqlite driver: carries out the execution stage's operations on
+/// one connection. A transaction it opened and did not commit is rolled
+/// back when it is dropped, on every path.
+struct Driver<'c> {
+    conn: &'c Connection,
+    sql: &'c HistorySql,
+    timeout: Duration,
+    open: bool,
+}
+
+impl<'c> Driver<'c> {
+    fn new(conn: &'c Connection, sql: &'c HistorySql, options: &Options) -> Self {
+        Driver {
+            conn,
+            sql,
+            timeout: options.lock_timeout,
+            open: false,
+        }
     }
 }
 
-struct Runner<'r, 'm> {
-    conn: &'r Connection,
-    sql: &'r HistorySql,
-    known: &'m [Migration],
-    options: &'r Options,
-    direction: Direction,
-    history: History,
-    table_ready: bool,
-    /// SQLite's `data_version` when this runner last read the history.
-    data_version: Option<i64>,
-    completed: Vec<StepReport>,
-    /// In all-in-one mode, the history rows still to write: written after
-    /// the last script, in the same transaction, so that the cached
-    /// `INSERT` is prepared again once rather than after every script's
-    /// schema change.
-    deferred: Option<Vec<(&'m Migration, AppliedRow)>>,
+impl Drop for Driver<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing better to do with an error here: the connection rolls
+            // back on close anyway.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
 }
 
-impl<'m> Runner<'_, 'm> {
-    /// Under the write lock: makes sure the table exists, and re-reads the
-    /// history and re-plans the remaining steps when another connection
-    /// committed since this runner last read it. SQLite's `data_version`
-    /// tells that in O(1) and ignores this connection's own commits.
-    fn under_lock(&mut self, remaining: &[Step<'m>]) -> Result<Option<Vec<Step<'m>>>, Error> {
-        if !self.table_ready {
-            ensure_table(self.conn, self.sql)?;
-            self.table_ready = true;
-        }
-        let version = data_version(self.conn)?;
-        if self.data_version == version {
-            return Ok(None);
-        }
-        self.data_version = version;
-        self.history
-            .replace(read_table(self.conn, self.sql)?.into_rows());
-        plan::replan(
-            self.known,
-            &self.history.rows,
-            remaining,
-            self.direction,
-            self.options,
-        )
-        .map(Some)
-    }
-
-    fn per_step(&mut self, mut steps: Vec<Step<'m>>) -> Result<(), Error> {
-        let mut next = 0;
-        while next < steps.len() {
-            let transaction = Transaction::begin(self.conn, self.sql, self.options.lock_timeout)?;
-            if let Some(replanned) = self.under_lock(&steps[next..])? {
-                steps = replanned;
-                next = 0;
-                if steps.is_empty() {
-                    return transaction.commit();
-                }
-            }
-            let step = &steps[next];
-            let script = self.resolve(step)?;
-            if script.no_transaction {
-                self.mark_dirty(step)?;
-                transaction.commit()?;
-                self.step(step, &script, true)?;
-            } else {
-                self.step(step, &script, false)?;
-                transaction.commit()?;
-            }
-            next += 1;
-        }
+impl PerformNow for Driver<'_> {
+    fn begin(&mut self) -> Result<(), Error> {
+        run_cached(self.conn, self.sql.begin)
+            .map_err(|err| lock_error(err, self.timeout, "take the database's write lock"))?;
+        self.open = true;
         Ok(())
     }
 
-    fn all_in_one(&mut self, mut steps: Vec<Step<'m>>) -> Result<(), Error> {
-        let transaction = Transaction::begin(self.conn, self.sql, self.options.lock_timeout)?;
-        if let Some(replanned) = self.under_lock(&steps)? {
-            steps = replanned;
-        }
-        let scripts = steps
-            .iter()
-            .map(|step| self.resolve(step))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some((step, script)) = steps
-            .iter()
-            .zip(&scripts)
-            .find(|(_, script)| script.no_transaction)
-        {
-            return Err(Error::NoTransactionInSingle {
-                version: step.version,
-                file: script.file.clone(),
-            });
-        }
-        self.deferred = Some(Vec::new());
-        for (step, script) in steps.iter().zip(&scripts) {
-            // On failure the one transaction rolls back: nothing completed.
-            self.step(step, script, false).map_err(|mut err| {
-                if let Error::Step { completed, .. } = &mut err {
-                    completed.clear();
-                }
-                err
-            })?;
-        }
-        for (migration, row) in self.deferred.take().unwrap_or_default() {
-            self.insert(migration, &row)
-                .map_err(database_error(format!(
-                    "record migration {} in the history table",
-                    row.version
-                )))
-                .inspect_err(|_| self.completed.clear())?;
-        }
-        transaction.commit().inspect_err(|_| self.completed.clear())
+    /// SQLite's write lock is the transaction itself.
+    fn lock_step(&mut self) -> Result<(), Error> {
+        Ok(())
     }
 
-    fn resolve(&self, step: &Step<'m>) -> Result<Resolved, Error> {
-        if let Some(script) = Resolved::from_build(step) {
-            return Ok(script);
-        }
-        let fail = || database_error(format!("read the recorded down script of {}", step.version));
-        let recorded: Option<String> = self
-            .conn
-            .query_row(&self.sql.down_sql, [step.version], |row| row.get(0))
+    fn ensure_table(&mut self) -> Result<(), Error> {
+        ensure_table(self.conn, self.sql, self.timeout)
+    }
+
+    fn data_version(&mut self) -> Result<Option<i64>, Error> {
+        data_version(self.conn)
+    }
+
+    fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
+        read_table(self.conn, self.sql).map(Table::into_rows)
+    }
+
+    fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row(&self.sql.down_sql, [version], |row| row.get(0))
             .optional()
-            .map_err(fail())?
-            .flatten();
-        Resolved::recorded(step, recorded)
+            .map(Option::flatten)
+            .map_err(database_error(format!(
+                "read the recorded down script of {version}"
+            )))
     }
 
-    /// Before a no-transaction script runs, the history says so: a new row
-    /// with `success = false` (up) or the existing row set so (down).
-    fn mark_dirty(&mut self, step: &Step<'m>) -> Result<(), Error> {
-        let fail = || database_error(format!("record migration {} as in flight", step.version));
-        match (self.direction, step.action) {
-            (Direction::Up, Action::Apply(migration)) => {
-                let row = self.history.new_row(migration, 0, false);
-                self.insert(migration, &row).map_err(fail())?;
-                self.history.push(row);
-            }
-            _ => {
-                self.conn
-                    .execute(&self.sql.mark, params![false, 0, step.version])
-                    .map_err(fail())?;
-            }
-        }
-        Ok(())
-    }
-
-    fn insert(&self, migration: &Migration, row: &AppliedRow) -> rusqlite::Result<usize> {
-        insert_row(self.conn, self.sql, migration, row)
-    }
-
-    /// Runs one step's script and writes its history row, timed and traced.
-    fn step(
+    fn run_script(
         &mut self,
-        step: &Step<'m>,
-        script: &Resolved,
-        outside_transaction: bool,
-    ) -> Result<(), Error> {
-        let span = step_span(step, self.direction);
-        let started = Instant::now();
-        run_script(self.conn, &script.sql).map_err(|failure| {
-            step_failed(
-                step,
-                script,
-                failure,
-                outside_transaction,
-                std::mem::take(&mut self.completed),
-            )
-        })?;
-        let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let fail = || {
-            database_error(format!(
-                "record migration {} in the history table",
-                step.version
-            ))
-        };
-        match (self.direction, step.action) {
-            (Direction::Up, Action::Apply(_)) if outside_transaction => {
-                self.conn
-                    .execute(&self.sql.mark, params![true, elapsed_ms, step.version])
-                    .map_err(fail())?;
-                if let Some(row) = self
-                    .history
-                    .rows
-                    .iter_mut()
-                    .find(|row| row.version == step.version)
-                {
-                    row.success = true;
-                    row.execution_ms = elapsed_ms;
-                }
+        script: &Resolved<'_>,
+        _: Sending,
+        _: bool,
+    ) -> Result<(), ScriptError> {
+        run_script(self.conn, &script.sql)
+    }
+
+    fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
+        let (conn, sql) = (self.conn, self.sql);
+        match write {
+            Write::Insert { row, down_sql } => {
+                conn.prepare_cached(&sql.insert).and_then(|mut s| {
+                    s.execute(params![
+                        row.version,
+                        row.name,
+                        row.checksum,
+                        down_sql,
+                        row.applied_at,
+                        row.execution_ms,
+                        row.success
+                    ])
+                })
             }
-            (Direction::Up, Action::Apply(migration)) => {
-                let row = self.history.new_row(migration, elapsed_ms, true);
-                match &mut self.deferred {
-                    Some(deferred) => deferred.push((migration, row.clone())),
-                    None => {
-                        self.insert(migration, &row).map_err(fail())?;
-                    }
-                }
-                self.history.push(row);
-            }
-            _ => {
-                self.conn
-                    .execute(&self.sql.delete, [step.version])
-                    .map_err(fail())?;
-                self.history.rows.retain(|row| row.version != step.version);
+            Write::Mark {
+                version,
+                success,
+                execution_ms,
+            } => conn.execute(&sql.mark, params![success, execution_ms, version]),
+            Write::Delete(version) => conn.execute(&sql.delete, [version]),
+            Write::MarkClean { version, checksum } => {
+                conn.execute(&sql.mark_clean, params![checksum, version])
             }
         }
-        finish_step(&span, step, self.direction, started, &mut self.completed);
+        .map(drop)
+        .map_err(database_error(write.action()))
+    }
+
+    fn commit(&mut self) -> Result<(), Error> {
+        run_cached(self.conn, self.sql.commit)
+            .map_err(|err| lock_error(err, self.timeout, "commit"))?;
+        self.open = false;
         Ok(())
     }
-}
-
-/// Writes a history row; the down script is stored so that an older build
-/// can still undo this step.
-fn insert_row(
-    conn: &Connection,
-    sql: &HistorySql,
-    migration: &Migration,
-    row: &AppliedRow,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(&sql.insert)?.execute(params![
-        row.version,
-        row.name,
-        row.checksum,
-        migration.down().map(|down| down.sql()),
-        row.applied_at,
-        row.execution_ms,
-        row.success
-    ])
 }
 
 /// Reads the history for the read-only views (status, history, current).
@@ -589,7 +406,12 @@ pub(crate) fn read_rows(conn: &Connection, options: &Options) -> Result<Vec<Appl
     match read_table(conn, &sql)? {
         Table::Rows(rows) => Ok(rows),
         Table::Missing => Ok(Vec::new()),
-        Table::Outdated => upgrade_format(conn, &sql, options),
+        Table::Outdated => {
+            let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
+            let mut driver = Driver::new(conn, &sql, options);
+            let rules = Rules::new(Dialect::Sqlite, options);
+            exec::block_on(exec::upgrade_format(&mut driver, rules))
+        }
     }
 }
 
@@ -604,23 +426,8 @@ pub(crate) fn stamp(
     if !conn.is_autocommit() {
         return Err(Error::InTransaction);
     }
-    let _timeout = BusyTimeout::set(conn, options.lock_timeout)?;
-    let transaction = Transaction::begin(conn, &sql, options.lock_timeout)?;
-    ensure_table(conn, &sql)?;
-    let mut rows = read_table(conn, &sql)?.into_rows();
-    let stamp = plan::plan_stamp(known, &rows, target)?;
-    let (writes, report) = stamp_writes(stamp, &mut rows);
-    let fail = || database_error(format!("stamp the history table {}", sql.table));
-    for write in writes {
-        match write {
-            StampWrite::Delete(version) => conn.execute(&sql.delete, [version]),
-            StampWrite::MarkClean(version, checksum) => {
-                conn.execute(&sql.mark_clean, params![checksum, version])
-            }
-            StampWrite::Insert(migration, row) => insert_row(conn, &sql, migration, &row),
-        }
-        .map_err(fail())?;
-    }
-    transaction.commit()?;
-    Ok(report)
+    let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
+    let mut driver = Driver::new(conn, &sql, options);
+    let rules = Rules::new(Dialect::Sqlite, options);
+    exec::block_on(exec::stamp(&mut driver, rules, known, target))
 }

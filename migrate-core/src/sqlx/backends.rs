@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Row as _};
 
-use super::{Backend, Param, database_error, private, script_error};
-#[cfg(feature = "sqlx-postgres")]
-use crate::LockMode;
+use super::backend::{Backend, Param, RunLock, private};
+use super::{database_error, script_error};
 #[cfg(feature = "sqlx-sqlite")]
 use crate::dialect::{BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, VACUUM_INTO, set_busy_timeout};
 use crate::dialect::{Dialect, HistorySql};
+use crate::exec::Rules;
 use crate::plan::AppliedRow;
 use crate::run::ScriptError;
 use crate::{Error, Options};
@@ -167,25 +167,25 @@ impl Backend for sqlx::Postgres {
         conn: &mut sqlx::PgConnection,
         sql: &HistorySql,
         options: &Options,
-    ) -> Result<i64, Error> {
-        match (options.lock_mode, &sql.try_lock, &sql.pause) {
-            (LockMode::Session, Some(try_lock), Some(pause)) => {
-                spin(conn, try_lock, pause, &sql.table, options)
-                    .await
-                    .map(|()| 0)
+    ) -> Result<RunLock, Error> {
+        match (&sql.try_lock, &sql.pause) {
+            (Some(try_lock), Some(pause))
+                if Rules::new(Dialect::Postgres, options).holds_run_lock() =>
+            {
+                spin(conn, try_lock, pause, &sql.table, options).await?;
+                Ok(RunLock::Advisory)
             }
-            _ => Ok(0),
+            _ => Ok(RunLock::Unlocked),
         }
     }
 
     async fn unlock_run(
         conn: &mut sqlx::PgConnection,
         sql: &HistorySql,
-        options: &Options,
-        _: i64,
+        lock: &RunLock,
     ) -> Result<(), Error> {
-        match (options.lock_mode, &sql.unlock) {
-            (LockMode::Session, Some(unlock)) => sqlx::query(AssertSqlSafe(unlock.as_str()))
+        match (lock, &sql.unlock) {
+            (RunLock::Advisory, Some(unlock)) => sqlx::query(AssertSqlSafe(unlock.as_str()))
                 .bind(&sql.table)
                 .execute(&mut *conn)
                 .await
@@ -200,31 +200,22 @@ impl Backend for sqlx::Postgres {
         sql: &HistorySql,
         options: &Options,
     ) -> Result<(), Error> {
-        match (options.lock_mode, &sql.try_lock_step, &sql.pause) {
-            (LockMode::Transaction, Some(try_lock), Some(pause)) => {
-                spin(conn, try_lock, pause, &sql.table, options).await
-            }
+        match (&sql.try_lock_step, &sql.pause) {
+            (Some(try_lock), Some(pause)) => spin(conn, try_lock, pause, &sql.table, options).await,
             _ => Ok(()),
         }
     }
 
-    fn holds_run_lock(options: &Options) -> bool {
-        options.lock_mode == LockMode::Session
-    }
-
-    async fn moved(
-        _: &mut sqlx::PgConnection,
-        seen: &mut Option<i64>,
-        options: &Options,
-    ) -> Result<bool, Error> {
-        // Under a session lock (or none) the history can only have moved
-        // before the lock was taken; under a per-step lock, at any step.
-        Ok(seen.replace(0).is_none() || options.lock_mode == LockMode::Transaction)
+    async fn data_version(_: &mut sqlx::PgConnection) -> Result<Option<i64>, Error> {
+        Ok(None)
     }
 
     /// One statement at a time: PostgreSQL wraps a multi-statement query in
     /// an implicit transaction, where `CREATE INDEX CONCURRENTLY` fails.
-    async fn run_outside(conn: &mut sqlx::PgConnection, script: &str) -> Result<(), ScriptError> {
+    async fn run_each_statement(
+        conn: &mut sqlx::PgConnection,
+        script: &str,
+    ) -> Result<(), ScriptError> {
         for (index, statement) in crate::split::statements(script).into_iter().enumerate() {
             let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
             sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
@@ -252,9 +243,9 @@ impl Backend for sqlx::MySql {
         conn: &mut sqlx::MySqlConnection,
         sql: &HistorySql,
         options: &Options,
-    ) -> Result<i64, Error> {
+    ) -> Result<RunLock, Error> {
         let Some(try_lock) = &sql.try_lock else {
-            return Ok(0);
+            return Ok(RunLock::Unlocked);
         };
         let seconds = i64::try_from(options.lock_timeout.as_secs().max(1)).unwrap_or(i64::MAX);
         let taken: Option<i64> = sqlx::query_scalar(AssertSqlSafe(try_lock.as_str()))
@@ -264,7 +255,7 @@ impl Backend for sqlx::MySql {
             .await
             .map_err(database_error("take the migration lock"))?;
         match taken {
-            Some(1) => Ok(0),
+            Some(1) => Ok(RunLock::Named),
             _ => Err(Error::LockTimeout {
                 waited: options.lock_timeout,
             }),
@@ -274,10 +265,9 @@ impl Backend for sqlx::MySql {
     async fn unlock_run(
         conn: &mut sqlx::MySqlConnection,
         sql: &HistorySql,
-        _: &Options,
-        _: i64,
+        lock: &RunLock,
     ) -> Result<(), Error> {
-        let Some(unlock) = &sql.unlock else {
+        let (RunLock::Named, Some(unlock)) = (lock, &sql.unlock) else {
             return Ok(());
         };
         sqlx::query(AssertSqlSafe(unlock.as_str()))
@@ -296,21 +286,13 @@ impl Backend for sqlx::MySql {
         Ok(())
     }
 
-    fn holds_run_lock(_: &Options) -> bool {
-        true
-    }
-
-    async fn moved(
-        _: &mut sqlx::MySqlConnection,
-        seen: &mut Option<i64>,
-        _: &Options,
-    ) -> Result<bool, Error> {
-        Ok(seen.replace(0).is_none())
+    async fn data_version(_: &mut sqlx::MySqlConnection) -> Result<Option<i64>, Error> {
+        Ok(None)
     }
 
     /// MySQL runs the script as one multi-statement batch: compound
     /// statements (`BEGIN … END` bodies) hold `;` and must not be split.
-    async fn run_outside(
+    async fn run_each_statement(
         conn: &mut sqlx::MySqlConnection,
         script: &str,
     ) -> Result<(), ScriptError> {
@@ -364,15 +346,14 @@ impl Backend for sqlx::Sqlite {
     }
 
     /// SQLite's lock is its write lock, taken per step by `BEGIN IMMEDIATE`;
-    /// for the run, the connection's busy timeout becomes the lock timeout
-    /// (the one it had is the token that restores it).
+    /// for the run, the connection's busy timeout becomes the lock timeout.
     async fn lock_run(
         conn: &mut sqlx::SqliteConnection,
         _: &HistorySql,
         options: &Options,
-    ) -> Result<i64, Error> {
+    ) -> Result<RunLock, Error> {
         let fail = || database_error("set the busy timeout");
-        let previous: i64 = sqlx::query_scalar(BUSY_TIMEOUT)
+        let previous_ms: i64 = sqlx::query_scalar(BUSY_TIMEOUT)
             .fetch_one(&mut *conn)
             .await
             .map_err(fail())?;
@@ -381,16 +362,18 @@ impl Backend for sqlx::Sqlite {
             .execute(&mut *conn)
             .await
             .map_err(fail())?;
-        Ok(previous)
+        Ok(RunLock::BusyTimeout { previous_ms })
     }
 
     async fn unlock_run(
         conn: &mut sqlx::SqliteConnection,
         _: &HistorySql,
-        _: &Options,
-        previous: i64,
+        lock: &RunLock,
     ) -> Result<(), Error> {
-        sqlx::query(AssertSqlSafe(set_busy_timeout(previous)))
+        let RunLock::BusyTimeout { previous_ms } = *lock else {
+            return Ok(());
+        };
+        sqlx::query(AssertSqlSafe(set_busy_timeout(previous_ms)))
             .execute(&mut *conn)
             .await
             .map(|_| ())
@@ -405,25 +388,17 @@ impl Backend for sqlx::Sqlite {
         Ok(())
     }
 
-    fn holds_run_lock(_: &Options) -> bool {
-        false
-    }
-
     /// `data_version` changes when another connection commits; this
     /// connection's own commits leave it as it is.
-    async fn moved(
-        conn: &mut sqlx::SqliteConnection,
-        seen: &mut Option<i64>,
-        _: &Options,
-    ) -> Result<bool, Error> {
-        let now: i64 = sqlx::query_scalar(DATA_VERSION)
+    async fn data_version(conn: &mut sqlx::SqliteConnection) -> Result<Option<i64>, Error> {
+        sqlx::query_scalar(DATA_VERSION)
             .fetch_one(&mut *conn)
             .await
-            .map_err(database_error("read the database's data version"))?;
-        Ok(seen.replace(now) != Some(now))
+            .map(Some)
+            .map_err(database_error("read the database's data version"))
     }
 
-    async fn run_outside(
+    async fn run_each_statement(
         conn: &mut sqlx::SqliteConnection,
         script: &str,
     ) -> Result<(), ScriptError> {

@@ -1,0 +1,723 @@
+//! The execution stage: how each step of a plan runs, decided once for
+//! every backend.
+//!
+//! The planner decides *what* runs. This module decides *how*: whether a
+//! step runs inside a transaction, when the step's lock is taken, when the
+//! history table is created or brought up to date, when the history is read
+//! again under the lock and the remaining steps re-planned, when a step is
+//! marked in flight, and which history write follows each script. It does
+//! so by calling the operations of a [`Perform`], in order, and doing
+//! nothing else: the rusqlite driver, the sqlx driver and the preview
+//! (`--sql`, `--dry-run`) are each one implementation of that trait, so what
+//! is printed is by construction what runs.
+//!
+//! The program is written as `async` code so that it is written once: the
+//! sqlx driver awaits real I/O, while the rusqlite driver and the preview
+//! answer every operation at once and are driven by [`block_on`].
+//!
+//! The rules, per dialect (see [`Rules`]):
+//! - SQLite and PostgreSQL run each step in a transaction, with its history
+//!   row, unless the script says `-- migrate:no-transaction`; MySQL/MariaDB
+//!   commit DDL implicitly, so there every step runs outside one.
+//! - A step that runs outside a transaction is first marked in flight (its
+//!   row written with `success = false`, or set so for a revert), and the
+//!   mark is committed before the script runs.
+//! - PostgreSQL's `LockMode::Transaction` takes the step's lock first thing
+//!   in each step's transaction and reads the history again in each; the
+//!   other modes hold a lock for the whole run, taken by the caller, and
+//!   read the history again once under it (SQLite: only when another
+//!   connection committed since the read without the lock).
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::future::{Future, ready};
+use std::time::Instant;
+
+use crate::dialect::Dialect;
+use crate::plan::{self, Action, AppliedRow, Plan, Step};
+use crate::report::{Direction, Report, StepReport};
+use crate::run::{History, ScriptError, Table, finish_step, step_failed, step_span};
+use crate::{Error, LockMode, Migration, Options, Target, TransactionMode};
+
+/// A step's script, resolved (a recorded down script is fetched first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resolved<'m> {
+    /// The file to name in messages.
+    pub file: String,
+    /// The script.
+    pub sql: Cow<'m, str>,
+    /// The script says `-- migrate:no-transaction`.
+    pub no_transaction: bool,
+}
+
+/// How a script is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sending {
+    /// As one batch (SQLite parses it statement by statement itself).
+    Batch,
+    /// One statement at a time, outside any transaction: PostgreSQL wraps a
+    /// multi-statement query in an implicit transaction, where `CREATE
+    /// INDEX CONCURRENTLY` fails.
+    EachStatement,
+}
+
+/// One write to the history table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Write<'m> {
+    /// A new row; the down script is stored so that an older build can
+    /// still undo the step.
+    Insert {
+        /// The row.
+        row: AppliedRow,
+        /// The down script, as applied.
+        down_sql: Option<&'m str>,
+    },
+    /// A row's `success` and `execution_ms`.
+    Mark {
+        /// The version.
+        version: i64,
+        /// Clean (true) or in flight (false).
+        success: bool,
+        /// How long the step took.
+        execution_ms: i64,
+    },
+    /// A row deleted (a step reverted, or `stamp` below it).
+    Delete(i64),
+    /// `stamp`: a dirty row is clean, with this build's checksum.
+    MarkClean {
+        /// The version.
+        version: i64,
+        /// The checksum now recorded.
+        checksum: String,
+    },
+}
+
+impl Write<'_> {
+    /// What a failure of this write could not do, for its message.
+    pub(crate) fn action(&self) -> String {
+        match self {
+            Write::Insert { row, .. } if !row.success => {
+                format!("record migration {} as in flight", row.version)
+            }
+            Write::Mark {
+                version,
+                success: false,
+                ..
+            } => format!("record migration {version} as in flight"),
+            Write::Insert { row, .. } => {
+                format!("record migration {} in the history table", row.version)
+            }
+            Write::Mark { version, .. }
+            | Write::Delete(version)
+            | Write::MarkClean { version, .. } => {
+                format!("record migration {version} in the history table")
+            }
+        }
+    }
+}
+
+/// The operations a backend carries out, each one a statement or a few.
+/// Every decision about them is made by this module. Their futures are
+/// `Send` so that the async runner's are; a backend that does its work at
+/// once (rusqlite, the preview) does it when called and returns a ready
+/// future.
+pub(crate) trait Perform {
+    /// Printers only: the step the program runs next, before its first
+    /// operation (backends ignore it).
+    fn announce(&mut self, _step: &Step<'_>) {}
+
+    /// Opens a transaction (SQLite's `BEGIN IMMEDIATE` takes the write
+    /// lock, waiting up to the lock timeout).
+    fn begin(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// First thing in a transaction: takes the step's lock
+    /// (PostgreSQL's transaction-scoped advisory lock).
+    fn lock_step(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Creates the history table, or brings an older format up to date.
+    fn ensure_table(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// A number that changes whenever another connection commits (SQLite's
+    /// `data_version`), where the database has one.
+    fn data_version(&mut self) -> impl Future<Output = Result<Option<i64>, Error>> + Send;
+
+    /// Reads the whole history.
+    fn read_history(&mut self) -> impl Future<Output = Result<Vec<AppliedRow>, Error>> + Send;
+
+    /// Reads the down script recorded for `version`.
+    fn read_recorded(
+        &mut self,
+        version: i64,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+
+    /// Runs a step's script.
+    fn run_script(
+        &mut self,
+        script: &Resolved<'_>,
+        sending: Sending,
+        outside: bool,
+    ) -> impl Future<Output = Result<(), ScriptError>> + Send;
+
+    /// Writes to the history table.
+    fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Commits the open transaction.
+    fn commit(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// [`Perform`] for a backend that does each operation at once, when called
+/// (rusqlite, the preview): the same operations, without futures.
+pub(crate) trait PerformNow {
+    /// As [`Perform::announce`].
+    fn announce(&mut self, _step: &Step<'_>) {}
+    /// As [`Perform::begin`].
+    fn begin(&mut self) -> Result<(), Error>;
+    /// As [`Perform::lock_step`].
+    fn lock_step(&mut self) -> Result<(), Error>;
+    /// As [`Perform::ensure_table`].
+    fn ensure_table(&mut self) -> Result<(), Error>;
+    /// As [`Perform::data_version`].
+    fn data_version(&mut self) -> Result<Option<i64>, Error>;
+    /// As [`Perform::read_history`].
+    fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error>;
+    /// As [`Perform::read_recorded`].
+    fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error>;
+    /// As [`Perform::run_script`].
+    fn run_script(
+        &mut self,
+        script: &Resolved<'_>,
+        sending: Sending,
+        outside: bool,
+    ) -> Result<(), ScriptError>;
+    /// As [`Perform::write`].
+    fn write(&mut self, write: &Write<'_>) -> Result<(), Error>;
+    /// As [`Perform::commit`].
+    fn commit(&mut self) -> Result<(), Error>;
+}
+
+impl<T: PerformNow> Perform for T {
+    fn announce(&mut self, step: &Step<'_>) {
+        PerformNow::announce(self, step);
+    }
+    fn begin(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(PerformNow::begin(self))
+    }
+    fn lock_step(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(PerformNow::lock_step(self))
+    }
+    fn ensure_table(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(PerformNow::ensure_table(self))
+    }
+    fn data_version(&mut self) -> impl Future<Output = Result<Option<i64>, Error>> + Send {
+        ready(PerformNow::data_version(self))
+    }
+    fn read_history(&mut self) -> impl Future<Output = Result<Vec<AppliedRow>, Error>> + Send {
+        ready(PerformNow::read_history(self))
+    }
+    fn read_recorded(
+        &mut self,
+        version: i64,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
+        ready(PerformNow::read_recorded(self, version))
+    }
+    fn run_script(
+        &mut self,
+        script: &Resolved<'_>,
+        sending: Sending,
+        outside: bool,
+    ) -> impl Future<Output = Result<(), ScriptError>> + Send {
+        ready(PerformNow::run_script(self, script, sending, outside))
+    }
+    fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(PerformNow::write(self, write))
+    }
+    fn commit(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(PerformNow::commit(self))
+    }
+}
+
+/// Runs a program whose operations never wait (the rusqlite driver, the
+/// preview) to its end.
+pub(crate) fn block_on<T>(program: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    let mut program = std::pin::pin!(program);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match program.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(result) => result,
+        // Only a backend that awaits real I/O can be pending; those are
+        // awaited, never driven here.
+        std::task::Poll::Pending => Err(Error::Database {
+            action: "run the migration program".to_owned(),
+            message: "an operation did not complete at once".to_owned(),
+        }),
+    }
+}
+
+/// How one dialect and one set of options run steps: every rule of the
+/// execution stage, in one place.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules {
+    dialect: Dialect,
+    lock_mode: LockMode,
+}
+
+impl Rules {
+    pub(crate) fn new(dialect: Dialect, options: &Options) -> Self {
+        Rules {
+            dialect,
+            lock_mode: options.lock_mode,
+        }
+    }
+
+    /// Steps run in transactions (MySQL/MariaDB commit DDL implicitly).
+    fn transactional(self) -> bool {
+        self.dialect != Dialect::MySql
+    }
+
+    /// Whether a script with (or without) `-- migrate:no-transaction` runs
+    /// outside a transaction on this database.
+    pub(crate) fn outside(self, no_transaction: bool) -> bool {
+        no_transaction || !self.transactional()
+    }
+
+    /// How a script that runs outside a transaction (or inside) is sent.
+    fn sending(self, outside: bool) -> Sending {
+        if outside && self.dialect == Dialect::Postgres {
+            Sending::EachStatement
+        } else {
+            Sending::Batch
+        }
+    }
+
+    /// Each step takes its own lock (and so reads the history again).
+    fn lock_per_step(self) -> bool {
+        self.dialect == Dialect::Postgres && self.lock_mode == LockMode::Transaction
+    }
+
+    /// A run lock keeps every other runner out for the whole run, so a
+    /// dirty mark seen without it may be a step in flight: plan under it.
+    pub(crate) fn holds_run_lock(self) -> bool {
+        match self.dialect {
+            Dialect::Postgres => self.lock_mode == LockMode::Session,
+            Dialect::MySql => true,
+            Dialect::Sqlite => false,
+        }
+    }
+}
+
+/// What the read without the lock decided.
+pub(crate) enum Start<'m> {
+    /// Nothing to do: the report says where the database is.
+    Done(Report),
+    /// Take the lock and run, with the plan made without it, or (`None`)
+    /// planning under the lock, after the table is brought up to date.
+    Run(Option<Plan<'m>>),
+}
+
+/// Decides, from the history read without the lock, whether a run has
+/// anything to do.
+pub(crate) fn start<'m>(
+    known: &'m [Migration],
+    table: &Table,
+    direction: Direction,
+    target: Target,
+    options: &Options,
+    rules: Rules,
+) -> Result<Start<'m>, Error> {
+    let first = match table {
+        // Its rows cannot be read until its format is brought up to date.
+        Table::Outdated => None,
+        Table::Missing | Table::Rows(_) => {
+            let rows = match table {
+                Table::Rows(rows) => rows.as_slice(),
+                _ => &[],
+            };
+            match plan::plan(known, rows, direction, target, options) {
+                Ok(first) if first.steps.is_empty() => {
+                    return Ok(Start::Done(Report {
+                        direction,
+                        from: first.from,
+                        to: first.to,
+                        steps: Vec::new(),
+                        backup: None,
+                    }));
+                }
+                Ok(first) => Some(first),
+                Err(Error::Dirty { .. }) if rules.holds_run_lock() => None,
+                Err(err) => return Err(err),
+            }
+        }
+    };
+    if options.transaction_mode == TransactionMode::Single && !rules.transactional() {
+        return Err(Error::SingleTransactionUnsupported);
+    }
+    Ok(Start::Run(first))
+}
+
+/// What a run needs: the history as read without the lock and the plan
+/// made from it (if any).
+pub(crate) struct Run<'m, 'o> {
+    pub rules: Rules,
+    pub options: &'o Options,
+    pub known: &'m [Migration],
+    pub direction: Direction,
+    pub target: Target,
+    pub table: Table,
+    pub first: Option<Plan<'m>>,
+    /// The data version read before the history, where there is one.
+    pub data_version: Option<i64>,
+}
+
+/// What a run did: where it started and the steps it completed.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub steps: Vec<StepReport>,
+}
+
+/// Runs a plan: the program of every step, under the run's lock (taken by
+/// the caller where the dialect has one).
+pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<Outcome, Error> {
+    let table_ready = matches!(run.table, Table::Rows(_));
+    let outdated = matches!(run.table, Table::Outdated);
+    let mut x = Execution {
+        rules: run.rules,
+        options: run.options,
+        known: run.known,
+        direction: run.direction,
+        target: run.target,
+        from: run.first.as_ref().and_then(|plan| plan.from),
+        planned: run.first.is_some(),
+        steps: run.first.map(|plan| plan.steps).unwrap_or_default(),
+        history: History::new(run.table.into_rows()),
+        table_ready,
+        data_version: run.data_version,
+        read_under_lock: false,
+        completed: Vec::new(),
+        deferred: None,
+    };
+    // The table, where it is not made in the first step's transaction.
+    if !x.table_ready && !x.rules.lock_per_step() {
+        make_table(p, x.rules, outdated).await?;
+        x.table_ready = true;
+    }
+    match x.options.transaction_mode {
+        TransactionMode::PerStep => x.per_step(p).await?,
+        TransactionMode::Single => x.all_in_one(p).await?,
+    }
+    Ok(Outcome {
+        from: x.from,
+        to: x.history.head(),
+        steps: x.completed,
+    })
+}
+
+/// Creates the history table, or (`outdated`) brings its format up to
+/// date in a transaction of its own where DDL is transactional.
+async fn make_table<P: Perform>(p: &mut P, rules: Rules, outdated: bool) -> Result<(), Error> {
+    let own_transaction = outdated && rules.transactional();
+    if own_transaction {
+        p.begin().await?;
+        if rules.lock_per_step() {
+            p.lock_step().await?;
+        }
+    }
+    p.ensure_table().await?;
+    if own_transaction {
+        p.commit().await?;
+    }
+    Ok(())
+}
+
+/// Brings a history table in an older format up to date, then reads it.
+pub(crate) async fn upgrade_format<P: Perform>(
+    p: &mut P,
+    rules: Rules,
+) -> Result<Vec<AppliedRow>, Error> {
+    make_table(p, rules, true).await?;
+    p.read_history().await
+}
+
+/// `stamp`: the history recorded as if at `target`, no script run, in one
+/// transaction under the run's lock (taken by the caller).
+pub(crate) async fn stamp<'m, P: Perform>(
+    p: &mut P,
+    rules: Rules,
+    known: &'m [Migration],
+    target: Target,
+) -> Result<Report, Error> {
+    // MySQL commits DDL implicitly: the table first, then the transaction.
+    if !rules.transactional() {
+        p.ensure_table().await?;
+    }
+    p.begin().await?;
+    if rules.lock_per_step() {
+        p.lock_step().await?;
+    }
+    if rules.transactional() {
+        p.ensure_table().await?;
+    }
+    let mut history = History::new(p.read_history().await?);
+    let from = history.head();
+    let stamp = plan::plan_stamp(known, &history.rows, target)?;
+    let mut writes: Vec<Write<'m>> = stamp.delete.iter().map(|v| Write::Delete(*v)).collect();
+    writes.extend(
+        stamp
+            .mark_clean
+            .into_iter()
+            .map(|(version, checksum)| Write::MarkClean { version, checksum }),
+    );
+    for write in &writes {
+        history.apply(write);
+    }
+    for migration in stamp.insert {
+        let write = Write::Insert {
+            row: history.new_row(migration, 0, true),
+            down_sql: migration.down().map(crate::Script::sql),
+        };
+        history.apply(&write);
+        writes.push(write);
+    }
+    for write in &writes {
+        p.write(write).await?;
+    }
+    p.commit().await?;
+    let to = history.head();
+    Ok(Report {
+        direction: if to >= from {
+            Direction::Up
+        } else {
+            Direction::Down
+        },
+        from,
+        to,
+        steps: Vec::new(),
+        backup: None,
+    })
+}
+
+struct Execution<'m, 'o> {
+    rules: Rules,
+    options: &'o Options,
+    known: &'m [Migration],
+    direction: Direction,
+    target: Target,
+    from: Option<i64>,
+    /// False until a plan is made (under the lock, when the read without
+    /// it could not plan).
+    planned: bool,
+    /// The steps still to run.
+    steps: Vec<Step<'m>>,
+    history: History,
+    table_ready: bool,
+    data_version: Option<i64>,
+    /// The history was read under the run's lock already.
+    read_under_lock: bool,
+    completed: Vec<StepReport>,
+    /// In all-in-one mode, the history writes still to do: after the last
+    /// script, in the same transaction.
+    deferred: Option<Vec<Write<'m>>>,
+}
+
+impl<'m> Execution<'m, '_> {
+    /// Opens a step's transaction: the transaction, the step's lock, the
+    /// table where it is made here, and the history read again if it may
+    /// have moved.
+    async fn open<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        if self.rules.transactional() {
+            p.begin().await?;
+            if self.rules.lock_per_step() {
+                p.lock_step().await?;
+            }
+        }
+        if !self.table_ready {
+            p.ensure_table().await?;
+            self.table_ready = true;
+        }
+        self.refresh(p).await
+    }
+
+    /// Under the lock: reads the history again and re-plans the remaining
+    /// steps when it may have moved since it was read.
+    async fn refresh<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        let moved = match p.data_version().await? {
+            Some(now) => self.data_version.replace(now) != Some(now),
+            None => !self.read_under_lock || self.rules.lock_per_step(),
+        };
+        if self.planned && !moved {
+            return Ok(());
+        }
+        self.read_under_lock = true;
+        self.history.replace(p.read_history().await?);
+        if self.planned {
+            self.steps = plan::replan(
+                self.known,
+                &self.history.rows,
+                &self.steps,
+                self.direction,
+                self.options,
+            )?;
+        } else {
+            let plan = plan::plan(
+                self.known,
+                &self.history.rows,
+                self.direction,
+                self.target,
+                self.options,
+            )?;
+            self.from = plan.from;
+            self.steps = plan.steps;
+            self.planned = true;
+        }
+        Ok(())
+    }
+
+    async fn per_step<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        loop {
+            if let Some(step) = self.steps.first() {
+                p.announce(step);
+            } else if self.planned {
+                return Ok(());
+            }
+            self.open(p).await?;
+            if self.steps.is_empty() {
+                // Another runner did it all meanwhile.
+                if self.rules.transactional() {
+                    p.commit().await?;
+                }
+                return Ok(());
+            }
+            let step = self.steps.remove(0);
+            let script = self.resolve(p, &step).await?;
+            if self.rules.outside(script.no_transaction) {
+                let mark = match (self.direction, step.action) {
+                    (Direction::Up, Action::Apply(migration)) => Write::Insert {
+                        row: self.history.new_row(migration, 0, false),
+                        down_sql: migration.down().map(crate::Script::sql),
+                    },
+                    _ => Write::Mark {
+                        version: step.version,
+                        success: false,
+                        execution_ms: 0,
+                    },
+                };
+                p.write(&mark).await?;
+                self.history.apply(&mark);
+                if self.rules.transactional() {
+                    p.commit().await?;
+                }
+                self.step(p, &step, &script, true).await?;
+            } else {
+                self.step(p, &step, &script, false).await?;
+                p.commit().await?;
+            }
+        }
+    }
+
+    async fn all_in_one<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        self.open(p).await?;
+        let steps = std::mem::take(&mut self.steps);
+        let mut scripts = Vec::with_capacity(steps.len());
+        for step in &steps {
+            let script = self.resolve(p, step).await?;
+            if script.no_transaction {
+                return Err(Error::NoTransactionInSingle {
+                    version: step.version,
+                    file: script.file,
+                });
+            }
+            scripts.push(script);
+        }
+        self.deferred = Some(Vec::new());
+        for (step, script) in steps.iter().zip(&scripts) {
+            p.announce(step);
+            // On failure the one transaction rolls back: nothing completed.
+            self.step(p, step, script, false).await.map_err(|mut err| {
+                if let Error::Step { completed, .. } = &mut err {
+                    completed.clear();
+                }
+                err
+            })?;
+        }
+        for write in self.deferred.take().unwrap_or_default() {
+            p.write(&write)
+                .await
+                .inspect_err(|_| self.completed.clear())?;
+        }
+        p.commit().await.inspect_err(|_| self.completed.clear())
+    }
+
+    async fn resolve<P: Perform>(&self, p: &mut P, step: &Step<'m>) -> Result<Resolved<'m>, Error> {
+        let script = match step.action {
+            Action::Apply(migration) => migration.up(),
+            Action::Revert(script) => script,
+            Action::RevertRecorded => {
+                let Some(sql) = p.read_recorded(step.version).await? else {
+                    return Err(Error::Irreversible {
+                        version: step.version,
+                        file: format!("{}_{}", step.version, step.name),
+                    });
+                };
+                // A recorded script keeps its directives; an unknown one is ignored.
+                let no_transaction =
+                    migrate_files::directives(&sql).is_ok_and(|d| d.no_transaction);
+                return Ok(Resolved {
+                    file: step.file(),
+                    sql: Cow::Owned(sql),
+                    no_transaction,
+                });
+            }
+        };
+        Ok(Resolved {
+            file: step.file(),
+            sql: Cow::Borrowed(script.sql()),
+            no_transaction: script.no_transaction(),
+        })
+    }
+
+    /// Runs one step's script and writes its history row, timed and traced.
+    async fn step<P: Perform>(
+        &mut self,
+        p: &mut P,
+        step: &Step<'m>,
+        script: &Resolved<'_>,
+        outside: bool,
+    ) -> Result<(), Error> {
+        let span = step_span(step, self.direction);
+        let started = Instant::now();
+        if let Err(failure) = p
+            .run_script(script, self.rules.sending(outside), outside)
+            .await
+        {
+            return Err(step_failed(
+                step,
+                &script.file,
+                failure,
+                outside,
+                std::mem::take(&mut self.completed),
+            ));
+        }
+        let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let write = match (self.direction, step.action) {
+            (Direction::Up, Action::Apply(_)) if outside => Write::Mark {
+                version: step.version,
+                success: true,
+                execution_ms,
+            },
+            (Direction::Up, Action::Apply(migration)) => Write::Insert {
+                row: self.history.new_row(migration, execution_ms, true),
+                down_sql: migration.down().map(crate::Script::sql),
+            },
+            _ => Write::Delete(step.version),
+        };
+        self.history.apply(&write);
+        match &mut self.deferred {
+            Some(deferred) => deferred.push(write),
+            None => p.write(&write).await?,
+        }
+        finish_step(&span, step, self.direction, started, &mut self.completed);
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! The execution stage without a database: a performer that records.

@@ -1,0 +1,151 @@
+//! What a database must offer the async runner: a handful of operations
+//! (read, execute, run a script, lock), each carried out in
+//! `backends.rs`. Every decision about when to call them is the execution
+//! stage's (`crate::exec`).
+
+use std::future::Future;
+
+use crate::dialect::{Dialect, HistorySql};
+use crate::plan::AppliedRow;
+use crate::run::ScriptError;
+use crate::{Error, Options};
+
+/// A database `migrate` runs on through `sqlx`: `sqlx::Sqlite`,
+/// `sqlx::Postgres` or `sqlx::MySql`, as the crate's features allow. Its
+/// methods are internal.
+pub trait Backend: sqlx::Database + private::Sealed {
+    #[doc(hidden)]
+    const DIALECT: Dialect;
+
+    /// Reads every history row.
+    #[doc(hidden)]
+    fn read_rows(
+        conn: &mut Self::Connection,
+        sql: &HistorySql,
+    ) -> impl Future<Output = Result<Vec<AppliedRow>, sqlx::Error>> + Send;
+
+    /// Runs a statement with no result, binding `params` in order.
+    #[doc(hidden)]
+    fn execute(
+        conn: &mut Self::Connection,
+        statement: &str,
+        params: &[Param<'_>],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Reads the first column of a statement's rows as text.
+    #[doc(hidden)]
+    fn texts(
+        conn: &mut Self::Connection,
+        statement: &str,
+        params: &[Param<'_>],
+    ) -> impl Future<Output = Result<Vec<Option<String>>, sqlx::Error>> + Send;
+
+    /// Runs a whole script as one batch (SQLite parses it statement by
+    /// statement; PostgreSQL and MySQL run it as one multi-statement query).
+    #[doc(hidden)]
+    fn run_batch(
+        conn: &mut Self::Connection,
+        script: &str,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Runs a script one statement at a time, outside any transaction.
+    #[doc(hidden)]
+    fn run_each_statement(
+        conn: &mut Self::Connection,
+        script: &str,
+    ) -> impl Future<Output = Result<(), ScriptError>> + Send;
+
+    /// Takes the lock that spans a whole run, where this database and the
+    /// options have one.
+    #[doc(hidden)]
+    fn lock_run(
+        conn: &mut Self::Connection,
+        sql: &HistorySql,
+        options: &Options,
+    ) -> impl Future<Output = Result<RunLock, Error>> + Send;
+
+    /// Releases the run's lock.
+    #[doc(hidden)]
+    fn unlock_run(
+        conn: &mut Self::Connection,
+        sql: &HistorySql,
+        lock: &RunLock,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// First thing in a step's transaction: takes the step's lock
+    /// (PostgreSQL's transaction-scoped advisory lock).
+    #[doc(hidden)]
+    fn lock_step(
+        conn: &mut Self::Connection,
+        sql: &HistorySql,
+        options: &Options,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// A number that changes whenever another connection commits (SQLite's
+    /// `data_version`); `None` where the database has none.
+    #[doc(hidden)]
+    fn data_version(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Option<i64>, Error>> + Send;
+
+    /// Refuses a backup where `migrate` cannot make one (server databases).
+    #[doc(hidden)]
+    fn can_back_up() -> Result<(), Error>;
+
+    /// Copies the database before an upgrade; returns the copy's path.
+    #[doc(hidden)]
+    fn back_up(
+        conn: &mut Self::Connection,
+        backup: &crate::Backup,
+        current: Option<i64>,
+    ) -> impl Future<Output = Result<std::path::PathBuf, Error>> + Send;
+}
+
+pub(crate) mod private {
+    pub trait Sealed {}
+}
+
+/// The lock a run holds, one kind per database. Released explicitly at the
+/// end of the run; if the run's future is dropped while it holds a server
+/// lock, its connection is closed instead of going back to the pool, and
+/// the server releases the lock.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunLock {
+    /// PostgreSQL's session advisory lock (`LockMode::Session`).
+    Advisory,
+    /// MySQL's named lock (`GET_LOCK`).
+    Named,
+    /// SQLite: no lock for the run (its write lock is taken per step), but
+    /// the connection's busy timeout is the lock timeout until it is
+    /// restored to this.
+    BusyTimeout {
+        /// The connection's busy timeout before the run, in milliseconds.
+        previous_ms: i64,
+    },
+    /// No lock: PostgreSQL's `LockMode::Transaction` (locked per step) and
+    /// `LockMode::None`.
+    Unlocked,
+}
+
+impl RunLock {
+    /// A lock the server holds for the connection: only closing the
+    /// connection releases it when the run cannot.
+    pub(crate) fn held_by_server(self) -> bool {
+        matches!(self, RunLock::Advisory | RunLock::Named)
+    }
+}
+
+/// A value bound to a statement's placeholder.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'v> {
+    /// An integer.
+    Integer(i64),
+    /// Text.
+    Text(&'v str),
+    /// Text or NULL.
+    OptionalText(Option<&'v str>),
+    /// A boolean.
+    Boolean(bool),
+}

@@ -1,0 +1,395 @@
+//! The async runner: reads the history, decides with the execution stage
+//! whether there is work, takes the run's lock and carries the stage's
+//! program out on one pooled connection.
+
+use sqlx::Pool;
+use sqlx::pool::PoolConnection;
+
+use super::backend::{Backend, Param, RunLock};
+use crate::dialect::HistorySql;
+use crate::exec::{self, Perform, Resolved, Rules, Run, Sending, Start, Write};
+use crate::plan::{AppliedRow, UpToDate};
+use crate::report::{Direction, Report};
+use crate::run::{ScriptError, Table, nothing_to_do};
+use crate::{Error, Migrations, Options, Target};
+
+pub(crate) fn database_error(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
+    let action = action.into();
+    move |err| Error::Database {
+        action,
+        message: message(&err),
+    }
+}
+
+/// The database's message, without what sqlx wraps around it.
+pub(crate) fn message(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A failed script: the database's message, with the fix for the classic
+/// PostgreSQL case of a statement that cannot run in a transaction.
+pub(crate) fn script_error(
+    err: &sqlx::Error,
+    file: Option<&str>,
+    statement: Option<(u32, &str)>,
+) -> ScriptError {
+    let mut text = message(err);
+    if let sqlx::Error::Database(db) = err
+        && db.code().as_deref() == Some("25001")
+        && let Some(file) = file
+    {
+        text.push_str(&format!(
+            " (add `-- migrate:no-transaction` as the first line of {file} so it runs outside a transaction)"
+        ));
+    }
+    ScriptError {
+        statement: statement.map(|(number, _)| number),
+        statement_sql: statement.map(|(_, sql)| crate::run::excerpt(sql)),
+        message: text,
+    }
+}
+
+pub(super) async fn read_table<DB: Backend>(
+    conn: &mut DB::Connection,
+    sql: &HistorySql,
+) -> Result<Table, Error> {
+    match DB::read_rows(conn, sql).await {
+        Ok(rows) => Ok(Table::rows(rows)),
+        Err(err) => {
+            let columns = DB::texts(conn, &sql.columns, &[Param::Text(&sql.bare)])
+                .await
+                .map_err(database_error("inspect the history table"))?;
+            let columns: Vec<String> = columns.into_iter().flatten().collect();
+            match Table::from_columns(&columns, DB::DIALECT) {
+                Some(table) => Ok(table),
+                // Another runner may have created it just now: read again.
+                None => DB::read_rows(conn, sql)
+                    .await
+                    .map(Table::rows)
+                    .map_err(|_| {
+                        database_error(format!("read the history table {}", sql.table))(err)
+                    }),
+            }
+        }
+    }
+}
+
+async fn ensure_table<DB: Backend>(
+    conn: &mut DB::Connection,
+    sql: &HistorySql,
+    options: &Options,
+) -> Result<(), Error> {
+    let action = format!("create the history table {}", sql.table);
+    let fail = |err: sqlx::Error| lock_error(&err, options, &action);
+    if let Some(create_schema) = &sql.create_schema {
+        DB::execute(conn, create_schema, &[]).await.map_err(fail)?;
+    }
+    DB::execute(conn, &sql.create, &[]).await.map_err(fail)?;
+    let existing: Vec<String> = DB::texts(conn, &sql.columns, &[Param::Text(&sql.bare)])
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .flatten()
+        .collect();
+    for (name, definition) in crate::dialect::added_columns(DB::DIALECT) {
+        if !existing.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            DB::execute(conn, &sql.add_column(definition), &[])
+                .await
+                .map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn connect_error(err: sqlx::Error) -> Error {
+    database_error("get a connection from the pool")(err)
+}
+
+/// The pooled connection a run works on, with the run's lock and whether a
+/// transaction is open on it. If the run's future is dropped while the
+/// server holds a lock for it or a transaction is open, the connection is
+/// closed instead of going back to the pool: the server releases the lock
+/// and rolls the transaction back.
+struct Held<DB: Backend> {
+    conn: PoolConnection<DB>,
+    lock: Option<RunLock>,
+    open: bool,
+}
+
+impl<DB: Backend> Held<DB> {
+    async fn acquire(pool: &Pool<DB>) -> Result<Self, Error> {
+        Ok(Held {
+            conn: pool.acquire().await.map_err(connect_error)?,
+            lock: None,
+            open: false,
+        })
+    }
+
+    async fn lock(&mut self, sql: &HistorySql, options: &Options) -> Result<(), Error> {
+        self.lock = Some(DB::lock_run(&mut self.conn, sql, options).await?);
+        Ok(())
+    }
+
+    /// The driver that carries out operations on this connection.
+    fn driver<'h>(&'h mut self, sql: &'h HistorySql, options: &'h Options) -> Driver<'h, DB> {
+        Driver {
+            held: self,
+            sql,
+            options,
+        }
+    }
+
+    /// Rolls back a transaction left open by a failure, then releases the
+    /// run's lock.
+    async fn release(&mut self, sql: &HistorySql) -> Result<(), Error> {
+        if self.open {
+            DB::execute(&mut self.conn, "ROLLBACK", &[])
+                .await
+                .map_err(database_error("roll back"))?;
+            self.open = false;
+        }
+        if let Some(lock) = &self.lock {
+            DB::unlock_run(&mut self.conn, sql, lock).await?;
+            self.lock = None;
+        }
+        Ok(())
+    }
+}
+
+impl<DB: Backend> Drop for Held<DB> {
+    fn drop(&mut self) {
+        if self.open || self.lock.is_some_and(RunLock::held_by_server) {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// The sqlx driver: carries out the execution stage's operations.
+struct Driver<'h, DB: Backend> {
+    held: &'h mut Held<DB>,
+    sql: &'h HistorySql,
+    options: &'h Options,
+}
+
+impl<DB: Backend> Perform for Driver<'_, DB> {
+    async fn begin(&mut self) -> Result<(), Error> {
+        DB::execute(&mut self.held.conn, self.sql.begin, &[])
+            .await
+            .map_err(|err| lock_error(&err, self.options, "begin a transaction"))?;
+        self.held.open = true;
+        Ok(())
+    }
+
+    async fn lock_step(&mut self) -> Result<(), Error> {
+        DB::lock_step(&mut self.held.conn, self.sql, self.options).await
+    }
+
+    async fn ensure_table(&mut self) -> Result<(), Error> {
+        ensure_table::<DB>(&mut self.held.conn, self.sql, self.options).await
+    }
+
+    async fn data_version(&mut self) -> Result<Option<i64>, Error> {
+        DB::data_version(&mut self.held.conn).await
+    }
+
+    async fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
+        read_table::<DB>(&mut self.held.conn, self.sql)
+            .await
+            .map(Table::into_rows)
+    }
+
+    async fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
+        let params = [Param::Integer(version)];
+        let texts = DB::texts(&mut self.held.conn, &self.sql.down_sql, &params)
+            .await
+            .map_err(database_error(format!(
+                "read the recorded down script of {version}"
+            )))?;
+        Ok(texts.into_iter().next().flatten())
+    }
+
+    async fn run_script(
+        &mut self,
+        script: &Resolved<'_>,
+        sending: Sending,
+        _: bool,
+    ) -> Result<(), ScriptError> {
+        let conn = &mut self.held.conn;
+        // An empty or comment-only script (a placeholder) sends nothing:
+        // MySQL refuses an empty query.
+        if migrate_files::is_blank(&script.sql) {
+            return Ok(());
+        }
+        match sending {
+            Sending::EachStatement => DB::run_each_statement(conn, &script.sql).await,
+            Sending::Batch => DB::run_batch(conn, &script.sql)
+                .await
+                .map_err(|err| script_error(&err, Some(&script.file), None)),
+        }
+    }
+
+    async fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
+        let sql = self.sql;
+        let (statement, params) = match write {
+            Write::Insert { row, down_sql } => (
+                &sql.insert,
+                vec![
+                    Param::Integer(row.version),
+                    Param::Text(&row.name),
+                    Param::Text(&row.checksum),
+                    Param::OptionalText(*down_sql),
+                    Param::Text(&row.applied_at),
+                    Param::Integer(row.execution_ms),
+                    Param::Boolean(row.success),
+                ],
+            ),
+            Write::Mark {
+                version,
+                success,
+                execution_ms,
+            } => (
+                &sql.mark,
+                vec![
+                    Param::Boolean(*success),
+                    Param::Integer(*execution_ms),
+                    Param::Integer(*version),
+                ],
+            ),
+            Write::Delete(version) => (&sql.delete, vec![Param::Integer(*version)]),
+            Write::MarkClean { version, checksum } => (
+                &sql.mark_clean,
+                vec![Param::Text(checksum), Param::Integer(*version)],
+            ),
+        };
+        DB::execute(&mut self.held.conn, statement, &params)
+            .await
+            .map_err(database_error(write.action()))
+    }
+
+    async fn commit(&mut self) -> Result<(), Error> {
+        DB::execute(&mut self.held.conn, self.sql.commit, &[])
+            .await
+            .map_err(|err| lock_error(&err, self.options, "commit"))?;
+        self.held.open = false;
+        Ok(())
+    }
+}
+
+/// SQLite answers `database is locked` (code 5) when its busy timeout ran
+/// out: a lock timeout. Anything else could not do `action`.
+fn lock_error(err: &sqlx::Error, options: &Options, action: &str) -> Error {
+    match err {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("5") => Error::LockTimeout {
+            waited: options.lock_timeout,
+        },
+        other => Error::Database {
+            action: action.to_owned(),
+            message: message(other),
+        },
+    }
+}
+
+/// Plans and runs an upgrade or a downgrade.
+pub(super) async fn execute<DB: Backend>(
+    pool: &Pool<DB>,
+    migrations: &Migrations,
+    direction: Direction,
+    target: Target,
+    options: &Options,
+) -> Result<Report, Error> {
+    let known = migrations.as_slice();
+    let sql = HistorySql::new(DB::DIALECT, &options.table);
+    if options.backup.is_some() && direction == Direction::Up {
+        DB::can_back_up()?;
+    }
+    let mut held = Held::<DB>::acquire(pool).await?;
+    if UpToDate::answers(direction, target)
+        && super::fast::up_to_date::<DB>(&mut held.conn, &sql, known, options).await
+    {
+        return Ok(nothing_to_do(known));
+    }
+    // Read before the history, so that under the lock the history is read
+    // again only if another connection committed since (where the database
+    // can tell).
+    let data_version = DB::data_version(&mut held.conn).await?;
+    let table = read_table::<DB>(&mut held.conn, &sql).await?;
+    let rules = Rules::new(DB::DIALECT, options);
+    let first = match exec::start(known, &table, direction, target, options, rules)? {
+        Start::Done(report) => return Ok(report),
+        Start::Run(first) => first,
+    };
+    let backup = match (&options.backup, direction) {
+        (Some(backup), Direction::Up) => {
+            let from = first.as_ref().and_then(|plan| plan.from);
+            Some(DB::back_up(&mut held.conn, backup, from).await?)
+        }
+        _ => None,
+    };
+    let run = Run {
+        rules,
+        options,
+        known,
+        direction,
+        target,
+        table,
+        first,
+        data_version,
+    };
+    held.lock(&sql, options).await?;
+    let ran = exec::run(&mut held.driver(&sql, options), run).await;
+    let released = held.release(&sql).await;
+    let outcome = ran.map_err(|err| crate::backup::name_backup(err, backup.as_ref()))?;
+    released?;
+    Ok(Report {
+        direction,
+        from: outcome.from,
+        to: outcome.to,
+        steps: outcome.steps,
+        backup,
+    })
+}
+
+/// Reads the history for the read-only views, bringing an older format up
+/// to date first.
+pub(crate) async fn read_rows<DB: Backend>(
+    pool: &Pool<DB>,
+    options: &Options,
+) -> Result<Vec<AppliedRow>, Error> {
+    let sql = HistorySql::new(DB::DIALECT, &options.table);
+    let mut held = Held::<DB>::acquire(pool).await?;
+    match read_table::<DB>(&mut held.conn, &sql).await? {
+        Table::Rows(rows) => Ok(rows),
+        Table::Missing => Ok(Vec::new()),
+        Table::Outdated => {
+            let rules = Rules::new(DB::DIALECT, options);
+            held.lock(&sql, options).await?;
+            let read = exec::upgrade_format(&mut held.driver(&sql, options), rules).await;
+            let released = held.release(&sql).await;
+            let rows = read?;
+            released?;
+            Ok(rows)
+        }
+    }
+}
+
+/// Records the history as if at `target`, under the run's lock.
+pub(super) async fn stamp<DB: Backend>(
+    pool: &Pool<DB>,
+    migrations: &Migrations,
+    target: Target,
+    options: &Options,
+) -> Result<Report, Error> {
+    let sql = HistorySql::new(DB::DIALECT, &options.table);
+    let mut held = Held::<DB>::acquire(pool).await?;
+    let rules = Rules::new(DB::DIALECT, options);
+    held.lock(&sql, options).await?;
+    let known = migrations.as_slice();
+    let stamped = exec::stamp(&mut held.driver(&sql, options), rules, known, target).await;
+    let released = held.release(&sql).await;
+    let report = stamped?;
+    released?;
+    Ok(report)
+}
