@@ -9,8 +9,7 @@ use migrate::{Backup, Dialect, Direction, Migrations, Migrator, Options, Target,
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, Downgrade, Preview, Upgrade};
-use crate::connection::{self, Open};
-use crate::database::{self, Access, DatabaseUrl, Engine, ServerUrl};
+use crate::db::{self, Access, DatabaseUrl, Engine, Open, ServerUrl};
 use crate::error::CliError;
 use crate::output::{self, Palette};
 use crate::{sources, tenants};
@@ -75,7 +74,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         sources::gather(cli)?
     } else {
         match (cli.database_url.first(), from) {
-            (Some(url), _) => vec![database::parse_url(url)?],
+            (Some(url), _) => vec![db::parse_url(url)?],
             (None, Some(_)) => Vec::new(),
             (None, None) => return Err(CliError::NoDatabase),
         }
@@ -116,7 +115,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             .as_ref()
             .expect("every verb but `--from` previews has a URL");
         tracing::info!(database = %url.shown(), dir = %cli.dir.display(), "{verb}");
-        connection::open(url, access, verb)
+        db::open(url, access, verb)
     };
     match &cli.command {
         Command::Current => {
@@ -279,7 +278,7 @@ fn show_preview(
     direction: Direction,
     target: Target,
     dialect: Dialect,
-    open: &impl Fn(Access, &'static str) -> Result<Open, database::DatabaseError>,
+    open: &impl Fn(Access, &'static str) -> Result<Open, db::DatabaseError>,
 ) -> Result<(), CliError> {
     // What `upgrade` would create is empty; what `downgrade` needs must exist.
     let access = Access::Preview {

@@ -2,7 +2,7 @@
 //! directory's when creating a migration, the database URL's and file's.
 //! Each prints as one sentence.
 
-use crate::database::{DatabaseError, Engine};
+use crate::db::{DatabaseError, Engine};
 use crate::glob::GlobError;
 use crate::sources::SourceError;
 

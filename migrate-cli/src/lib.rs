@@ -13,12 +13,10 @@
 
 mod cli;
 mod commands;
-mod connection;
-mod database;
+mod db;
 mod error;
 mod glob;
 mod output;
-mod server;
 mod sources;
 mod tenants;
 
@@ -31,7 +29,7 @@ use migrate::Direction;
 use crate::error::CliError;
 
 pub use cli::{Cli, Command, Downgrade, LockModeArg, Mode, Preview, Upgrade};
-pub use database::{redact, scrub};
+pub use db::{redact, scrub};
 
 /// Runs the command line of this process and returns its exit code.
 ///

@@ -3,7 +3,7 @@
 //! line per database, as a table for people or a JSON array.
 //!
 //! What each database does is the same library call as with one database
-//! (`connection.rs`); this module only fans it out and words the outcomes.
+//! (`db::Open`); this module only fans it out and words the outcomes.
 //! Every failure is reported (on stderr, one sentence per database, and in
 //! the table or array); the exit code is 1 when any database failed, and for
 //! `check` 3 when some are pending and none failed, drifted or is dirty.
@@ -18,8 +18,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command, Downgrade, Upgrade};
 use crate::commands::{Migrators, Printer};
-use crate::connection::{self, Open};
-use crate::database::{Access, DatabaseUrl};
+use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::output;
 use crate::scrub;
 
@@ -130,7 +129,7 @@ fn fan_out<T: Send>(
         cli.fail_fast,
         |url: DatabaseUrl| {
             tracing::debug!(database = %url.shown(), "{verb}");
-            let db = connection::open(&url, access, verb).map_err(|err| Error::Database {
+            let db = db::open(&url, access, verb).map_err(|err| Error::Database {
                 action: "open the database".to_owned(),
                 message: err.to_string(),
             })?;

@@ -17,7 +17,8 @@ use std::time::Duration;
 use sqlx::pool::PoolOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use crate::database::{DatabaseError, Engine, ServerUrl};
+use super::error::DatabaseError;
+use super::url::{Engine, ServerUrl};
 
 /// A connected server: see [`on_pool!`] for running a library call on it.
 pub struct Server {
@@ -36,8 +37,8 @@ pub(crate) enum Pool {
 macro_rules! on_pool {
     ($server:expr, |$pool:ident| $call:expr) => {
         match &$server.pool {
-            $crate::server::Pool::Postgres($pool) => $server.runtime.block_on($call),
-            $crate::server::Pool::MySql($pool) => $server.runtime.block_on($call),
+            $crate::db::server::Pool::Postgres($pool) => $server.runtime.block_on($call),
+            $crate::db::server::Pool::MySql($pool) => $server.runtime.block_on($call),
         }
     };
 }
