@@ -9,7 +9,7 @@ use migrate::{Backup, Dialect, Direction, Migrations, Migrator, Options, Target,
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, Downgrade, Preview, Upgrade};
-use crate::db::{self, Access, DatabaseUrl, Engine, Open, ServerUrl};
+use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
 use crate::output::{self, Palette};
 use crate::{sources, tenants};
@@ -239,34 +239,20 @@ fn refuse_one_database_verbs(command: &Command) -> Result<(), CliError> {
 /// elsewhere rather than ignored, before anything is opened (with several
 /// databases, before any of them is).
 fn refuse_server_only_options(cli: &Cli, url: &DatabaseUrl) -> Result<(), CliError> {
-    if let (
-        Command::Upgrade(Upgrade {
-            backup: Some(_), ..
-        }),
-        DatabaseUrl::Server(server),
-    ) = (&cli.command, url)
+    let dialect = url.dialect();
+    if let Command::Upgrade(Upgrade {
+        backup: Some(_), ..
+    }) = &cli.command
+        && dialect != Dialect::Sqlite
     {
-        return Err(CliError::BackupOnServer {
-            engine: server.engine,
-        });
+        return Err(CliError::BackupOnServer { dialect });
     }
-    match (cli.lock_mode, url) {
-        (Some(_), DatabaseUrl::Sqlite(_)) => Err(CliError::LockModeNotPostgres {
-            database: "SQLite",
-            lock: "its write lock",
-        }),
-        (
-            Some(_),
-            DatabaseUrl::Server(ServerUrl {
-                engine: Engine::MySql,
-                ..
-            }),
-        ) => Err(CliError::LockModeNotPostgres {
-            database: "MySQL/MariaDB",
-            lock: "GET_LOCK",
-        }),
-        _ => Ok(()),
-    }
+    let lock = match (cli.lock_mode, dialect) {
+        (None, _) | (_, Dialect::Postgres) => return Ok(()),
+        (Some(_), Dialect::Sqlite) => "its write lock",
+        (Some(_), Dialect::MySql) => "GET_LOCK",
+    };
+    Err(CliError::LockModeNotPostgres { dialect, lock })
 }
 
 /// `--sql` and `--dry-run`, from the database (a SQLite file opened

@@ -18,7 +18,10 @@ use sqlx::pool::PoolOptions;
 use sqlx::{ConnectOptions, Connection};
 
 use super::error::DatabaseError;
-use super::url::{Engine, ServerUrl};
+use migrate::Dialect;
+
+use super::product_name;
+use super::url::ServerUrl;
 
 /// A connected server: see [`on_pool!`] for running a library call on it.
 pub struct Server {
@@ -26,7 +29,7 @@ pub struct Server {
     pub(crate) pool: Pool,
 }
 
-/// The server's pool, of its engine's type.
+/// The server's pool, of its dialect's type.
 pub(crate) enum Pool {
     Postgres(sqlx::PgPool),
     MySql(sqlx::MySqlPool),
@@ -54,7 +57,7 @@ impl Server {
     pub fn connect(url: &ServerUrl) -> Result<Server, DatabaseError> {
         let failed = |message: String| DatabaseError::Connect {
             url: url.shown.clone(),
-            engine: url.engine.name(),
+            engine: product_name(url.dialect()),
             message,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -64,9 +67,10 @@ impl Server {
         tracing::debug!(database = %url.shown, "connecting");
         let pool = runtime
             .block_on(async {
-                Ok(match url.engine {
-                    Engine::Postgres => Pool::Postgres(pool(url).await?),
-                    Engine::MySql => Pool::MySql(pool(url).await?),
+                Ok(match url.dialect() {
+                    Dialect::Postgres => Pool::Postgres(pool(url).await?),
+                    Dialect::MySql => Pool::MySql(pool(url).await?),
+                    Dialect::Sqlite => unreachable!("a server URL is PostgreSQL or MySQL"),
                 })
             })
             .map_err(|err: sqlx::Error| failed(message(&err)))?;

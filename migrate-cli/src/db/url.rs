@@ -35,39 +35,12 @@ pub struct SqliteUrl {
     pub may_create: bool,
 }
 
-/// A database server migrate reaches through sqlx.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// `postgres://` or `postgresql://`.
-    Postgres,
-    /// `mysql://` or `mariadb://`.
-    MySql,
-}
-
-impl Engine {
-    /// The engine's name in messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Postgres => "PostgreSQL",
-            Engine::MySql => "MySQL/MariaDB",
-        }
-    }
-
-    /// The server's own dump tool, which `--backup` points to.
-    pub fn dump_tool(self) -> &'static str {
-        match self {
-            Engine::Postgres => "pg_dump",
-            Engine::MySql => "mysqldump (mariadb-dump)",
-        }
-    }
-}
-
 /// A server URL: the URL to connect with, which is never shown, and the
 /// redacted one for messages. `Debug` shows only the redacted one.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerUrl {
-    /// Which server.
-    pub engine: Engine,
+    /// Which server: PostgreSQL or MySQL/MariaDB, never SQLite.
+    dialect: Dialect,
     /// The URL as shown in messages (redacted).
     pub shown: String,
     /// The URL sqlx connects with (`mariadb://` spelled `mysql://`).
@@ -75,6 +48,12 @@ pub struct ServerUrl {
 }
 
 impl ServerUrl {
+    /// Which server: [`Dialect::Postgres`] or [`Dialect::MySql`] (a SQLite
+    /// URL is a [`SqliteUrl`]).
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// The URL to connect with, password and all: for the driver only.
     pub fn connect_url(&self) -> &str {
         &self.connect
@@ -84,7 +63,7 @@ impl ServerUrl {
 impl fmt::Debug for ServerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerUrl")
-            .field("engine", &self.engine)
+            .field("dialect", &self.dialect)
             .field("shown", &self.shown)
             .finish_non_exhaustive()
     }
@@ -112,14 +91,7 @@ impl DatabaseUrl {
     pub fn dialect(&self) -> Dialect {
         match self {
             DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
-            DatabaseUrl::Server(ServerUrl {
-                engine: Engine::Postgres,
-                ..
-            }) => Dialect::Postgres,
-            DatabaseUrl::Server(ServerUrl {
-                engine: Engine::MySql,
-                ..
-            }) => Dialect::MySql,
+            DatabaseUrl::Server(server) => server.dialect,
         }
     }
 }
@@ -142,9 +114,9 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
         });
-    let server = |engine, connect| {
+    let server = |dialect, connect| {
         Ok(DatabaseUrl::Server(ServerUrl {
-            engine,
+            dialect,
             shown: shown.clone(),
             connect,
         }))
@@ -154,11 +126,11 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
             let rest = &url["sqlite:".len()..];
             rest.strip_prefix("//").unwrap_or(rest)
         }
-        Some("postgres" | "postgresql") => return server(Engine::Postgres, url.to_owned()),
-        Some("mysql") => return server(Engine::MySql, url.to_owned()),
+        Some("postgres" | "postgresql") => return server(Dialect::Postgres, url.to_owned()),
+        Some("mysql") => return server(Dialect::MySql, url.to_owned()),
         // sqlx knows MariaDB as MySQL.
         Some("mariadb") => {
-            return server(Engine::MySql, format!("mysql{}", &url["mariadb".len()..]));
+            return server(Dialect::MySql, format!("mysql{}", &url["mariadb".len()..]));
         }
         Some(other) if url[other.len()..].starts_with("://") => {
             return Err(DatabaseError::UnknownScheme {
@@ -238,48 +210,35 @@ mod tests {
     }
 
     #[test]
-    fn server_urls_pick_the_engine_and_keep_the_password_out_of_debug() {
+    fn server_urls_pick_the_dialect_and_keep_the_password_out_of_debug() {
         let server = |url: &str| match parse_url(url).unwrap() {
             DatabaseUrl::Server(server) => server,
             DatabaseUrl::Sqlite(sqlite) => panic!("{url} is not a server: {sqlite:?}"),
         };
-        for (url, engine, connect, dialect) in [
+        for (url, connect, dialect) in [
             (
                 "postgres://u:hunter2@h/db",
-                Engine::Postgres,
                 "postgres://u:hunter2@h/db",
                 Dialect::Postgres,
             ),
-            (
-                "PostgreSQL://h/db",
-                Engine::Postgres,
-                "PostgreSQL://h/db",
-                Dialect::Postgres,
-            ),
+            ("PostgreSQL://h/db", "PostgreSQL://h/db", Dialect::Postgres),
             (
                 "mysql://root:hunter2@h:3306/db",
-                Engine::MySql,
                 "mysql://root:hunter2@h:3306/db",
                 Dialect::MySql,
             ),
             // sqlx knows MariaDB as MySQL.
             (
                 "mariadb://root:hunter2@h/db",
-                Engine::MySql,
                 "mysql://root:hunter2@h/db",
                 Dialect::MySql,
             ),
-            (
-                "MariaDB://h/db",
-                Engine::MySql,
-                "mysql://h/db",
-                Dialect::MySql,
-            ),
+            ("MariaDB://h/db", "mysql://h/db", Dialect::MySql),
         ] {
             let parsed = server(url);
             assert_eq!(
-                (parsed.engine, parsed.connect_url()),
-                (engine, connect),
+                (parsed.dialect(), parsed.connect_url()),
+                (dialect, connect),
                 "{url}"
             );
             assert_eq!(parse_url(url).unwrap().dialect(), dialect);
