@@ -19,6 +19,7 @@ mod glob;
 mod output;
 mod sources;
 mod tenants;
+mod verb;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
