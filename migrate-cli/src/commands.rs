@@ -14,7 +14,7 @@ use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
 use crate::output::{self, Palette, Printer};
 use crate::verb::{Checked, Done, Migrators, Verb, preview_of};
-use crate::{sources, tenants};
+use crate::{new, sources, tenants};
 
 /// Runs the verb; the exit code is 0 but for `check`.
 ///
@@ -32,8 +32,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         None
     };
     if let Command::New { name, reversible } = &cli.command {
-        let created =
-            migrate_files::create_migration(&cli.dir, name, *reversible, SystemTime::now())?;
+        let created = new::create_migration(&cli.dir, name, *reversible, SystemTime::now())?;
         printer.print(
             &serde_json::json!({"version": created.version, "files": created.files}),
             || {

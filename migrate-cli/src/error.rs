@@ -18,7 +18,7 @@ pub enum CliError {
 
     /// `new` could not create the migration.
     #[error(transparent)]
-    New(#[from] migrate_files::NewError),
+    New(#[from] crate::new::NewError),
 
     /// The database URL or file is not usable.
     #[error(transparent)]
