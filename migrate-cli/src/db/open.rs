@@ -1,6 +1,7 @@
-//! An open database of either kind, and the one library call each verb
-//! makes on it: a SQLite file through the library's rusqlite functions, a
-//! server through its sqlx ones. Nothing here decides anything.
+//! An open database of either kind, and each library call on it, made the
+//! same way for both: a SQLite file through the library's rusqlite
+//! functions, a server through its sqlx ones. Which call a verb makes is
+//! `verb.rs`'s; nothing here decides anything.
 
 use migrate::plan::Plan;
 use migrate::{Current, Direction, Error, HistoryEntry, Migrator, Report, Status, Target};
