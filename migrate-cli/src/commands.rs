@@ -1,39 +1,20 @@
-//! One function per verb: open what it needs, call the library, print.
-//! Every decision (what is pending, what a target means, what `--sql`
-//! prints, `check`'s verdict) is the library's.
+//! The command as a whole: read the URLs and the directory, then run the
+//! verb on the one database and print its result, or hand the verb to
+//! `tenants.rs` for several. How a verb runs on an opened database is
+//! `verb.rs`'s; every decision (what is pending, what a target means, what
+//! `--sql` prints, `check`'s verdict) is the library's.
 
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use migrate::{Backup, Dialect, Direction, Migrations, Migrator, Options, Target, Verdict};
-use serde::Serialize;
 
-use crate::cli::{Cli, Command, Downgrade, Preview, Upgrade};
-use crate::connection::{self, Open};
-use crate::database::{self, Access, DatabaseUrl, Engine, ServerUrl};
+use crate::cli::{Cli, Command, Preview, Upgrade};
+use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
-use crate::output::{self, Palette};
-use crate::{sources, tenants};
-
-/// Where output goes: JSON documents or text for people.
-pub(crate) struct Printer {
-    pub(crate) json: bool,
-    pub(crate) palette: Palette,
-}
-
-impl Printer {
-    /// Prints `value` as JSON, or `text()` for people.
-    pub(crate) fn print<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string(value).expect("the output types serialise")
-            );
-        } else {
-            println!("{}", text());
-        }
-    }
-}
+use crate::output::{self, Palette, Printer};
+use crate::verb::{Checked, Done, Migrators, Verb, preview_of};
+use crate::{new, sources, tenants};
 
 /// Runs the verb; the exit code is 0 but for `check`.
 ///
@@ -45,12 +26,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         json: cli.json,
         palette: Palette::for_stdout(),
     };
-    if cli.several_databases() {
-        refuse_one_database_verbs(&cli.command)?;
-    }
+    let several = if cli.several_databases() {
+        Some(verb_for_several(&cli.command)?)
+    } else {
+        None
+    };
     if let Command::New { name, reversible } = &cli.command {
-        let created =
-            migrate_files::create_migration(&cli.dir, name, *reversible, SystemTime::now())?;
+        let created = new::create_migration(&cli.dir, name, *reversible, SystemTime::now())?;
         printer.print(
             &serde_json::json!({"version": created.version, "files": created.files}),
             || {
@@ -66,16 +48,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     }
     // The URL is read before anything else, so that a bad one is named
     // first. A `--from` preview needs none, but takes its dialect if given.
-    let from = match &cli.command {
-        Command::Upgrade(Upgrade { preview, .. })
-        | Command::Downgrade(Downgrade { preview, .. }) => preview.from,
-        _ => None,
-    };
-    let databases = if cli.several_databases() {
+    let from = preview_of(&cli.command).and_then(|(_, _, preview)| preview.from);
+    let databases = if several.is_some() {
         sources::gather(cli)?
     } else {
         match (cli.database_url.first(), from) {
-            (Some(url), _) => vec![database::parse_url(url)?],
+            (Some(url), _) => vec![db::parse_url(url)?],
             (None, Some(_)) => Vec::new(),
             (None, None) => return Err(CliError::NoDatabase),
         }
@@ -84,6 +62,39 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         refuse_server_only_options(cli, url)?;
     }
     let set = Migrations::from_dir(&cli.dir)?;
+    let migrators = migrators(cli, &set)?;
+    if let Some(verb) = several {
+        return Ok(tenants::run(cli, &printer, verb, databases, &migrators));
+    }
+    let url = databases.into_iter().next();
+    let open = |access, verb| {
+        let url = url
+            .as_ref()
+            .expect("every verb but `--from` previews has a URL");
+        tracing::info!(database = %url.shown(), dir = %cli.dir.display(), "{verb}");
+        db::open(url, access, verb)
+    };
+    if let Some((direction, target, preview)) = preview_of(&cli.command) {
+        let dialect = url.as_ref().map_or(Dialect::Sqlite, DatabaseUrl::dialect);
+        show_preview(
+            &printer,
+            &migrators.plain,
+            preview,
+            direction,
+            target,
+            dialect,
+            &open,
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = Verb::of(&cli.command).expect("`new` is handled above, the previews just now");
+    let done = verb.run(&open(verb.access(), verb.name())?, &migrators)?;
+    Ok(print(&printer, done))
+}
+
+/// The run's migrators of `set`: with the command line's options, and for
+/// `upgrade --backup` one that also backs up.
+fn migrators<'m>(cli: &Cli, set: &'m Migrations) -> Result<Migrators<'m>, CliError> {
     let mut options = Options::default()
         .ignore_checksums(cli.ignore_checksums)
         .allow_unknown(cli.allow_unknown)
@@ -94,7 +105,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     if let Some(mode) = cli.lock_mode {
         options = options.lock_mode(mode.into());
     }
-    let migrators = Migrators {
+    Ok(Migrators {
         backing_up: match &cli.command {
             Command::Upgrade(Upgrade {
                 backup: Some(dir), ..
@@ -105,133 +116,62 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             _ => None,
         },
         plain: set.with_options(options),
-    };
-    if cli.several_databases() {
-        return Ok(tenants::run(cli, &printer, databases, &migrators));
-    }
-    let url = databases.into_iter().next();
-    let migrator = &migrators.plain;
-    let open = |access, verb| {
-        let url = url
-            .as_ref()
-            .expect("every verb but `--from` previews has a URL");
-        tracing::info!(database = %url.shown(), dir = %cli.dir.display(), "{verb}");
-        connection::open(url, access, verb)
-    };
-    match &cli.command {
-        Command::Current => {
-            let current = open(Access::Read, "current")?.current(migrator)?;
-            printer.print(&current, || output::current(&current));
-        }
-        Command::History => {
-            let history = open(Access::Read, "history")?.history(migrator)?;
+    })
+}
+
+/// Prints what a verb returned; the exit code is 0 but for `check`.
+fn print(printer: &Printer, done: Done) -> ExitCode {
+    match done {
+        Done::Current(current) => printer.print(&current, || output::current(&current)),
+        Done::History(history) => {
             printer.print(&history, || output::history(&history, printer.palette));
         }
-        Command::Status => {
-            let status = open(Access::Read, "status")?.status(migrator)?;
-            printer.print(&status, || output::status(&status));
-        }
-        Command::Check => {
-            let status = open(Access::Read, "check")?.status(migrator)?;
-            let verdict = status.verdict();
+        Done::Status(status) => printer.print(&status, || output::status(&status)),
+        Done::Checked(Checked { status, verdict }) => {
             let mut document = serde_json::to_value(&status).expect("a status serialises");
             document["verdict"] = serde_json::to_value(verdict).expect("a verdict serialises");
             printer.print(&document, || output::check(&status));
-            return Ok(match verdict {
+            return match verdict {
                 Verdict::Current => ExitCode::SUCCESS,
                 Verdict::Pending => ExitCode::from(3),
                 Verdict::Drift | Verdict::Dirty => ExitCode::from(1),
-            });
-        }
-        Command::Upgrade(Upgrade {
-            target, preview, ..
-        })
-        | Command::Downgrade(Downgrade { target, preview })
-            if preview.mode.sql || preview.mode.dry_run =>
-        {
-            let direction = match cli.command {
-                Command::Upgrade(_) => Direction::Up,
-                _ => Direction::Down,
             };
-            let dialect = url.as_ref().map_or(Dialect::Sqlite, DatabaseUrl::dialect);
-            show_preview(
-                &printer, migrator, preview, direction, *target, dialect, &open,
-            )?;
         }
-        Command::Upgrade(upgrade) => {
-            let db = open(Access::Create, "upgrade")?;
-            let report = db.upgrade(migrators.for_upgrade(&db), upgrade.target)?;
-            printer.print(&report, || output::report(&report));
-        }
-        Command::Downgrade(downgrade) => {
-            let report = open(Access::Write, "downgrade")?.downgrade(migrator, downgrade.target)?;
-            printer.print(&report, || output::report(&report));
-        }
-        Command::Stamp { target } => {
-            let report = open(Access::Write, "stamp")?.stamp(migrator, *target)?;
-            printer.print(
-                &serde_json::json!({"from": report.from, "to": report.to}),
-                || {
-                    format!(
-                        "stamped the history at {} (it was at {}); no script ran",
-                        output::version(report.to),
-                        output::version(report.from)
-                    )
-                },
-            );
-        }
-        Command::New { .. } => unreachable!("handled above"),
+        Done::Steps(report) => printer.print(&report, || output::report(&report)),
+        Done::Stamped(report) => printer.print(
+            &serde_json::json!({"from": report.from, "to": report.to}),
+            || {
+                format!(
+                    "stamped the history at {} (it was at {}); no script ran",
+                    output::version(report.to),
+                    output::version(report.from)
+                )
+            },
+        ),
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
-/// The run's migrators: one with the run's options, and for `upgrade
-/// --backup` one that also backs up.
-pub(crate) struct Migrators<'m> {
-    /// The options of the command line.
-    pub(crate) plain: Migrator<'m>,
-    /// The same with `Options::backup`, for `upgrade --backup`.
-    pub(crate) backing_up: Option<Migrator<'m>>,
-}
-
-impl<'m> Migrators<'m> {
-    /// The migrator to upgrade `db` with. Whether there is anything to
-    /// apply, and so anything to back up, is the library's to decide; a
-    /// SQLite file this command has just created holds nothing to copy.
-    pub(crate) fn for_upgrade(&self, db: &Open) -> &Migrator<'m> {
-        match (&self.backing_up, db) {
-            (Some(_), Open::Sqlite(sqlite)) if sqlite.created => &self.plain,
-            (Some(backing_up), _) => backing_up,
-            (None, _) => &self.plain,
-        }
-    }
-}
-
-/// With several databases, only the verbs that report one line per
-/// database run; the others (and the previews, which print per-database
-/// SQL or plans) are refused before anything is read.
-fn refuse_one_database_verbs(command: &Command) -> Result<(), CliError> {
-    let what = match command {
-        Command::New { .. } => return Err(CliError::NewWithDatabases),
-        Command::History => "`history`",
-        Command::Stamp { .. } => "`stamp`",
-        Command::Upgrade(Upgrade { preview, .. })
-        | Command::Downgrade(Downgrade { preview, .. })
-            if preview.mode.sql =>
-        {
-            "--sql"
-        }
-        Command::Upgrade(Upgrade { preview, .. })
-        | Command::Downgrade(Downgrade { preview, .. })
-            if preview.mode.dry_run =>
-        {
-            "--dry-run"
-        }
-        Command::Current
-        | Command::Status
-        | Command::Check
-        | Command::Upgrade(_)
-        | Command::Downgrade(_) => return Ok(()),
+/// The verb to run on each of several databases. Only the verbs that
+/// report one line per database run; the others (and the previews, which
+/// print per-database SQL or plans) are refused before anything is read.
+fn verb_for_several(command: &Command) -> Result<Verb, CliError> {
+    let what = match (Verb::of(command), preview_of(command)) {
+        (
+            Some(
+                verb @ (Verb::Current
+                | Verb::Status
+                | Verb::Check
+                | Verb::Upgrade(_)
+                | Verb::Downgrade(_)),
+            ),
+            _,
+        ) => return Ok(verb),
+        (Some(Verb::History), _) => "`history`",
+        (Some(Verb::Stamp(_)), _) => "`stamp`",
+        (None, Some((_, _, preview))) if preview.mode.sql => "--sql",
+        (None, Some(_)) => "--dry-run",
+        (None, None) => return Err(CliError::NewWithDatabases),
     };
     Err(CliError::OneDatabaseOnly { what })
 }
@@ -240,34 +180,20 @@ fn refuse_one_database_verbs(command: &Command) -> Result<(), CliError> {
 /// elsewhere rather than ignored, before anything is opened (with several
 /// databases, before any of them is).
 fn refuse_server_only_options(cli: &Cli, url: &DatabaseUrl) -> Result<(), CliError> {
-    if let (
-        Command::Upgrade(Upgrade {
-            backup: Some(_), ..
-        }),
-        DatabaseUrl::Server(server),
-    ) = (&cli.command, url)
+    let dialect = url.dialect();
+    if let Command::Upgrade(Upgrade {
+        backup: Some(_), ..
+    }) = &cli.command
+        && dialect != Dialect::Sqlite
     {
-        return Err(CliError::BackupOnServer {
-            engine: server.engine,
-        });
+        return Err(CliError::BackupOnServer { dialect });
     }
-    match (cli.lock_mode, url) {
-        (Some(_), DatabaseUrl::Sqlite(_)) => Err(CliError::LockModeNotPostgres {
-            database: "SQLite",
-            lock: "its write lock",
-        }),
-        (
-            Some(_),
-            DatabaseUrl::Server(ServerUrl {
-                engine: Engine::MySql,
-                ..
-            }),
-        ) => Err(CliError::LockModeNotPostgres {
-            database: "MySQL/MariaDB",
-            lock: "GET_LOCK",
-        }),
-        _ => Ok(()),
-    }
+    let lock = match (cli.lock_mode, dialect) {
+        (None, _) | (_, Dialect::Postgres) => return Ok(()),
+        (Some(_), Dialect::Sqlite) => "its write lock",
+        (Some(_), Dialect::MySql) => "GET_LOCK",
+    };
+    Err(CliError::LockModeNotPostgres { dialect, lock })
 }
 
 /// `--sql` and `--dry-run`, from the database (a SQLite file opened
@@ -279,7 +205,7 @@ fn show_preview(
     direction: Direction,
     target: Target,
     dialect: Dialect,
-    open: &impl Fn(Access, &'static str) -> Result<Open, database::DatabaseError>,
+    open: &impl Fn(Access, &'static str) -> Result<Open, db::DatabaseError>,
 ) -> Result<(), CliError> {
     // What `upgrade` would create is empty; what `downgrade` needs must exist.
     let access = Access::Preview {

@@ -2,7 +2,9 @@
 //! directory's when creating a migration, the database URL's and file's.
 //! Each prints as one sentence.
 
-use crate::database::{DatabaseError, Engine};
+use migrate::Dialect;
+
+use crate::db::{DatabaseError, dump_tool, product_name};
 use crate::glob::GlobError;
 use crate::sources::SourceError;
 
@@ -16,7 +18,7 @@ pub enum CliError {
 
     /// `new` could not create the migration.
     #[error(transparent)]
-    New(#[from] migrate_files::NewError),
+    New(#[from] crate::new::NewError),
 
     /// The database URL or file is not usable.
     #[error(transparent)]
@@ -50,20 +52,23 @@ pub enum CliError {
     /// `--backup` with a server URL (a usage error, exit 2).
     #[error(
         "--backup copies SQLite database files only; back up this {} database with {} before you upgrade",
-        engine.name(),
-        engine.dump_tool()
+        product_name(*dialect),
+        dump_tool(*dialect)
     )]
     BackupOnServer {
         /// The server.
-        engine: Engine,
+        dialect: Dialect,
     },
 
     /// `--lock-mode` with a database other than PostgreSQL (a usage error,
     /// exit 2).
-    #[error("--lock-mode applies to PostgreSQL only; {database} always locks with {lock}")]
+    #[error(
+        "--lock-mode applies to PostgreSQL only; {} always locks with {lock}",
+        product_name(*dialect)
+    )]
     LockModeNotPostgres {
         /// The database's kind.
-        database: &'static str,
+        dialect: Dialect,
         /// How it locks.
         lock: &'static str,
     },

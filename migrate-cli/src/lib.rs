@@ -1,26 +1,29 @@
 //! The `migrate` command: a thin shell around the `migrate` library.
 //!
-//! It parses arguments ([`Cli`]), opens the database, loads the directory
-//! with `Migrations::from_dir`, calls the library and prints; no migration
-//! logic lives here. Output is text for people or, with `--json`, one JSON
+//! It parses arguments ([`Cli`]), opens the database (`db/`), loads the
+//! directory with `Migrations::from_dir`, runs the verb (`verb.rs`: each
+//! verb's library call, described once) and prints (`output.rs`); no
+//! migration logic lives here but `new`'s choice of the next file names
+//! (`new.rs`). Output is text for people or, with `--json`, one JSON
 //! document on stdout; errors are one sentence on stderr (and
 //! `{"error": "..."}` on stdout with `--json`). Exit codes: 0 success,
 //! 1 error, 2 usage error, 3 pending migrations (`check` only).
 //!
 //! Given several databases (`--database-url` repeated, `--databases FILE`,
 //! `--sqlite-glob PATTERN`), the verbs that report one line per database
-//! run on each through `migrate::tenants::for_each` (`tenants.rs`).
+//! run on each through `migrate::tenants::for_each` (`tenants.rs`), the
+//! same verb as on one database.
 
 mod cli;
 mod commands;
-mod connection;
-mod database;
+mod db;
 mod error;
 mod glob;
+mod new;
 mod output;
-mod server;
 mod sources;
 mod tenants;
+mod verb;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -31,7 +34,7 @@ use migrate::Direction;
 use crate::error::CliError;
 
 pub use cli::{Cli, Command, Downgrade, LockModeArg, Mode, Preview, Upgrade};
-pub use database::{redact, scrub};
+pub use db::{redact, scrub};
 
 /// Runs the command line of this process and returns its exit code.
 ///

@@ -1,12 +1,34 @@
 //! What the verbs print for people: plain sentences and one table, with
 //! colour only when stdout is a terminal and `NO_COLOR` is not set. The JSON
-//! documents are the library's `Serialize` types; nothing here decides
-//! anything, it only words what the library returned.
+//! documents are the library's `Serialize` types, and [`Printer`] prints
+//! one or the other; nothing here decides anything, it only words what the
+//! library returned.
 
 use std::io::IsTerminal;
 
 use migrate::plan::Plan;
 use migrate::{Current, Dialect, Direction, HistoryEntry, Report, State, Status, Verdict};
+use serde::Serialize;
+
+/// Where output goes: JSON documents or text for people.
+pub(crate) struct Printer {
+    pub(crate) json: bool,
+    pub(crate) palette: Palette,
+}
+
+impl Printer {
+    /// Prints `value` as JSON, or `text()` for people.
+    pub(crate) fn print<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string(value).expect("the output types serialise")
+            );
+        } else {
+            println!("{}", text());
+        }
+    }
+}
 
 /// Whether to colour, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

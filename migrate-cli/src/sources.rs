@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::Cli;
-use crate::database::{self, DatabaseError, DatabaseUrl, Location, SqliteUrl};
+use crate::db::{self, DatabaseError, DatabaseUrl, Location, SqliteUrl};
 use crate::glob::{self, GlobError};
 
 /// Why the list of databases cannot be made.
@@ -71,7 +71,7 @@ pub enum SourceError {
 pub fn gather(cli: &Cli) -> Result<Vec<DatabaseUrl>, SourceError> {
     let mut databases = Vec::new();
     for url in &cli.database_url {
-        databases.push(database::parse_url(url)?);
+        databases.push(db::parse_url(url)?);
     }
     if let Some(file) = &cli.databases {
         databases.extend(read_list(file)?);
@@ -105,7 +105,7 @@ fn read_list(file: &Path) -> Result<Vec<DatabaseUrl>, SourceError> {
         .map(|(at, line)| (at + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
         .map(|(line, url)| {
-            database::parse_url(url).map_err(|source| SourceError::Line {
+            db::parse_url(url).map_err(|source| SourceError::Line {
                 file: file.to_path_buf(),
                 line,
                 source,

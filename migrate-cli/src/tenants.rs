@@ -2,8 +2,8 @@
 //! in a worker of `migrate::tenants::for_each`, `--jobs` at a time; then one
 //! line per database, as a table for people or a JSON array.
 //!
-//! What each database does is the same library call as with one database
-//! (`connection.rs`); this module only fans it out and words the outcomes.
+//! What each database does is the verb as it runs on one database
+//! (`verb.rs`); this module only fans it out and words the outcomes.
 //! Every failure is reported (on stderr, one sentence per database, and in
 //! the table or array); the exit code is 1 when any database failed, and for
 //! `check` 3 when some are pending and none failed, drifted or is dirty.
@@ -13,92 +13,46 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use migrate::tenants::Outcome;
-use migrate::{Current, Error, Report, Status, StepReport, Verdict};
+use migrate::{Error, StepReport, Verdict};
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, Downgrade, Upgrade};
-use crate::commands::{Migrators, Printer};
-use crate::connection::{self, Open};
-use crate::database::{Access, DatabaseUrl};
-use crate::output;
+use crate::cli::Cli;
+use crate::db::{self, DatabaseUrl};
+use crate::output::{self, Printer};
 use crate::scrub;
+use crate::verb::{Done, Migrators, Verb};
 
-/// Runs `cli`'s verb on every database and prints the outcomes; returns
-/// the exit code.
+/// Runs `verb` on every database and prints the outcomes; returns the
+/// exit code: 1 when any database failed (for `check`, also when one
+/// drifted or is dirty), otherwise 3 when `check` found some pending.
 pub fn run(
     cli: &Cli,
     printer: &Printer,
+    verb: Verb,
     databases: Vec<DatabaseUrl>,
     migrators: &Migrators<'_>,
 ) -> ExitCode {
-    let migrator = &migrators.plain;
-    match &cli.command {
-        Command::Upgrade(Upgrade { target, .. }) => {
-            let outcomes = fan_out(cli, databases, Access::Create, "upgrade", |db| {
-                db.upgrade(migrators.for_upgrade(db), *target)
-            });
-            exit_code(finish(printer, &outcomes, &Steps("APPLIED"), |_| false))
-        }
-        Command::Downgrade(Downgrade { target, .. }) => {
-            let outcomes = fan_out(cli, databases, Access::Write, "downgrade", |db| {
-                db.downgrade(migrator, *target)
-            });
-            exit_code(finish(printer, &outcomes, &Steps("REVERTED"), |_| false))
-        }
-        Command::Status => {
-            let outcomes = fan_out(cli, databases, Access::Read, "status", |db| {
-                db.status(migrator)
-            });
-            exit_code(finish(printer, &outcomes, &StatusColumns, |_| false))
-        }
-        Command::Check => {
-            let outcomes = fan_out(cli, databases, Access::Read, "check", |db| {
-                db.status(migrator).map(|status| Checked {
-                    verdict: status.verdict(),
-                    status,
-                })
-            });
-            let failed = finish(printer, &outcomes, &CheckColumns, |checked| {
-                matches!(checked.verdict, Verdict::Drift | Verdict::Dirty)
-            });
-            let pending = outcomes.iter().any(|(outcome, _)| {
-                matches!(&outcome.result, Ok(checked) if checked.verdict == Verdict::Pending)
-            });
-            match (failed, pending) {
-                (false, true) => ExitCode::from(3),
-                (failed, _) => exit_code(failed),
-            }
-        }
-        Command::Current => {
-            let outcomes = fan_out(cli, databases, Access::Read, "current", |db| {
-                db.current(migrator)
-            });
-            exit_code(finish(printer, &outcomes, &CurrentColumns, |_| false))
-        }
-        Command::History | Command::Stamp { .. } | Command::New { .. } => {
-            unreachable!("refused with several databases before anything is read")
-        }
+    let outcomes = fan_out(cli, databases, verb, migrators);
+    let failed = finish(printer, verb, &outcomes);
+    let pending = outcomes.iter().any(|(outcome, _)| {
+        matches!(&outcome.result, Ok(Done::Checked(checked)) if checked.verdict == Verdict::Pending)
+    });
+    match (failed, pending) {
+        (false, true) => ExitCode::from(3),
+        (true, _) => ExitCode::FAILURE,
+        (false, false) => ExitCode::SUCCESS,
     }
 }
 
-/// `check`'s per-database document: the status and its verdict.
-#[derive(Debug, Serialize)]
-struct Checked {
-    #[serde(flatten)]
-    status: Status,
-    verdict: Verdict,
-}
-
-/// Opens each database and runs `operation` on it, `--jobs` at a time,
-/// with a progress bar when stderr is a terminal (and not with `--json`).
-/// Each outcome comes with the URL to scrub its message with.
-fn fan_out<T: Send>(
+/// Opens each database and runs `verb` on it, `--jobs` at a time, with a
+/// progress bar when stderr is a terminal (and not with `--json`). Each
+/// outcome comes with the URL to scrub its message with.
+fn fan_out(
     cli: &Cli,
     databases: Vec<DatabaseUrl>,
-    access: Access,
-    verb: &'static str,
-    operation: impl Fn(&Open) -> Result<T, Error> + Sync,
-) -> Vec<(Outcome<T>, Option<String>)> {
+    verb: Verb,
+    migrators: &Migrators<'_>,
+) -> Vec<(Outcome<Done>, Option<String>)> {
     let jobs = cli.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
@@ -123,18 +77,19 @@ fn fan_out<T: Send>(
         }
         bar
     });
-    tracing::info!(databases = secrets.len(), jobs, dir = %cli.dir.display(), "{verb}");
+    let name = verb.name();
+    tracing::info!(databases = secrets.len(), jobs, dir = %cli.dir.display(), "{name}");
     let outcomes = migrate::tenants::for_each(
         named,
         jobs,
         cli.fail_fast,
         |url: DatabaseUrl| {
-            tracing::debug!(database = %url.shown(), "{verb}");
-            let db = connection::open(&url, access, verb).map_err(|err| Error::Database {
+            tracing::debug!(database = %url.shown(), "{name}");
+            let db = db::open(&url, verb.access(), name).map_err(|err| Error::Database {
                 action: "open the database".to_owned(),
                 message: err.to_string(),
             })?;
-            operation(&db)
+            verb.run(&db, migrators)
         },
         |_| {
             if let Some(bar) = &progress {
@@ -148,124 +103,94 @@ fn fan_out<T: Send>(
     outcomes.into_iter().zip(secrets).collect()
 }
 
-/// How one verb's outcomes read in the table.
-trait Columns<T> {
-    /// The headers between DATABASE and RESULT.
-    fn headers(&self) -> Vec<&'static str>;
-    /// Those cells for a database that succeeded.
-    fn cells(&self, done: &T) -> Vec<String>;
-    /// Those cells for a database that failed.
-    fn failed(&self, _err: &Error) -> Vec<String> {
-        vec!["-".to_owned(); self.headers().len()]
-    }
-    /// The RESULT of a database that succeeded.
-    fn result(&self, _done: &T) -> &'static str {
-        "ok"
-    }
-    /// Extra cells after DURATION (the backups), if any database has them.
-    fn trailing(&self, _done: &T) -> Option<String> {
-        None
+/// The headers between DATABASE and RESULT.
+fn headers(verb: Verb) -> Vec<&'static str> {
+    match verb {
+        Verb::Upgrade(_) => vec!["FROM", "TO", "APPLIED"],
+        Verb::Downgrade(_) => vec!["FROM", "TO", "REVERTED"],
+        Verb::Status => vec!["CURRENT", "HEAD", "PENDING", "DIRTY", "DRIFT"],
+        Verb::Check => vec!["CURRENT", "HEAD", "PENDING"],
+        Verb::Current => vec!["CURRENT"],
+        Verb::History | Verb::Stamp(_) => unreachable!("{ONE_DATABASE}"),
     }
 }
 
-/// `upgrade` and `downgrade`: from, to, how many steps ran.
-struct Steps(&'static str);
-
-impl Columns<Report> for Steps {
-    fn headers(&self) -> Vec<&'static str> {
-        vec!["FROM", "TO", self.0]
-    }
-
-    fn cells(&self, report: &Report) -> Vec<String> {
-        vec![
+/// Those cells for a database that succeeded.
+fn cells(done: &Done) -> Vec<String> {
+    match done {
+        // `upgrade` and `downgrade`: from, to, how many steps ran.
+        Done::Steps(report) => vec![
             output::version(report.from),
             output::version(report.to),
             report.steps.len().to_string(),
-        ]
-    }
-
-    fn failed(&self, err: &Error) -> Vec<String> {
-        let completed = err.completed().len();
-        vec![
-            "-".to_owned(),
-            "-".to_owned(),
-            if completed == 0 {
-                "-".to_owned()
-            } else {
-                completed.to_string()
-            },
-        ]
-    }
-
-    fn trailing(&self, report: &Report) -> Option<String> {
-        report
-            .backup
-            .as_ref()
-            .map(|backup| backup.display().to_string())
-    }
-}
-
-/// `status`: current, head, pending, dirty, drift.
-struct StatusColumns;
-
-impl Columns<Status> for StatusColumns {
-    fn headers(&self) -> Vec<&'static str> {
-        vec!["CURRENT", "HEAD", "PENDING", "DIRTY", "DRIFT"]
-    }
-
-    fn cells(&self, status: &Status) -> Vec<String> {
-        let yes_no = |flag: bool| if flag { "yes" } else { "no" }.to_owned();
-        vec![
-            output::version(status.current),
-            output::version(status.head),
-            status.pending.to_string(),
-            yes_no(status.dirty),
-            yes_no(status.drift),
-        ]
-    }
-}
-
-/// `check`: current, head, pending, and the verdict as the result.
-struct CheckColumns;
-
-impl Columns<Checked> for CheckColumns {
-    fn headers(&self) -> Vec<&'static str> {
-        vec!["CURRENT", "HEAD", "PENDING"]
-    }
-
-    fn cells(&self, checked: &Checked) -> Vec<String> {
-        vec![
+        ],
+        Done::Status(status) => {
+            let yes_no = |flag: bool| if flag { "yes" } else { "no" }.to_owned();
+            vec![
+                output::version(status.current),
+                output::version(status.head),
+                status.pending.to_string(),
+                yes_no(status.dirty),
+                yes_no(status.drift),
+            ]
+        }
+        Done::Checked(checked) => vec![
             output::version(checked.status.current),
             output::version(checked.status.head),
             checked.status.pending.to_string(),
-        ]
+        ],
+        // The version and name, as `migrate current` prints them.
+        Done::Current(current) => vec![match (current.version, &current.name) {
+            (Some(_), Some(_)) => output::current(current),
+            _ => "base".to_owned(),
+        }],
+        Done::History(_) | Done::Stamped(_) => unreachable!("{ONE_DATABASE}"),
     }
+}
 
-    fn result(&self, checked: &Checked) -> &'static str {
-        match checked.verdict {
+/// Those cells for a database that failed: `-`, but for the steps that
+/// completed before an `upgrade` or `downgrade` failed.
+fn failed_cells(verb: Verb, err: &Error) -> Vec<String> {
+    let mut cells = vec!["-".to_owned(); headers(verb).len()];
+    let completed = err.completed().len();
+    if let (Verb::Upgrade(_) | Verb::Downgrade(_), 1..) = (verb, completed) {
+        cells[2] = completed.to_string();
+    }
+    cells
+}
+
+/// The RESULT of a database that succeeded: `check`'s verdict, `ok` else.
+fn result(done: &Done) -> &'static str {
+    match done {
+        Done::Checked(checked) => match checked.verdict {
             Verdict::Current => "ok",
             Verdict::Pending => "pending",
             Verdict::Drift => "drift",
             Verdict::Dirty => "dirty",
-        }
+        },
+        _ => "ok",
     }
 }
 
-/// `current`: the version and name, as `migrate current` prints them.
-struct CurrentColumns;
+/// Whether a database that succeeded counts as failed: `check` found it
+/// drifted or dirty.
+fn bad(done: &Done) -> bool {
+    matches!(done, Done::Checked(checked) if matches!(checked.verdict, Verdict::Drift | Verdict::Dirty))
+}
 
-impl Columns<Current> for CurrentColumns {
-    fn headers(&self) -> Vec<&'static str> {
-        vec!["CURRENT"]
-    }
-
-    fn cells(&self, current: &Current) -> Vec<String> {
-        vec![match (current.version, &current.name) {
-            (Some(_), Some(_)) => output::current(current),
-            _ => "base".to_owned(),
-        }]
+/// The BACKUP cell after DURATION, if any database has one.
+fn backup(done: &Done) -> Option<String> {
+    match done {
+        Done::Steps(report) => report
+            .backup
+            .as_ref()
+            .map(|backup| backup.display().to_string()),
+        _ => None,
     }
 }
+
+/// Why `history` and `stamp` never get here.
+const ONE_DATABASE: &str = "refused with several databases before anything is read";
 
 /// One element of the `--json` array.
 #[derive(Serialize)]
@@ -287,29 +212,15 @@ enum Body<'a, T> {
     },
 }
 
-/// 1 when anything failed, 0 otherwise.
-fn exit_code(failed: bool) -> ExitCode {
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
 /// Prints the table (or the JSON array) and each failure's sentence on
-/// stderr; returns whether any database failed, was not tried or is `bad`
-/// (for `check`: drifted or dirty).
-fn finish<T: Serialize>(
-    printer: &Printer,
-    outcomes: &[(Outcome<T>, Option<String>)],
-    columns: &impl Columns<T>,
-    bad: impl Fn(&T) -> bool,
-) -> bool {
+/// stderr; returns whether any database failed, was not tried or is
+/// [`bad`].
+fn finish(printer: &Printer, verb: Verb, outcomes: &[(Outcome<Done>, Option<String>)]) -> bool {
     let message = |err: &Error, secret: &Option<String>| match secret {
         Some(url) => scrub(&err.to_string(), url),
         None => err.to_string(),
     };
-    let entries: Vec<Entry<'_, T>> = outcomes
+    let entries: Vec<Entry<'_, Done>> = outcomes
         .iter()
         .map(|(outcome, secret)| Entry {
             database: &outcome.database,
@@ -323,7 +234,7 @@ fn finish<T: Serialize>(
             },
         })
         .collect();
-    printer.print(&entries, || table(outcomes, columns));
+    printer.print(&entries, || table(verb, outcomes));
     let mut skipped = 0;
     for (outcome, secret) in outcomes {
         match &outcome.result {
@@ -340,19 +251,19 @@ fn finish<T: Serialize>(
     }
     outcomes
         .iter()
-        .any(|(outcome, _)| outcome.result.as_ref().map_or(true, &bad))
+        .any(|(outcome, _)| outcome.result.as_ref().map_or(true, bad))
 }
 
 /// The summary table, then one line counting the results.
-fn table<T>(outcomes: &[(Outcome<T>, Option<String>)], columns: &impl Columns<T>) -> String {
+fn table(verb: Verb, outcomes: &[(Outcome<Done>, Option<String>)]) -> String {
     let backups = outcomes.iter().any(|(outcome, _)| {
         outcome
             .result
             .as_ref()
-            .is_ok_and(|done| columns.trailing(done).is_some())
+            .is_ok_and(|done| backup(done).is_some())
     });
     let mut header = vec!["DATABASE"];
-    header.extend(columns.headers());
+    header.extend(headers(verb));
     header.extend(["RESULT", "DURATION"]);
     if backups {
         header.push("BACKUP");
@@ -363,13 +274,9 @@ fn table<T>(outcomes: &[(Outcome<T>, Option<String>)], columns: &impl Columns<T>
         .map(|(outcome, _)| {
             let mut row = vec![outcome.database.clone()];
             let (cells, result, trailing) = match &outcome.result {
-                Ok(done) => (
-                    columns.cells(done),
-                    columns.result(done),
-                    columns.trailing(done),
-                ),
-                Err(Error::Skipped) => (columns.failed(&Error::Skipped), "not tried", None),
-                Err(err) => (columns.failed(err), "failed", None),
+                Ok(done) => (cells(done), result(done), backup(done)),
+                Err(Error::Skipped) => (failed_cells(verb, &Error::Skipped), "not tried", None),
+                Err(err) => (failed_cells(verb, err), "failed", None),
             };
             results.push(result);
             row.extend(cells);

@@ -14,13 +14,8 @@
 
 mod dir;
 mod name;
-mod next;
 mod script;
 
 pub use dir::{LoadError, LoadedMigration, LoadedScript, load_dir};
 pub use name::{FileName, NameProblem, Role, parse_file_name};
-pub use next::{
-    CreatedMigration, FileForm, Layout, NewError, NextMigration, VersionStyle, create_migration,
-    layout, next_migration, utc_timestamp,
-};
 pub use script::{Directives, checksum, directives, is_blank, strip_bom};

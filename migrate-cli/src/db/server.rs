@@ -17,7 +17,11 @@ use std::time::Duration;
 use sqlx::pool::PoolOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use crate::database::{DatabaseError, Engine, ServerUrl};
+use super::error::DatabaseError;
+use migrate::Dialect;
+
+use super::product_name;
+use super::url::ServerUrl;
 
 /// A connected server: see [`on_pool!`] for running a library call on it.
 pub struct Server {
@@ -25,7 +29,7 @@ pub struct Server {
     pub(crate) pool: Pool,
 }
 
-/// The server's pool, of its engine's type.
+/// The server's pool, of its dialect's type.
 pub(crate) enum Pool {
     Postgres(sqlx::PgPool),
     MySql(sqlx::MySqlPool),
@@ -36,8 +40,8 @@ pub(crate) enum Pool {
 macro_rules! on_pool {
     ($server:expr, |$pool:ident| $call:expr) => {
         match &$server.pool {
-            $crate::server::Pool::Postgres($pool) => $server.runtime.block_on($call),
-            $crate::server::Pool::MySql($pool) => $server.runtime.block_on($call),
+            $crate::db::server::Pool::Postgres($pool) => $server.runtime.block_on($call),
+            $crate::db::server::Pool::MySql($pool) => $server.runtime.block_on($call),
         }
     };
 }
@@ -53,7 +57,7 @@ impl Server {
     pub fn connect(url: &ServerUrl) -> Result<Server, DatabaseError> {
         let failed = |message: String| DatabaseError::Connect {
             url: url.shown.clone(),
-            engine: url.engine.name(),
+            engine: product_name(url.dialect()),
             message,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -63,9 +67,10 @@ impl Server {
         tracing::debug!(database = %url.shown, "connecting");
         let pool = runtime
             .block_on(async {
-                Ok(match url.engine {
-                    Engine::Postgres => Pool::Postgres(pool(url).await?),
-                    Engine::MySql => Pool::MySql(pool(url).await?),
+                Ok(match url.dialect() {
+                    Dialect::Postgres => Pool::Postgres(pool(url).await?),
+                    Dialect::MySql => Pool::MySql(pool(url).await?),
+                    Dialect::Sqlite => unreachable!("a server URL is PostgreSQL or MySQL"),
                 })
             })
             .map_err(|err: sqlx::Error| failed(message(&err)))?;

@@ -1,21 +1,20 @@
-//! The next migration of a directory: its version and file names, in the
-//! directory's own style.
+//! `migrate new`: the next migration of a directory, its version and file
+//! names in the directory's own style, and the files themselves.
 //!
-//! `migrate new` asks here rather than deciding for itself, so that the rule
-//! is testable without a command line and shared by any other tool. A
-//! directory numbered `0001`, `0002`, … gets `0003`; one numbered with UTC
-//! timestamps (`20261121093000`) gets the current time; an empty one gets a
-//! timestamp too, since timestamps never clash between branches. The file
-//! names are checked by the one file-name parser ([`parse_file_name`]), so a
+//! The rule lives apart from the command line so that it is testable
+//! without one. A directory numbered `0001`, `0002`, … gets `0003`; one
+//! numbered with UTC timestamps (`20261121093000`) gets the current time;
+//! an empty one gets a timestamp too, since timestamps never clash between
+//! branches. The directory is read and the file names are checked by the
+//! one parser (`migrate_files`: [`load_dir`], [`parse_file_name`]), so a
 //! name that `new` accepts always loads.
 
-use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::dir::{LoadError, LoadedMigration, load_dir};
-use crate::name::{NameProblem, parse_file_name};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use migrate_files::{LoadError, LoadedMigration, NameProblem, load_dir, parse_file_name};
 
 /// How a directory numbers its migrations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +59,17 @@ pub struct NextMigration {
 
 /// Why the next migration cannot be created. Every message names the
 /// directory, file or name involved and says what to do.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NewError {
     /// The directory's existing migrations do not load.
-    Load(LoadError),
+    #[error("{0}")]
+    Load(#[from] LoadError),
     /// The directory does not exist and cannot be created.
+    #[error(
+        "cannot create the migration directory {}: {source}; check the path (--dir or MIGRATE_DIR)",
+        dir.display()
+    )]
     CreateDirectory {
         /// The directory.
         dir: PathBuf,
@@ -73,6 +77,10 @@ pub enum NewError {
         source: std::io::Error,
     },
     /// The name cannot be part of a migration file name.
+    #[error(
+        "`{name}` cannot name a migration because {}; use a name such as `add_email`",
+        NameOnly(problem)
+    )]
     BadName {
         /// The name as given.
         name: String,
@@ -80,11 +88,18 @@ pub enum NewError {
         problem: NameProblem,
     },
     /// The newest version is already the largest possible one.
+    #[error(
+        "the newest migration's version {newest} is the largest allowed, so no version is left after it"
+    )]
     NoVersionLeft {
         /// The newest version.
         newest: i64,
     },
     /// A file of the new migration cannot be written (or already exists).
+    #[error(
+        "cannot create migration file {}: {source}; nothing else was written",
+        file.display()
+    )]
     Write {
         /// The file.
         file: PathBuf,
@@ -93,38 +108,11 @@ pub enum NewError {
     },
 }
 
-impl fmt::Display for NewError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NewError::Load(err) => err.fmt(f),
-            NewError::CreateDirectory { dir, source } => write!(
-                f,
-                "cannot create the migration directory {}: {source}; check the path (--dir or MIGRATE_DIR)",
-                dir.display()
-            ),
-            NewError::BadName { name, problem } => write!(
-                f,
-                "`{name}` cannot name a migration because {problem}; use a name such as `add_email`",
-                problem = NameOnly(problem)
-            ),
-            NewError::NoVersionLeft { newest } => write!(
-                f,
-                "the newest migration's version {newest} is the largest allowed, so no version is left after it"
-            ),
-            NewError::Write { file, source } => write!(
-                f,
-                "cannot create migration file {}: {source}; nothing else was written",
-                file.display()
-            ),
-        }
-    }
-}
-
 /// A [`NameProblem`] said of a name alone, not of a file name.
 struct NameOnly<'p>(&'p NameProblem);
 
-impl fmt::Display for NameOnly<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std::fmt::Display for NameOnly<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
             NameProblem::EmptyName => f.write_str("it is empty"),
             NameProblem::BadCharacter(c) => write!(
@@ -133,24 +121,6 @@ impl fmt::Display for NameOnly<'_> {
             ),
             other => other.fmt(f),
         }
-    }
-}
-
-impl std::error::Error for NewError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            NewError::Load(err) => Some(err),
-            NewError::CreateDirectory { source, .. } | NewError::Write { source, .. } => {
-                Some(source)
-            }
-            NewError::BadName { .. } | NewError::NoVersionLeft { .. } => None,
-        }
-    }
-}
-
-impl From<LoadError> for NewError {
-    fn from(err: LoadError) -> Self {
-        NewError::Load(err)
     }
 }
 
@@ -177,20 +147,6 @@ fn is_timestamp(version: i64, width: usize) -> bool {
 /// The style of a directory whose migrations are `migrations` (in version
 /// order, as [`load_dir`] returns them): that of its newest migration, or
 /// timestamps in the plain form for an empty directory.
-///
-/// # Examples
-///
-/// ```
-/// use migrate_files::{FileForm, Layout, VersionStyle, layout};
-/// let dir = tempfile::tempdir().unwrap();
-/// assert_eq!(layout(&[]), Layout { style: VersionStyle::Timestamp, form: FileForm::Plain });
-/// std::fs::write(dir.path().join("V007__init.sql"), "").unwrap();
-/// let loaded = migrate_files::load_dir(dir.path()).unwrap();
-/// assert_eq!(
-///     layout(&loaded),
-///     Layout { style: VersionStyle::Sequential { width: 3 }, form: FileForm::Flyway }
-/// );
-/// ```
 pub fn layout(migrations: &[LoadedMigration]) -> Layout {
     let Some(newest) = migrations.last() else {
         return Layout {
@@ -215,44 +171,13 @@ pub fn layout(migrations: &[LoadedMigration]) -> Layout {
 
 /// `now` as the UTC timestamp version `YYYYMMDDHHMMSS` (times before 1970
 /// count as 1970-01-01T00:00:00).
-///
-/// # Examples
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// let now = UNIX_EPOCH + Duration::from_secs(1_795_253_400);
-/// assert_eq!(migrate_files::utc_timestamp(now), 20261121093000);
-/// ```
 pub fn utc_timestamp(now: SystemTime) -> i64 {
-    let seconds = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX / 2);
-    let (days, time) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    (((year * 100 + month) * 100 + day) * 100 + time / 3600) * 10_000
-        + (time % 3600 / 60) * 100
-        + time % 60
-}
-
-/// Year, month and day of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let time = DateTime::<Utc>::from(now.max(UNIX_EPOCH));
+    let date =
+        (i64::from(time.year()) * 100 + i64::from(time.month())) * 100 + i64::from(time.day());
+    let clock =
+        (i64::from(time.hour()) * 100 + i64::from(time.minute())) * 100 + i64::from(time.second());
+    date * 1_000_000 + clock
 }
 
 /// The next migration after `migrations` (in version order, as
@@ -260,19 +185,6 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// newest version plus one, padded like the newest file, or the UTC time
 /// `now` (at least the newest version plus one) for a directory of
 /// timestamps or an empty one.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::SystemTime;
-/// let dir = tempfile::tempdir().unwrap();
-/// std::fs::write(dir.path().join("0001_init.sql"), "").unwrap();
-/// let loaded = migrate_files::load_dir(dir.path()).unwrap();
-/// let next = migrate_files::next_migration(&loaded, "add_email", true, SystemTime::now()).unwrap();
-/// assert_eq!(next.version, 2);
-/// assert_eq!(next.up, "0002_add_email.up.sql");
-/// assert_eq!(next.down.as_deref(), Some("0002_add_email.down.sql"));
-/// ```
 ///
 /// # Errors
 ///
@@ -286,15 +198,15 @@ pub fn next_migration(
     now: SystemTime,
 ) -> Result<NextMigration, NewError> {
     let Layout { style, form } = layout(migrations);
-    let newest = migrations.last().map(|m| m.version);
-    let after_newest = match newest {
-        Some(newest) => Some(
+    let after_newest = migrations
+        .last()
+        .map(|newest| {
+            let newest = newest.version;
             newest
                 .checked_add(1)
-                .ok_or(NewError::NoVersionLeft { newest })?,
-        ),
-        None => None,
-    };
+                .ok_or(NewError::NoVersionLeft { newest })
+        })
+        .transpose()?;
     let (version, width) = match style {
         VersionStyle::Sequential { width } => (after_newest.unwrap_or(1), width),
         VersionStyle::Timestamp => (utc_timestamp(now).max(after_newest.unwrap_or(0)), 14),
@@ -312,22 +224,16 @@ pub fn next_migration(
     };
     // The one parser decides whether the name is acceptable.
     for file in std::iter::once(&up).chain(&down) {
-        match parse_file_name(file) {
-            Ok(Some(parsed)) if parsed.name == name => {}
+        let problem = match parse_file_name(file) {
+            Ok(Some(parsed)) if parsed.name == name => continue,
             // Only a `.` makes the parser read another name (`a.up` + `.sql`).
-            Ok(_) => {
-                return Err(NewError::BadName {
-                    name: name.to_owned(),
-                    problem: NameProblem::BadCharacter('.'),
-                });
-            }
-            Err(problem) => {
-                return Err(NewError::BadName {
-                    name: name.to_owned(),
-                    problem,
-                });
-            }
-        }
+            Ok(_) => NameProblem::BadCharacter('.'),
+            Err(problem) => problem,
+        };
+        return Err(NewError::BadName {
+            name: name.to_owned(),
+            problem,
+        });
     }
     Ok(NextMigration { version, up, down })
 }
@@ -351,15 +257,6 @@ fn up_template(name: &str) -> String {
 /// not exist): see [`next_migration`]. The down file starts empty, so that
 /// forgetting to write it once the up script holds SQL is a load error
 /// rather than a downgrade that silently undoes nothing.
-///
-/// # Examples
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// std::fs::write(dir.path().join("0009_init.sql"), "").unwrap();
-/// let created = migrate_files::create_migration(dir.path(), "add_email", false, std::time::SystemTime::now()).unwrap();
-/// assert_eq!(created.files, [dir.path().join("0010_add_email.sql")]);
-/// ```
 ///
 /// # Errors
 ///
@@ -445,6 +342,24 @@ mod tests {
         assert_eq!(
             utc_timestamp(UNIX_EPOCH - Duration::from_secs(1)),
             19700101000000
+        );
+    }
+
+    #[test]
+    fn the_newest_file_sets_the_layout() {
+        assert_eq!(
+            layout(&[]),
+            Layout {
+                style: VersionStyle::Timestamp,
+                form: FileForm::Plain
+            }
+        );
+        assert_eq!(
+            layout(&loaded(&["V007__init.sql"])),
+            Layout {
+                style: VersionStyle::Sequential { width: 3 },
+                form: FileForm::Flyway
+            }
         );
     }
 

@@ -1,12 +1,15 @@
-//! An open database of either kind, and the one library call each verb
-//! makes on it: a SQLite file through the library's rusqlite functions, a
-//! server through its sqlx ones. Nothing here decides anything.
+//! An open database of either kind, and each library call on it, made the
+//! same way for both: a SQLite file through the library's rusqlite
+//! functions, a server through its sqlx ones. Which call a verb makes is
+//! `verb.rs`'s; nothing here decides anything.
 
 use migrate::plan::Plan;
 use migrate::{Current, Direction, Error, HistoryEntry, Migrator, Report, Status, Target};
 
-use crate::database::{self, Access, Database, DatabaseError, DatabaseUrl};
-use crate::server::{Server, on_pool};
+use super::error::DatabaseError;
+use super::server::{Server, on_pool};
+use super::sqlite::{self, Access, Database};
+use super::url::DatabaseUrl;
 
 /// An open database.
 pub enum Open {
@@ -22,10 +25,10 @@ pub enum Open {
 ///
 /// # Errors
 ///
-/// What [`database::open`] or [`Server::connect`] says.
+/// What [`sqlite::open`] or [`Server::connect`] says.
 pub fn open(url: &DatabaseUrl, access: Access, verb: &'static str) -> Result<Open, DatabaseError> {
     match url {
-        DatabaseUrl::Sqlite(url) => database::open(url, access, verb).map(Open::Sqlite),
+        DatabaseUrl::Sqlite(url) => sqlite::open(url, access, verb).map(Open::Sqlite),
         DatabaseUrl::Server(url) => Server::connect(url).map(Open::Server),
     }
 }

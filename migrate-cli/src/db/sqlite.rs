@@ -1,0 +1,144 @@
+//! Opening a SQLite file (or memory) with rusqlite, as a verb needs it:
+//! created or not, read-only or not, a missing file read as empty for a
+//! preview. A file that cannot serve the verb is refused here, by name,
+//! before the library touches it.
+
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::error::DatabaseError;
+use super::url::{Location, SqliteUrl};
+
+/// How a verb needs the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads (and may bring the history table's format up to date); the
+    /// database must exist.
+    Read,
+    /// Writes; the database must exist (`downgrade`, `stamp`).
+    Write,
+    /// Writes, creating a missing file (`upgrade`).
+    Create,
+    /// Only reads, through a read-only connection (`--sql`, `--dry-run`).
+    /// With `missing_is_empty`, a missing file reads as an empty database
+    /// (what `upgrade` would create) and is not created.
+    Preview {
+        /// A missing file is an empty database.
+        missing_is_empty: bool,
+    },
+}
+
+/// An open database.
+#[derive(Debug)]
+pub struct Database {
+    /// The connection.
+    pub conn: Connection,
+    /// True when this command created the file (`upgrade` of a database
+    /// that did not exist): there was nothing to back up.
+    pub created: bool,
+}
+
+/// Opens the database for `verb`.
+///
+/// # Errors
+///
+/// [`DatabaseError::Missing`] when the file does not exist and `access`
+/// does not create it; [`DatabaseError::ReadOnly`] when a writing verb gets a
+/// read-only database; [`DatabaseError::NotADatabase`] for a file that is
+/// not SQLite; [`DatabaseError::Open`] when SQLite cannot open it.
+pub fn open(
+    url: &SqliteUrl,
+    access: Access,
+    verb: &'static str,
+) -> Result<Database, DatabaseError> {
+    let shown = url.shown.clone();
+    let path = match &url.location {
+        Location::Memory => {
+            let conn = Connection::open_in_memory().map_err(|err| DatabaseError::Open {
+                url: shown.clone(),
+                message: err.to_string(),
+            })?;
+            return Ok(Database {
+                conn,
+                created: false,
+            });
+        }
+        Location::File(path) => path,
+    };
+    let exists = path.exists();
+    let creates = access == Access::Create && url.may_create && !url.read_only;
+    if !exists && !creates {
+        if access
+            == (Access::Preview {
+                missing_is_empty: true,
+            })
+        {
+            tracing::info!(database = %shown, "the database does not exist yet: planning from an empty one");
+            return open(
+                &SqliteUrl {
+                    location: Location::Memory,
+                    ..url.clone()
+                },
+                access,
+                verb,
+            );
+        }
+        return Err(DatabaseError::Missing { url: shown });
+    }
+    let read_only = url.read_only || matches!(access, Access::Preview { .. });
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else if creates {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    tracing::debug!(database = %shown, ?access, "opening");
+    let conn = Connection::open_with_flags(path, flags).map_err(|err| {
+        // SQLite's message ends with the path as given, which the URL in
+        // front already names (redacted).
+        let message = err.to_string();
+        let unnamed = message
+            .strip_suffix(&format!(": {}", path.display()))
+            .unwrap_or(&message);
+        DatabaseError::Open {
+            url: shown.clone(),
+            message: unnamed.to_owned(),
+        }
+    })?;
+    check_readable(&conn, &shown)?;
+    if matches!(access, Access::Write | Access::Create)
+        && (url.read_only || (exists && !writable(path)))
+    {
+        return Err(DatabaseError::ReadOnly { url: shown, verb });
+    }
+    Ok(Database {
+        conn,
+        created: !exists,
+    })
+}
+
+/// Whether this process may write the file: SQLite would otherwise open a
+/// write-protected file read-only without a word and fail at the first
+/// write. Opening for append writes nothing.
+fn writable(path: &Path) -> bool {
+    std::fs::OpenOptions::new().append(true).open(path).is_ok()
+}
+
+/// SQLite opens any file lazily: read its header now, so that a file that
+/// is not a database gets a message naming it.
+fn check_readable(conn: &Connection, shown: &str) -> Result<(), DatabaseError> {
+    match conn.pragma_query_value(None, "schema_version", |row| row.get::<_, i64>(0)) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(code, _)) if code.code == ErrorCode::NotADatabase => {
+            Err(DatabaseError::NotADatabase {
+                url: shown.to_owned(),
+            })
+        }
+        Err(err) => Err(DatabaseError::Open {
+            url: shown.to_owned(),
+            message: err.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,268 @@
+//! Which database a `--database-url` names: a SQLite file (or memory) by
+//! its URL or plain path, or a PostgreSQL or MySQL/MariaDB server by its
+//! scheme.
+//!
+//! A server URL ([`ServerUrl`]) keeps the URL it connects with private and
+//! prints, even in `Debug`, only the redacted one.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use migrate::Dialect;
+
+use super::error::DatabaseError;
+use super::redact::{redact, redact_query};
+
+/// Where a SQLite database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file.
+    File(PathBuf),
+    /// Memory (`sqlite::memory:` or `?mode=memory`): gone when the command ends.
+    Memory,
+}
+
+/// A parsed SQLite URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteUrl {
+    /// The URL as shown in messages (redacted).
+    pub shown: String,
+    /// Where the database lives.
+    pub location: Location,
+    /// `?mode=ro`.
+    pub read_only: bool,
+    /// False for `?mode=rw`: never create the file.
+    pub may_create: bool,
+}
+
+/// A server URL: the URL to connect with, which is never shown, and the
+/// redacted one for messages. `Debug` shows only the redacted one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    /// Which server: PostgreSQL or MySQL/MariaDB, never SQLite.
+    dialect: Dialect,
+    /// The URL as shown in messages (redacted).
+    pub shown: String,
+    /// The URL sqlx connects with (`mariadb://` spelled `mysql://`).
+    connect: String,
+}
+
+impl ServerUrl {
+    /// Which server: [`Dialect::Postgres`] or [`Dialect::MySql`] (a SQLite
+    /// URL is a [`SqliteUrl`]).
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The URL to connect with, password and all: for the driver only.
+    pub fn connect_url(&self) -> &str {
+        &self.connect
+    }
+}
+
+impl fmt::Debug for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerUrl")
+            .field("dialect", &self.dialect)
+            .field("shown", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a `--database-url` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file (or memory), opened with rusqlite.
+    Sqlite(SqliteUrl),
+    /// A PostgreSQL or MySQL/MariaDB server, reached through sqlx.
+    Server(ServerUrl),
+}
+
+impl DatabaseUrl {
+    /// The URL as shown in messages (redacted).
+    pub fn shown(&self) -> &str {
+        match self {
+            DatabaseUrl::Sqlite(url) => &url.shown,
+            DatabaseUrl::Server(url) => &url.shown,
+        }
+    }
+
+    /// The SQL dialect of the database.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
+            DatabaseUrl::Server(server) => server.dialect,
+        }
+    }
+}
+
+/// Reads a `--database-url`: a server URL by its scheme, otherwise a
+/// SQLite URL or a plain path.
+///
+/// # Errors
+///
+/// [`DatabaseError::UnknownScheme`] for other schemes,
+/// [`DatabaseError::BadOption`] for an unknown SQLite URL option.
+pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
+    let shown = redact(url);
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .filter(|scheme| {
+            scheme.len() > 1
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        });
+    let server = |dialect, connect| {
+        Ok(DatabaseUrl::Server(ServerUrl {
+            dialect,
+            shown: shown.clone(),
+            connect,
+        }))
+    };
+    let path_and_query = match scheme.map(str::to_ascii_lowercase).as_deref() {
+        Some("sqlite") => {
+            let rest = &url["sqlite:".len()..];
+            rest.strip_prefix("//").unwrap_or(rest)
+        }
+        Some("postgres" | "postgresql") => return server(Dialect::Postgres, url.to_owned()),
+        Some("mysql") => return server(Dialect::MySql, url.to_owned()),
+        // sqlx knows MariaDB as MySQL.
+        Some("mariadb") => {
+            return server(Dialect::MySql, format!("mysql{}", &url["mariadb".len()..]));
+        }
+        Some(other) if url[other.len()..].starts_with("://") => {
+            return Err(DatabaseError::UnknownScheme {
+                scheme: other.to_owned(),
+                url: shown,
+            });
+        }
+        // A plain path, query and all.
+        _ => {
+            return Ok(DatabaseUrl::Sqlite(SqliteUrl {
+                location: Location::File(PathBuf::from(url)),
+                shown,
+                read_only: false,
+                may_create: true,
+            }));
+        }
+    };
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_and_query, None),
+    };
+    let mut parsed = SqliteUrl {
+        location: if path == ":memory:" {
+            Location::Memory
+        } else {
+            Location::File(PathBuf::from(path))
+        },
+        shown: shown.clone(),
+        read_only: false,
+        may_create: true,
+    };
+    for option in query.into_iter().flat_map(|query| query.split('&')) {
+        match option {
+            "" | "mode=rwc" => {}
+            "mode=ro" => parsed.read_only = true,
+            "mode=rw" => parsed.may_create = false,
+            "mode=memory" => parsed.location = Location::Memory,
+            other => {
+                return Err(DatabaseError::BadOption {
+                    url: shown,
+                    option: redact_query(&format!("?{other}"))[1..].to_owned(),
+                });
+            }
+        }
+    }
+    Ok(DatabaseUrl::Sqlite(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(url: &str) -> SqliteUrl {
+        match parse_url(url).unwrap() {
+            DatabaseUrl::Sqlite(url) => url,
+            DatabaseUrl::Server(server) => panic!("{url} is not SQLite: {server:?}"),
+        }
+    }
+
+    #[test]
+    fn sqlite_urls_name_files_and_modes() {
+        let file = |url: &str| sqlite(url).location;
+        assert_eq!(file("sqlite://app.db"), Location::File("app.db".into()));
+        assert_eq!(
+            file("sqlite:///tmp/app.db"),
+            Location::File("/tmp/app.db".into())
+        );
+        assert_eq!(file("sqlite:app.db"), Location::File("app.db".into()));
+        assert_eq!(file("SQLite:app.db"), Location::File("app.db".into()));
+        assert_eq!(file("./app.db"), Location::File("./app.db".into()));
+        assert_eq!(file("sqlite::memory:"), Location::Memory);
+        assert_eq!(file("sqlite://x.db?mode=memory"), Location::Memory);
+        let ro = sqlite("sqlite://app.db?mode=ro");
+        assert!(ro.read_only && ro.may_create);
+        let rw = sqlite("sqlite://app.db?mode=rw");
+        assert!(!rw.read_only && !rw.may_create);
+    }
+
+    #[test]
+    fn server_urls_pick_the_dialect_and_keep_the_password_out_of_debug() {
+        let server = |url: &str| match parse_url(url).unwrap() {
+            DatabaseUrl::Server(server) => server,
+            DatabaseUrl::Sqlite(sqlite) => panic!("{url} is not a server: {sqlite:?}"),
+        };
+        for (url, connect, dialect) in [
+            (
+                "postgres://u:hunter2@h/db",
+                "postgres://u:hunter2@h/db",
+                Dialect::Postgres,
+            ),
+            ("PostgreSQL://h/db", "PostgreSQL://h/db", Dialect::Postgres),
+            (
+                "mysql://root:hunter2@h:3306/db",
+                "mysql://root:hunter2@h:3306/db",
+                Dialect::MySql,
+            ),
+            // sqlx knows MariaDB as MySQL.
+            (
+                "mariadb://root:hunter2@h/db",
+                "mysql://root:hunter2@h/db",
+                Dialect::MySql,
+            ),
+            ("MariaDB://h/db", "mysql://h/db", Dialect::MySql),
+        ] {
+            let parsed = server(url);
+            assert_eq!(
+                (parsed.dialect(), parsed.connect_url()),
+                (dialect, connect),
+                "{url}"
+            );
+            assert_eq!(parse_url(url).unwrap().dialect(), dialect);
+            assert_eq!(parsed.shown, redact(url));
+            assert!(!format!("{parsed:?}").contains("hunter2"), "{parsed:?}");
+            assert!(!format!("{:?}", parse_url(url).unwrap()).contains("hunter2"));
+        }
+        assert_eq!(parse_url("app.db").unwrap().dialect(), Dialect::Sqlite);
+    }
+
+    #[test]
+    fn other_urls_are_refused_by_name() {
+        let message = |url: &str| parse_url(url).unwrap_err().to_string();
+        assert_eq!(
+            message("http://u:hunter2@h/db"),
+            "http://u:***@h/db: `http` is not a database migrate knows; use sqlite://path (or a path to a SQLite file), postgres://… or mysql://…"
+        );
+        assert_eq!(
+            message("sqlite://app.db?cache=shared"),
+            "sqlite://app.db?cache=shared: `cache=shared` is not a SQLite URL option migrate knows; the only option is `mode=ro`, `mode=rw`, `mode=rwc` or `mode=memory`"
+        );
+        assert_eq!(
+            message("sqlite://app.db?password=hunter2"),
+            "sqlite://app.db?password=***: `password=***` is not a SQLite URL option migrate knows; the only option is `mode=ro`, `mode=rw`, `mode=rwc` or `mode=memory`"
+        );
+    }
+}
