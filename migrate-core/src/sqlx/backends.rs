@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Row as _};
 
-use super::{Backend, Param, database_error, private, script_error};
+use super::{Backend, Param, database_error, private, script};
 #[cfg(feature = "sqlx-postgres")]
 use crate::LockMode;
 #[cfg(feature = "sqlx-sqlite")]
@@ -224,15 +224,16 @@ impl Backend for sqlx::Postgres {
 
     /// One statement at a time: PostgreSQL wraps a multi-statement query in
     /// an implicit transaction, where `CREATE INDEX CONCURRENTLY` fails.
-    async fn run_outside(conn: &mut sqlx::PgConnection, script: &str) -> Result<(), ScriptError> {
-        for (index, statement) in crate::split::statements(script).into_iter().enumerate() {
-            let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
-                .execute(&mut *conn)
-                .await
-                .map_err(|err| script_error(&err, None, Some((number, statement))))?;
-        }
-        Ok(())
+    async fn run_outside(conn: &mut sqlx::PgConnection, sql: &str) -> Result<(), ScriptError> {
+        script::run_postgres_outside(conn, sql).await
+    }
+
+    async fn run_script(
+        conn: &mut sqlx::PgConnection,
+        sql: &str,
+        file: &str,
+    ) -> Result<(), ScriptError> {
+        script::run_postgres(conn, sql, file).await
     }
 }
 
@@ -310,13 +311,16 @@ impl Backend for sqlx::MySql {
 
     /// MySQL runs the script as one multi-statement batch: compound
     /// statements (`BEGIN … END` bodies) hold `;` and must not be split.
-    async fn run_outside(
+    async fn run_outside(conn: &mut sqlx::MySqlConnection, sql: &str) -> Result<(), ScriptError> {
+        script::run_mysql(conn, sql, None).await
+    }
+
+    async fn run_script(
         conn: &mut sqlx::MySqlConnection,
-        script: &str,
+        sql: &str,
+        file: &str,
     ) -> Result<(), ScriptError> {
-        Self::run_batch(conn, script)
-            .await
-            .map_err(|err| script_error(&err, None, None))
+        script::run_mysql(conn, sql, Some(file)).await
     }
 }
 
@@ -423,12 +427,15 @@ impl Backend for sqlx::Sqlite {
         Ok(seen.replace(now) != Some(now))
     }
 
-    async fn run_outside(
+    async fn run_outside(conn: &mut sqlx::SqliteConnection, sql: &str) -> Result<(), ScriptError> {
+        script::run_sqlite(conn, sql, None).await
+    }
+
+    async fn run_script(
         conn: &mut sqlx::SqliteConnection,
-        script: &str,
+        sql: &str,
+        file: &str,
     ) -> Result<(), ScriptError> {
-        Self::run_batch(conn, script)
-            .await
-            .map_err(|err| script_error(&err, None, None))
+        script::run_sqlite(conn, sql, Some(file)).await
     }
 }

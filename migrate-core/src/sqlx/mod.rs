@@ -21,6 +21,7 @@
 //! ```
 
 mod backends;
+mod script;
 
 use std::future::Future;
 use std::time::Instant;
@@ -132,6 +133,15 @@ pub trait Backend: sqlx::Database + private::Sealed {
     #[doc(hidden)]
     fn holds_run_lock(options: &Options) -> bool;
 
+    /// Runs a step's script inside its transaction (`file` names it in
+    /// messages), naming the failing statement where it can be known.
+    #[doc(hidden)]
+    fn run_script(
+        conn: &mut Self::Connection,
+        script: &str,
+        file: &str,
+    ) -> impl Future<Output = Result<(), ScriptError>> + Send;
+
     /// Runs a no-transaction script outside any transaction.
     #[doc(hidden)]
     fn run_outside(
@@ -171,29 +181,6 @@ pub(crate) fn message(err: &sqlx::Error) -> String {
     match err {
         sqlx::Error::Database(db) => db.message().to_owned(),
         other => other.to_string(),
-    }
-}
-
-/// A failed script: the database's message, with the fix for the classic
-/// PostgreSQL case of a statement that cannot run in a transaction.
-pub(crate) fn script_error(
-    err: &sqlx::Error,
-    file: Option<&str>,
-    statement: Option<(u32, &str)>,
-) -> ScriptError {
-    let mut text = message(err);
-    if let sqlx::Error::Database(db) = err
-        && db.code().as_deref() == Some("25001")
-        && let Some(file) = file
-    {
-        text.push_str(&format!(
-            " (add `-- migrate:no-transaction` as the first line of {file} so it runs outside a transaction)"
-        ));
-    }
-    ScriptError {
-        statement: statement.map(|(number, _)| number),
-        statement_sql: statement.map(|(_, sql)| crate::run::excerpt(sql)),
-        message: text,
     }
 }
 
@@ -638,9 +625,7 @@ impl<'m, DB: Backend> Runner<'_, 'm, DB> {
         } else if outside {
             DB::run_outside(conn, &script.sql).await
         } else {
-            DB::run_batch(conn, &script.sql)
-                .await
-                .map_err(|err| script_error(&err, Some(&script.file), None))
+            DB::run_script(conn, &script.sql, &script.file).await
         };
         if let Err(failure) = ran {
             return Err(step_failed(
