@@ -27,25 +27,6 @@ fn is_word(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80
 }
 
-/// Just past the closing `quote`, with backslash escapes and doubled quotes.
-fn quoted_end(bytes: &[u8], open: usize, quote: u8) -> usize {
-    let mut at = open + 1;
-    while at < bytes.len() {
-        match bytes[at] {
-            b'\\' if quote != b'`' => at += 2,
-            b if b == quote => {
-                if bytes.get(at + 1) == Some(&quote) {
-                    at += 2;
-                } else {
-                    return at + 1;
-                }
-            }
-            _ => at += 1,
-        }
-    }
-    bytes.len()
-}
-
 fn line_end(bytes: &[u8], from: usize) -> usize {
     bytes[from..]
         .iter()
@@ -128,7 +109,31 @@ impl Words {
     }
 }
 
-/// Splits `script` as the server does. One pass: linear in its size.
+/// Where the code of `bytes[from..to]` starts, past white space and
+/// comments (an executable `/*! … */` is code).
+fn code_start(bytes: &[u8], mut from: usize, to: usize) -> usize {
+    while from < to {
+        from = match (bytes[from], bytes.get(from + 1), bytes.get(from + 2)) {
+            (b, _, _) if b.is_ascii_whitespace() => from + 1,
+            (b'#', _, _) => line_end(bytes, from),
+            (b'-', Some(b'-'), next)
+                if next.is_none_or(|b| b.is_ascii_whitespace() || b.is_ascii_control()) =>
+            {
+                line_end(bytes, from)
+            }
+            (b'/', Some(b'*'), next) if next != Some(&b'!') => bytes[from + 2..]
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map_or(to, |n| from + 2 + n + 2),
+            _ => return from,
+        };
+    }
+    to
+}
+
+/// Splits `script` as the server does; each statement's range starts at
+/// its code (past leading comments) and ends before its `;`. Linear in the
+/// script's size.
 pub(crate) fn statements(script: &str) -> Split {
     let bytes = script.as_bytes();
     let mut statements = Vec::new();
@@ -138,7 +143,7 @@ pub(crate) fn statements(script: &str) -> Split {
     let mut at = 0;
     while at < bytes.len() {
         at = match bytes[at] {
-            b'\'' | b'"' | b'`' => quoted_end(bytes, at, bytes[at]),
+            quote @ (b'\'' | b'"' | b'`') => super::quoted_end(bytes, at, quote, quote != b'`'),
             b'#' => line_end(bytes, at),
             b'-' if bytes.get(at + 1) == Some(&b'-')
                 && bytes
@@ -159,7 +164,7 @@ pub(crate) fn statements(script: &str) -> Split {
                 end
             }
             b';' if words.ends_at_semicolon() => {
-                statements.push(start..at);
+                statements.push(code_start(bytes, start, at)..at);
                 words = Words::default();
                 start = at + 1;
                 at + 1
@@ -176,7 +181,7 @@ pub(crate) fn statements(script: &str) -> Split {
         };
     }
     if !script[start..].trim().is_empty() {
-        statements.push(start..bytes.len());
+        statements.push(code_start(bytes, start, bytes.len())..bytes.len());
     }
     Split {
         statements,
@@ -219,7 +224,7 @@ mod tests {
                 vec![
                     "CREATE TABLE t (id INT, `begin` INT, begin INT)",
                     "INSERT INTO t VALUES ('a\\';b', \"c;\", 1)",
-                    "# a ; comment\n-- another; comment\nINSERT INTO t VALUES (1) --x",
+                    "INSERT INTO t VALUES (1) --x",
                     "",
                     "",
                     "CREATE DEFINER=`root`@`localhost` TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN\n\
