@@ -15,6 +15,7 @@ mod report;
 mod run;
 #[cfg(feature = "rusqlite")]
 mod rusqlite;
+mod script;
 #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
 mod split;
 #[cfg(any(

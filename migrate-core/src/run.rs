@@ -9,6 +9,8 @@ use crate::plan::{AppliedRow, Step};
 use crate::report::StepReport;
 use crate::{Error, Migration};
 
+pub(crate) use crate::script::ScriptError;
+
 /// What the history table looks like.
 pub(crate) enum Table {
     /// It does not exist yet.
@@ -52,29 +54,6 @@ impl Table {
             Table::Rows(rows) => rows,
             Table::Missing | Table::Outdated => Vec::new(),
         }
-    }
-}
-
-/// Why a script failed: which statement (when known), and the database's message.
-#[doc(hidden)]
-pub struct ScriptError {
-    pub statement: Option<u32>,
-    pub statement_sql: Option<String>,
-    pub message: String,
-}
-
-/// The first line of a statement, at most 80 characters, for messages.
-pub(crate) fn excerpt(sql: &str) -> String {
-    let first = sql
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with("--"))
-        .unwrap_or("");
-    let cut: String = first.chars().take(80).collect();
-    if cut.len() < first.len() {
-        format!("{cut}…")
-    } else {
-        cut
     }
 }
 

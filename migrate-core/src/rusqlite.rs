@@ -13,7 +13,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
@@ -22,7 +21,7 @@ use crate::dialect::{DATA_VERSION, Dialect, HistorySql, added_columns};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Start, Write};
 use crate::plan::{AppliedRow, UpToDate};
 use crate::report::{Direction, Report};
-use crate::run::{ScriptError, Table, excerpt, nothing_to_do};
+use crate::run::{ScriptError, Table, nothing_to_do};
 use crate::{Error, Migration, Options, Target};
 
 fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
@@ -127,62 +126,6 @@ impl<'c> BusyTimeout<'c> {
 impl Drop for BusyTimeout<'_> {
     fn drop(&mut self) {
         let _ = self.conn.busy_timeout(self.previous);
-    }
-}
-
-/// Runs a script statement by statement (SQLite parses it, so triggers and
-/// quoted `;` are safe), keeping track of which statement failed.
-fn run_script(conn: &Connection, script: &str) -> Result<(), ScriptError> {
-    let mut batch = rusqlite::Batch::new(conn, script);
-    let mut number = 0;
-    let mut cursor = 0;
-    loop {
-        number += 1;
-        let failed = |err: rusqlite::Error, sql: Option<String>| ScriptError {
-            statement: Some(number),
-            message: sqlite_message(&err, sql.as_deref().unwrap_or("")),
-            statement_sql: sql.map(|sql| excerpt(&sql)),
-        };
-        let mut statement = match batch.next() {
-            Ok(Some(statement)) => statement,
-            Ok(None) => return Ok(()),
-            Err(err) => return Err(failed(err, Some(script[cursor..].to_owned()))),
-        };
-        // Where this statement ends, for the next one's parse error: SQLite
-        // does not say where it stopped parsing, and a statement that ran
-        // cannot be parsed again later (a `CREATE` of what now exists).
-        // SQLite keeps a statement's text exactly as it stood in the script
-        // (from the end of the one before), so this is one comparison; a
-        // search only if that text was rewritten (bound parameters).
-        let text = statement.expanded_sql();
-        if let Some(text) = &text {
-            if script[cursor..].starts_with(text.as_str()) {
-                cursor += text.len();
-            } else if let Some(at) = script[cursor..].find(text.trim()) {
-                cursor += at + text.trim().len();
-            }
-        }
-        // Step once, as `execute_batch` does: a statement that returns rows
-        // (a PRAGMA, a SELECT) has done its work by its first row.
-        let stepped = statement.raw_query().next().map(drop);
-        if let Err(err) = stepped {
-            return Err(failed(err, text));
-        }
-    }
-}
-
-/// SQLite's message alone: rusqlite appends the rest of the script to a
-/// syntax error (`… in <sql> at offset N`), which the message names already.
-fn sqlite_message(err: &rusqlite::Error, statement: &str) -> String {
-    let text = err.to_string();
-    let start: String = statement.trim_start().chars().take(24).collect();
-    let cut = text
-        .match_indices(" in ")
-        .map(|(at, _)| at)
-        .find(|at| text[at + 4..].trim_start().starts_with(&start));
-    match cut {
-        Some(at) if !start.is_empty() && text.contains(" at offset ") => text[..at].to_owned(),
-        _ => text,
     }
 }
 
@@ -359,7 +302,7 @@ impl PerformNow for Driver<'_> {
         _: Sending,
         _: bool,
     ) -> Result<(), ScriptError> {
-        run_script(self.conn, &script.sql)
+        crate::script::run_sqlite(self.conn, &script.sql)
     }
 
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {

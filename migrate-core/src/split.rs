@@ -5,9 +5,18 @@
 //!
 //! A `;` splits only outside quotes and comments: `'…'` (with `''`),
 //! `E'…'` (with backslash escapes), `"…"`, `$tag$…$tag$`, `-- …` and nested
-//! `/* … */`. Statements that hold only comments and white space are dropped.
-//! (A `BEGIN ATOMIC … END` function body is not understood; such a script
-//! runs in a transaction anyway.)
+//! `/* … */`, and outside parentheses (a `CREATE RULE`'s list of actions),
+//! as psql does. Statements that hold only comments and white space are
+//! dropped. (A `BEGIN ATOMIC … END` function body is not understood; such a
+//! script runs in a transaction anyway.) The sqlx runner also uses it to
+//! show which statement of a failed script the server stopped at.
+//!
+//! The other dialects' splits live beside it.
+
+#[cfg(feature = "sqlx-mysql")]
+pub(crate) mod mysql;
+#[cfg(feature = "sqlx-sqlite")]
+pub(crate) mod sqlite;
 
 /// The statements of `script`, each without its `;`, trimmed.
 pub(crate) fn statements(script: &str) -> Vec<&str> {
@@ -16,6 +25,7 @@ pub(crate) fn statements(script: &str) -> Vec<&str> {
     let mut start = 0;
     let mut at = 0;
     let mut has_code = false;
+    let mut parens = 0_usize;
     while at < bytes.len() {
         let here = bytes[at];
         let next = bytes.get(at + 1).copied();
@@ -44,7 +54,15 @@ pub(crate) fn statements(script: &str) -> Vec<&str> {
                 }
                 None => at += 1,
             },
-            b';' => {
+            b'(' => {
+                parens += 1;
+                at += 1;
+            }
+            b')' => {
+                parens = parens.saturating_sub(1);
+                at += 1;
+            }
+            b';' if parens == 0 => {
                 if has_code {
                     out.push(script[start..at].trim());
                 }
@@ -143,6 +161,7 @@ mod tests {
             INSERT INTO t VALUES ('a;b', 'it''s;', E'back\\';slash');\n\
             CREATE FUNCTION f() RETURNS trigger AS $body$ BEGIN x := 1; RETURN NEW; END $body$ LANGUAGE plpgsql;\n\
             SELECT $$;$$, \"we;ird\"\"name\", $1;\n\
+            CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; NOTIFY b);\n\
             /* a ; /* nested ; */ still ; */ SELECT 2;\n\
             -- only a comment;\n\
             ;;\n\
@@ -154,6 +173,7 @@ mod tests {
                 "INSERT INTO t VALUES ('a;b', 'it''s;', E'back\\';slash')",
                 "CREATE FUNCTION f() RETURNS trigger AS $body$ BEGIN x := 1; RETURN NEW; END $body$ LANGUAGE plpgsql",
                 "SELECT $$;$$, \"we;ird\"\"name\", $1",
+                "CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; NOTIFY b)",
                 "/* a ; /* nested ; */ still ; */ SELECT 2",
                 "SELECT a$b FROM t",
             ]

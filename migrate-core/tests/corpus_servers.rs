@@ -226,8 +226,8 @@ async fn a_statement_that_cannot_run_in_a_transaction_names_the_file_and_the_fix
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "migration 20240412144536 (20240412144536_remove-downloads-column.down.sql) failed: CREATE INDEX \
-         CONCURRENTLY cannot run inside a transaction block (add `-- migrate:no-transaction` as the first line of \
+        "migration 20240412144536 (20240412144536_remove-downloads-column.down.sql) failed at statement 2 \
+         (`create index concurrently index_crate_downloads`): CREATE INDEX CONCURRENTLY cannot run inside a transaction block (add `-- migrate:no-transaction` as the first line of \
          20240412144536_remove-downloads-column.down.sql so it runs outside a transaction); it was rolled back, so \
          the database is as it was before this migration: fix the script and run again"
     );

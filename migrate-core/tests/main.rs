@@ -12,4 +12,5 @@ mod observability;
 mod operations;
 mod planner;
 mod postgres;
+mod scripts;
 mod servers;

@@ -40,13 +40,14 @@ pub trait Backend: sqlx::Database + private::Sealed {
         params: &[Param<'_>],
     ) -> impl Future<Output = Result<Vec<Option<String>>, sqlx::Error>> + Send;
 
-    /// Runs a whole script as one batch (SQLite parses it statement by
-    /// statement; PostgreSQL and MySQL run it as one multi-statement query).
+    /// Runs a whole script as one batch (`file` names it in messages),
+    /// naming the failing statement where it can be known.
     #[doc(hidden)]
-    fn run_batch(
+    fn run_script(
         conn: &mut Self::Connection,
         script: &str,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+        file: &str,
+    ) -> impl Future<Output = Result<(), ScriptError>> + Send;
 
     /// Runs a script one statement at a time, outside any transaction.
     #[doc(hidden)]

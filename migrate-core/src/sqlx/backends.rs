@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sqlx::{AssertSqlSafe, Row as _};
 
 use super::backend::{Backend, Param, RunLock, private};
-use super::{database_error, script_error};
+use super::{database_error, script};
 #[cfg(feature = "sqlx-sqlite")]
 use crate::dialect::{BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, VACUUM_INTO, set_busy_timeout};
 use crate::dialect::{Dialect, HistorySql};
@@ -81,16 +81,6 @@ macro_rules! shared_operations {
             rows.iter()
                 .map(|row| row.try_get::<Option<String>, _>(0))
                 .collect()
-        }
-
-        async fn run_batch(
-            conn: &mut <$db as sqlx::Database>::Connection,
-            script: &str,
-        ) -> Result<(), sqlx::Error> {
-            sqlx::raw_sql(AssertSqlSafe(script.to_owned()))
-                .execute(&mut *conn)
-                .await
-                .map(|_| ())
         }
     };
 }
@@ -214,16 +204,17 @@ impl Backend for sqlx::Postgres {
     /// an implicit transaction, where `CREATE INDEX CONCURRENTLY` fails.
     async fn run_each_statement(
         conn: &mut sqlx::PgConnection,
-        script: &str,
+        sql: &str,
     ) -> Result<(), ScriptError> {
-        for (index, statement) in crate::split::statements(script).into_iter().enumerate() {
-            let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-            sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
-                .execute(&mut *conn)
-                .await
-                .map_err(|err| script_error(&err, None, Some((number, statement))))?;
-        }
-        Ok(())
+        script::run_postgres_outside(conn, sql).await
+    }
+
+    async fn run_script(
+        conn: &mut sqlx::PgConnection,
+        sql: &str,
+        file: &str,
+    ) -> Result<(), ScriptError> {
+        script::run_postgres(conn, sql, file).await
     }
 }
 
@@ -294,11 +285,17 @@ impl Backend for sqlx::MySql {
     /// statements (`BEGIN … END` bodies) hold `;` and must not be split.
     async fn run_each_statement(
         conn: &mut sqlx::MySqlConnection,
-        script: &str,
+        sql: &str,
     ) -> Result<(), ScriptError> {
-        Self::run_batch(conn, script)
-            .await
-            .map_err(|err| script_error(&err, None, None))
+        script::run_mysql(conn, sql, None).await
+    }
+
+    async fn run_script(
+        conn: &mut sqlx::MySqlConnection,
+        sql: &str,
+        file: &str,
+    ) -> Result<(), ScriptError> {
+        script::run_mysql(conn, sql, Some(file)).await
     }
 }
 
@@ -400,10 +397,16 @@ impl Backend for sqlx::Sqlite {
 
     async fn run_each_statement(
         conn: &mut sqlx::SqliteConnection,
-        script: &str,
+        sql: &str,
     ) -> Result<(), ScriptError> {
-        Self::run_batch(conn, script)
-            .await
-            .map_err(|err| script_error(&err, None, None))
+        script::run_sqlite(conn, sql, None).await
+    }
+
+    async fn run_script(
+        conn: &mut sqlx::SqliteConnection,
+        sql: &str,
+        file: &str,
+    ) -> Result<(), ScriptError> {
+        script::run_sqlite(conn, sql, Some(file)).await
     }
 }

@@ -24,13 +24,14 @@ mod backend;
 mod backends;
 mod fast;
 mod runner;
+mod script;
 
 #[doc(hidden)]
 pub use crate::dialect::HistorySql as __HistorySql;
 pub use backend::Backend;
 #[doc(hidden)]
 pub use backend::{Param, RunLock};
-pub(crate) use runner::{database_error, message, read_rows, script_error};
+pub(crate) use runner::{database_error, message, read_rows};
 
 use sqlx::Pool;
 

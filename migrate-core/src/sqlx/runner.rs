@@ -29,29 +29,6 @@ pub(crate) fn message(err: &sqlx::Error) -> String {
     }
 }
 
-/// A failed script: the database's message, with the fix for the classic
-/// PostgreSQL case of a statement that cannot run in a transaction.
-pub(crate) fn script_error(
-    err: &sqlx::Error,
-    file: Option<&str>,
-    statement: Option<(u32, &str)>,
-) -> ScriptError {
-    let mut text = message(err);
-    if let sqlx::Error::Database(db) = err
-        && db.code().as_deref() == Some("25001")
-        && let Some(file) = file
-    {
-        text.push_str(&format!(
-            " (add `-- migrate:no-transaction` as the first line of {file} so it runs outside a transaction)"
-        ));
-    }
-    ScriptError {
-        statement: statement.map(|(number, _)| number),
-        statement_sql: statement.map(|(_, sql)| crate::run::excerpt(sql)),
-        message: text,
-    }
-}
-
 pub(super) async fn read_table<DB: Backend>(
     conn: &mut DB::Connection,
     sql: &HistorySql,
@@ -225,9 +202,7 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
         }
         match sending {
             Sending::EachStatement => DB::run_each_statement(conn, &script.sql).await,
-            Sending::Batch => DB::run_batch(conn, &script.sql)
-                .await
-                .map_err(|err| script_error(&err, Some(&script.file), None)),
+            Sending::Batch => DB::run_script(conn, &script.sql, &script.file).await,
         }
     }
 
