@@ -88,6 +88,7 @@ fn fan_out(
             let db = db::open(&url, verb.access(), name).map_err(|err| Error::Database {
                 action: "open the database".to_owned(),
                 message: err.to_string(),
+                source: Some(Box::new(err)),
             })?;
             verb.run(&db, migrators)
         },

@@ -231,6 +231,10 @@ pub enum Error {
         dirty: bool,
         /// The steps completed before this one, in the order they ran.
         completed: Vec<StepReport>,
+        /// The driver's error (`rusqlite::Error` or `sqlx::Error`), when
+        /// the failure came from the database.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
 
     /// Another runner (or writer) held the database lock for too long.
@@ -256,6 +260,10 @@ pub enum Error {
         action: String,
         /// The database's message.
         message: String,
+        /// The driver's error (`rusqlite::Error` or `sqlx::Error`), so that a
+        /// caller can tell "connection refused" from "permission denied".
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
 }
 

@@ -422,12 +422,7 @@ mod sync {
 
     use super::*;
 
-    fn database_error(action: String) -> impl FnOnce(rusqlite::Error) -> Error {
-        move |err| Error::Database {
-            action,
-            message: err.to_string(),
-        }
-    }
+    use crate::rusqlite::database_error;
 
     impl Migrator<'_> {
         /// The SQL an upgrade or downgrade to `target` would run on this
@@ -510,12 +505,7 @@ mod pool {
     use super::*;
     use crate::sqlx::{Backend, Param};
 
-    fn database_error(action: String) -> impl FnOnce(::sqlx::Error) -> Error {
-        move |err| Error::Database {
-            action,
-            message: crate::sqlx::message(&err),
-        }
-    }
+    use crate::sqlx::database_error;
 
     impl Migrator<'_> {
         /// The SQL an upgrade or downgrade to `target` would run on the

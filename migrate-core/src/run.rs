@@ -170,6 +170,7 @@ pub(crate) fn step_failed(
         message: failure.message,
         dirty,
         completed,
+        source: failure.source,
     }
 }
 

@@ -24,11 +24,12 @@ use crate::report::{Direction, Report};
 use crate::run::{ScriptError, Table, nothing_to_do};
 use crate::{Error, Migration, Options, Target};
 
-fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
+pub(crate) fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
     let action = action.into();
     move |err| Error::Database {
         action,
         message: err.to_string(),
+        source: Some(Box::new(err)),
     }
 }
 

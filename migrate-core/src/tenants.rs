@@ -132,6 +132,7 @@ pub fn upgrade_sqlite_files(
             let conn = rusqlite::Connection::open(&path).map_err(|err| Error::Database {
                 action: format!("open {}", path.display()),
                 message: err.to_string(),
+                source: Some(Box::new(err)),
             })?;
             migrator.upgrade(&conn, target)
         },

@@ -44,6 +44,7 @@ fn run_errors() {
         statement_sql: Some("INSERT INTO missing_table (id) VALUES (2);".into()),
         message: "no such table: missing_table".into(),
         dirty,
+        source: None,
         completed: vec![StepReport {
             version: 1,
             name: "a".into(),
@@ -122,6 +123,7 @@ fn run_errors() {
         Error::Database {
             action: "read the history table \"_migrate_history\"".into(),
             message: "disk I/O error".into(),
+            source: None,
         },
     ];
     let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -133,4 +135,69 @@ fn run_errors() {
         assert_eq!(message.lines().count(), 1, "one line: {message}");
     }
     insta::assert_snapshot!(messages.join("\n"));
+}
+
+/// Regression: database and step errors kept the driver's error only as
+/// text, so `source()` was empty and an application could not tell one
+/// failure from another.
+#[test]
+fn database_and_step_errors_keep_the_driver_error_as_their_source() {
+    use std::error::Error as _;
+    let dir = crate::common::migration_dir(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);"),
+        (
+            "0002_b.sql",
+            "CREATE TABLE b (id INT);\nINSERT INTO missing VALUES (1);",
+        ),
+    ]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let db = crate::common::TempDb::new();
+    let err = migrate::run(&db.open(), &set).unwrap_err();
+    assert!(matches!(err, Error::Step { version: 2, .. }), "{err}");
+    let source = err.source().expect("a step error has its cause");
+    let sqlite = source
+        .downcast_ref::<rusqlite::Error>()
+        .expect("the cause is rusqlite's error");
+    assert_eq!(
+        sqlite.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::Unknown)
+    );
+    assert_eq!(err.to_string().matches("no such table: missing").count(), 1);
+
+    // A history that cannot be read: the cause is the driver's own.
+    let other = crate::common::TempDb::new();
+    let conn = other.open();
+    conn.execute_batch(
+        "CREATE TABLE _migrate_history (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+         checksum TEXT NOT NULL, down_sql TEXT NULL, applied_at TEXT NOT NULL, \
+         execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL); \
+         INSERT INTO _migrate_history VALUES ('x', 'a', 'c', NULL, 'now', 0, 1);",
+    )
+    .unwrap();
+    let err = set.status(&conn).unwrap_err();
+    assert!(matches!(err, Error::Database { .. }), "{err}");
+    let cause = err
+        .source()
+        .and_then(|source| source.downcast_ref::<rusqlite::Error>());
+    assert!(
+        matches!(cause, Some(rusqlite::Error::InvalidColumnType(0, ..))),
+        "{cause:?}"
+    );
+}
+
+#[tokio::test]
+async fn sqlx_step_errors_keep_sqlx_error_as_their_source() {
+    use std::error::Error as _;
+    let dir = crate::common::migration_dir(&[("0001_a.sql", "INSERT INTO missing VALUES (1);")]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+    let err = migrate::sqlx::run(&pool, &set).await.unwrap_err();
+    let source = err.source().expect("a step error has its cause");
+    let sqlx_error = source
+        .downcast_ref::<sqlx::Error>()
+        .expect("the cause is sqlx's error");
+    assert!(
+        matches!(sqlx_error, sqlx::Error::Database(db) if db.message() == "no such table: missing"),
+        "{sqlx_error:?}"
+    );
 }

@@ -28,215 +28,21 @@
 //!   read the history again once under it (SQLite: only when another
 //!   connection committed since the read without the lock).
 
+mod ops;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use ops::{Perform, PerformNow, Resolved, Sending, Write};
+
 use std::borrow::Cow;
-use std::future::{Future, ready};
+use std::future::Future;
 use std::time::Instant;
 
 use crate::dialect::Dialect;
 use crate::plan::{self, Action, AppliedRow, Plan, Step};
 use crate::report::{Direction, Report, StepReport};
-use crate::run::{History, ScriptError, Table, finish_step, step_failed, step_span};
+use crate::run::{History, Table, finish_step, step_failed, step_span};
 use crate::{Error, LockMode, Migration, Options, Target, TransactionMode};
-
-/// A step's script, resolved (a recorded down script is fetched first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Resolved<'m> {
-    /// The file to name in messages.
-    pub file: String,
-    /// The script.
-    pub sql: Cow<'m, str>,
-    /// The script says `-- migrate:no-transaction`.
-    pub no_transaction: bool,
-}
-
-/// How a script is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Sending {
-    /// As one batch (SQLite parses it statement by statement itself).
-    Batch,
-    /// One statement at a time, outside any transaction: PostgreSQL wraps a
-    /// multi-statement query in an implicit transaction, where `CREATE
-    /// INDEX CONCURRENTLY` fails.
-    EachStatement,
-}
-
-/// One write to the history table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Write<'m> {
-    /// A new row; the down script is stored so that an older build can
-    /// still undo the step.
-    Insert {
-        /// The row.
-        row: AppliedRow,
-        /// The down script, as applied.
-        down_sql: Option<&'m str>,
-    },
-    /// A row's `success` and `execution_ms`.
-    Mark {
-        /// The version.
-        version: i64,
-        /// Clean (true) or in flight (false).
-        success: bool,
-        /// How long the step took.
-        execution_ms: i64,
-    },
-    /// A row deleted (a step reverted, or `stamp` below it).
-    Delete(i64),
-    /// `stamp`: a dirty row is clean, with this build's checksum.
-    MarkClean {
-        /// The version.
-        version: i64,
-        /// The checksum now recorded.
-        checksum: String,
-    },
-}
-
-impl Write<'_> {
-    /// What a failure of this write could not do, for its message.
-    pub(crate) fn action(&self) -> String {
-        match self {
-            Write::Insert { row, .. } if !row.success => {
-                format!("record migration {} as in flight", row.version)
-            }
-            Write::Mark {
-                version,
-                success: false,
-                ..
-            } => format!("record migration {version} as in flight"),
-            Write::Insert { row, .. } => {
-                format!("record migration {} in the history table", row.version)
-            }
-            Write::Mark { version, .. }
-            | Write::Delete(version)
-            | Write::MarkClean { version, .. } => {
-                format!("record migration {version} in the history table")
-            }
-        }
-    }
-}
-
-/// The operations a backend carries out, each one a statement or a few.
-/// Every decision about them is made by this module. Their futures are
-/// `Send` so that the async runner's are; a backend that does its work at
-/// once (rusqlite, the preview) does it when called and returns a ready
-/// future.
-pub(crate) trait Perform {
-    /// Printers only: the step the program runs next, before its first
-    /// operation (backends ignore it).
-    fn announce(&mut self, _step: &Step<'_>) {}
-
-    /// Opens a transaction (SQLite's `BEGIN IMMEDIATE` takes the write
-    /// lock, waiting up to the lock timeout).
-    fn begin(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// First thing in a transaction: takes the step's lock
-    /// (PostgreSQL's transaction-scoped advisory lock).
-    fn lock_step(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// Creates the history table, or brings an older format up to date.
-    fn ensure_table(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// A number that changes whenever another connection commits (SQLite's
-    /// `data_version`), where the database has one.
-    fn data_version(&mut self) -> impl Future<Output = Result<Option<i64>, Error>> + Send;
-
-    /// Reads the whole history.
-    fn read_history(&mut self) -> impl Future<Output = Result<Vec<AppliedRow>, Error>> + Send;
-
-    /// Reads the down script recorded for `version`.
-    fn read_recorded(
-        &mut self,
-        version: i64,
-    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
-
-    /// Runs a step's script.
-    fn run_script(
-        &mut self,
-        script: &Resolved<'_>,
-        sending: Sending,
-        outside: bool,
-    ) -> impl Future<Output = Result<(), ScriptError>> + Send;
-
-    /// Writes to the history table.
-    fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// Commits the open transaction.
-    fn commit(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
-}
-
-/// [`Perform`] for a backend that does each operation at once, when called
-/// (rusqlite, the preview): the same operations, without futures.
-pub(crate) trait PerformNow {
-    /// As [`Perform::announce`].
-    fn announce(&mut self, _step: &Step<'_>) {}
-    /// As [`Perform::begin`].
-    fn begin(&mut self) -> Result<(), Error>;
-    /// As [`Perform::lock_step`].
-    fn lock_step(&mut self) -> Result<(), Error>;
-    /// As [`Perform::ensure_table`].
-    fn ensure_table(&mut self) -> Result<(), Error>;
-    /// As [`Perform::data_version`].
-    fn data_version(&mut self) -> Result<Option<i64>, Error>;
-    /// As [`Perform::read_history`].
-    fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error>;
-    /// As [`Perform::read_recorded`].
-    fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error>;
-    /// As [`Perform::run_script`].
-    fn run_script(
-        &mut self,
-        script: &Resolved<'_>,
-        sending: Sending,
-        outside: bool,
-    ) -> Result<(), ScriptError>;
-    /// As [`Perform::write`].
-    fn write(&mut self, write: &Write<'_>) -> Result<(), Error>;
-    /// As [`Perform::commit`].
-    fn commit(&mut self) -> Result<(), Error>;
-}
-
-impl<T: PerformNow> Perform for T {
-    fn announce(&mut self, step: &Step<'_>) {
-        PerformNow::announce(self, step);
-    }
-    fn begin(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
-        ready(PerformNow::begin(self))
-    }
-    fn lock_step(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
-        ready(PerformNow::lock_step(self))
-    }
-    fn ensure_table(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
-        ready(PerformNow::ensure_table(self))
-    }
-    fn data_version(&mut self) -> impl Future<Output = Result<Option<i64>, Error>> + Send {
-        ready(PerformNow::data_version(self))
-    }
-    fn read_history(&mut self) -> impl Future<Output = Result<Vec<AppliedRow>, Error>> + Send {
-        ready(PerformNow::read_history(self))
-    }
-    fn read_recorded(
-        &mut self,
-        version: i64,
-    ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
-        ready(PerformNow::read_recorded(self, version))
-    }
-    fn run_script(
-        &mut self,
-        script: &Resolved<'_>,
-        sending: Sending,
-        outside: bool,
-    ) -> impl Future<Output = Result<(), ScriptError>> + Send {
-        ready(PerformNow::run_script(self, script, sending, outside))
-    }
-    fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send {
-        ready(PerformNow::write(self, write))
-    }
-    fn commit(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
-        ready(PerformNow::commit(self))
-    }
-}
 
 /// Runs a program whose operations never wait (the rusqlite driver, the
 /// preview) to its end.
@@ -250,6 +56,7 @@ pub(crate) fn block_on<T>(program: impl Future<Output = Result<T, Error>>) -> Re
         std::task::Poll::Pending => Err(Error::Database {
             action: "run the migration program".to_owned(),
             message: "an operation did not complete at once".to_owned(),
+            source: None,
         }),
     }
 }

@@ -18,6 +18,7 @@ pub(crate) fn database_error(action: impl Into<String>) -> impl FnOnce(sqlx::Err
     move |err| Error::Database {
         action,
         message: message(&err),
+        source: Some(Box::new(err)),
     }
 }
 
@@ -60,7 +61,7 @@ async fn ensure_table<DB: Backend>(
     options: &Options,
 ) -> Result<(), Error> {
     let action = format!("create the history table {}", sql.table);
-    let fail = |err: sqlx::Error| lock_error(&err, options, &action);
+    let fail = |err: sqlx::Error| lock_error(err, options, &action);
     if let Some(create_schema) = &sql.create_schema {
         DB::execute(conn, create_schema, &[]).await.map_err(fail)?;
     }
@@ -155,7 +156,7 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
     async fn begin(&mut self) -> Result<(), Error> {
         DB::execute(&mut self.held.conn, self.sql.begin, &[])
             .await
-            .map_err(|err| lock_error(&err, self.options, "begin a transaction"))?;
+            .map_err(|err| lock_error(err, self.options, "begin a transaction"))?;
         self.held.open = true;
         Ok(())
     }
@@ -247,7 +248,7 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
     async fn commit(&mut self) -> Result<(), Error> {
         DB::execute(&mut self.held.conn, self.sql.commit, &[])
             .await
-            .map_err(|err| lock_error(&err, self.options, "commit"))?;
+            .map_err(|err| lock_error(err, self.options, "commit"))?;
         self.held.open = false;
         Ok(())
     }
@@ -255,16 +256,15 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
 
 /// SQLite answers `database is locked` (code 5) when its busy timeout ran
 /// out: a lock timeout. Anything else could not do `action`.
-fn lock_error(err: &sqlx::Error, options: &Options, action: &str) -> Error {
-    match err {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("5") => Error::LockTimeout {
+fn lock_error(err: sqlx::Error, options: &Options, action: &str) -> Error {
+    if let sqlx::Error::Database(db) = &err
+        && db.code().as_deref() == Some("5")
+    {
+        return Error::LockTimeout {
             waited: options.lock_timeout,
-        },
-        other => Error::Database {
-            action: action.to_owned(),
-            message: message(other),
-        },
+        };
     }
+    database_error(action)(err)
 }
 
 /// Plans and runs an upgrade or a downgrade.
