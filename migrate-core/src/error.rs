@@ -223,14 +223,14 @@ pub enum Error {
         /// The 1-based number of the failing statement within the script, when known.
         statement: Option<u32>,
         /// The start of the failing statement's text, when known.
-        statement_sql: Option<String>,
+        statement_sql: Option<Box<str>>,
         /// The database's message.
         message: String,
         /// True when the script ran outside a transaction and the history
         /// now marks the database dirty.
         dirty: bool,
         /// The steps completed before this one, in the order they ran.
-        completed: Vec<StepReport>,
+        completed: Box<[StepReport]>,
         /// The driver's error (`rusqlite::Error` or `sqlx::Error`), when
         /// the failure came from the database.
         #[source]
@@ -291,7 +291,7 @@ fn ahead(current: i64, head: Option<i64>) -> String {
     )
 }
 
-fn at(statement: Option<u32>, sql: &Option<String>) -> String {
+fn at(statement: Option<u32>, sql: &Option<Box<str>>) -> String {
     match (statement, sql) {
         (Some(n), Some(sql)) => format!(" at statement {n} (`{sql}`)"),
         (Some(n), None) => format!(" at statement {n}"),
@@ -324,5 +324,19 @@ impl Error {
             Error::AfterBackup { source, .. } => source.completed(),
             _ => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Clippy's `result_large_err` warns, in every application that returns
+    /// `Result<_, migrate::Error>`, once the error reaches 128 bytes.
+    #[test]
+    fn the_error_stays_small_enough_to_return() {
+        assert!(
+            size_of::<super::Error>() < 128,
+            "{}",
+            size_of::<super::Error>()
+        );
     }
 }

@@ -166,10 +166,10 @@ pub(crate) fn step_failed(
         version: step.version,
         file: file.to_owned(),
         statement: failure.statement,
-        statement_sql: failure.statement_sql,
+        statement_sql: failure.statement_sql.map(String::into_boxed_str),
         message: failure.message,
         dirty,
-        completed,
+        completed: completed.into_boxed_slice(),
         source: failure.source,
     }
 }

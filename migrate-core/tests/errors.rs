@@ -45,11 +45,12 @@ fn run_errors() {
         message: "no such table: missing_table".into(),
         dirty,
         source: None,
-        completed: vec![StepReport {
+        completed: [StepReport {
             version: 1,
             name: "a".into(),
             duration_ms: 1,
-        }],
+        }]
+        .into(),
     };
     let errors = [
         "x".parse::<migrate::Target>().unwrap_err(),

@@ -443,7 +443,7 @@ impl<'m> Execution<'m, '_> {
             // On failure the one transaction rolls back: nothing completed.
             self.step(p, step, script, false).await.map_err(|mut err| {
                 if let Error::Step { completed, .. } = &mut err {
-                    completed.clear();
+                    *completed = Box::default();
                 }
                 err
             })?;
