@@ -1,1 +1,398 @@
-//! The execution stage without a database: a performer that records.
+//! The execution stage without a database: a performer that writes down
+//! each operation it is asked for, answers reads from a history it is
+//! given, and fails the scripts it is told to fail.
+
+use super::*;
+use crate::run::ScriptError;
+use crate::{Script, TransactionMode};
+
+/// Migrations 1 and 2 (`up1`, `up2`); 2 says `no-transaction` when asked.
+fn set(second_outside: bool) -> Vec<Migration> {
+    vec![
+        Migration::__embedded(
+            1,
+            "a",
+            "c1",
+            Script::__embedded("1_a.sql", "up1", false),
+            None,
+        ),
+        Migration::__embedded(
+            2,
+            "b",
+            "c2",
+            Script::__embedded("2_b.sql", "up2", second_outside),
+            None,
+        ),
+    ]
+}
+
+fn row(version: i64, checksum: &str) -> AppliedRow {
+    AppliedRow {
+        version,
+        name: "a".into(),
+        checksum: checksum.into(),
+        applied_at: "2026-01-01T00:00:00.000000Z".into(),
+        execution_ms: 0,
+        success: true,
+        has_down_sql: false,
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    log: Vec<String>,
+    /// What a read under the lock finds.
+    history: Vec<AppliedRow>,
+    data_version: Option<i64>,
+    /// The script that fails.
+    failing: Option<&'static str>,
+}
+
+impl PerformNow for Recorder {
+    fn announce(&mut self, step: &Step<'_>) {
+        self.log.push(format!("-- {}", step.version));
+    }
+    fn begin(&mut self) -> Result<(), Error> {
+        self.log.push("begin".into());
+        Ok(())
+    }
+    fn lock_step(&mut self) -> Result<(), Error> {
+        self.log.push("lock step".into());
+        Ok(())
+    }
+    fn ensure_table(&mut self) -> Result<(), Error> {
+        self.log.push("ensure table".into());
+        Ok(())
+    }
+    fn data_version(&mut self) -> Result<Option<i64>, Error> {
+        Ok(self.data_version)
+    }
+    fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
+        self.log.push("read".into());
+        Ok(self.history.clone())
+    }
+    fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
+        self.log.push(format!("read recorded {version}"));
+        Ok(None)
+    }
+    fn run_script(
+        &mut self,
+        script: &Resolved<'_>,
+        sending: Sending,
+        outside: bool,
+    ) -> Result<(), ScriptError> {
+        let how = match (sending, outside) {
+            (Sending::EachStatement, _) => "each statement",
+            (Sending::Batch, true) => "outside",
+            (Sending::Batch, false) => "inside",
+        };
+        self.log.push(format!("run {} {how}", script.sql));
+        if self.failing == Some(&*script.sql) {
+            return Err(ScriptError {
+                statement: Some(1),
+                statement_sql: Some("x".into()),
+                message: "boom".into(),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+    fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
+        self.log.push(match write {
+            Write::Insert { row, .. } => format!("insert {} {}", row.version, row.success),
+            Write::Mark {
+                version, success, ..
+            } => format!("mark {version} {success}"),
+            Write::Delete(version) => format!("delete {version}"),
+            Write::MarkClean { version, .. } => format!("mark clean {version}"),
+        });
+        Ok(())
+    }
+    fn commit(&mut self) -> Result<(), Error> {
+        self.log.push("commit".into());
+        Ok(())
+    }
+}
+
+/// Runs an upgrade to head of `known` from `applied` (read without the
+/// lock; `None`: no table yet).
+fn upgrade(
+    recorder: &mut Recorder,
+    known: &[Migration],
+    applied: Option<Vec<AppliedRow>>,
+    dialect: Dialect,
+    options: &Options,
+) -> Result<Outcome, Error> {
+    let rows = applied.clone().unwrap_or_default();
+    let table = match applied {
+        Some(rows) => Table::Rows(rows),
+        None => Table::Missing,
+    };
+    let first = plan::plan(known, &rows, Direction::Up, Target::Head, options)?;
+    let run = Run {
+        rules: Rules::new(dialect, options),
+        options,
+        known,
+        direction: Direction::Up,
+        target: Target::Head,
+        table,
+        first: Some(first),
+        data_version: recorder.data_version,
+    };
+    block_on(super::run(recorder, run))
+}
+
+fn log(recorder: &Recorder) -> Vec<&str> {
+    recorder.log.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn sqlite_steps_run_in_their_transactions_and_read_again_only_when_moved() {
+    let known = set(false);
+    let mut recorder = Recorder {
+        data_version: Some(7),
+        ..Recorder::default()
+    };
+    let outcome = upgrade(
+        &mut recorder,
+        &known,
+        None,
+        Dialect::Sqlite,
+        &Options::default(),
+    );
+    assert_eq!(outcome.unwrap().to, Some(2));
+    assert_eq!(
+        log(&recorder),
+        [
+            "ensure table",
+            "-- 1",
+            "begin",
+            "run up1 inside",
+            "insert 1 true",
+            "commit",
+            "-- 2",
+            "begin",
+            "run up2 inside",
+            "insert 2 true",
+            "commit"
+        ]
+    );
+}
+
+#[test]
+fn a_step_applied_meanwhile_is_planned_away_under_the_lock() {
+    // Another connection committed (the data version moved) and applied 1.
+    let known = set(false);
+    let mut recorder = Recorder {
+        data_version: Some(8),
+        history: vec![row(1, "c1")],
+        ..Recorder::default()
+    };
+    let options = Options::default();
+    let first = plan::plan(&known, &[], Direction::Up, Target::Head, &options).unwrap();
+    let run = Run {
+        rules: Rules::new(Dialect::Sqlite, &options),
+        options: &options,
+        known: &known,
+        direction: Direction::Up,
+        target: Target::Head,
+        table: Table::Rows(Vec::new()),
+        first: Some(first),
+        data_version: Some(7),
+    };
+    let outcome = block_on(super::run(&mut recorder, run)).unwrap();
+    assert_eq!(
+        outcome.steps.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [2]
+    );
+    assert_eq!(
+        log(&recorder),
+        [
+            "-- 1",
+            "begin",
+            "read",
+            "run up2 inside",
+            "insert 2 true",
+            "commit",
+        ]
+    );
+}
+
+#[test]
+fn mysql_marks_every_step_in_flight_and_reads_once_under_its_lock() {
+    let known = set(false);
+    let mut recorder = Recorder::default();
+    upgrade(
+        &mut recorder,
+        &known,
+        Some(Vec::new()),
+        Dialect::MySql,
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        log(&recorder),
+        [
+            "-- 1",
+            "read",
+            "insert 1 false",
+            "run up1 outside",
+            "mark 1 true",
+            "-- 2",
+            "insert 2 false",
+            "run up2 outside",
+            "mark 2 true"
+        ]
+    );
+}
+
+#[test]
+fn postgres_transaction_lock_mode_locks_and_reads_in_every_step() {
+    let known = set(true);
+    let mut recorder = Recorder::default();
+    let options = Options::default().lock_mode(LockMode::Transaction);
+    upgrade(&mut recorder, &known, None, Dialect::Postgres, &options).unwrap();
+    assert_eq!(
+        log(&recorder),
+        [
+            "-- 1",
+            "begin",
+            "lock step",
+            "ensure table",
+            "read",
+            "run up1 inside",
+            "insert 1 true",
+            "commit",
+            "-- 2",
+            "begin",
+            "lock step",
+            "read",
+            "insert 2 false",
+            "commit",
+            "run up2 each statement",
+            "mark 2 true"
+        ]
+    );
+}
+
+#[test]
+fn a_failing_step_reports_what_completed_and_whether_it_is_dirty() {
+    for (outside, dirty) in [(false, false), (true, true)] {
+        let known = set(outside);
+        let mut recorder = Recorder {
+            failing: Some("up2"),
+            ..Recorder::default()
+        };
+        let err = upgrade(
+            &mut recorder,
+            &known,
+            Some(Vec::new()),
+            Dialect::Postgres,
+            &Options::default(),
+        )
+        .unwrap_err();
+        let Error::Step {
+            version,
+            dirty: was_dirty,
+            completed,
+            ..
+        } = err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!((version, was_dirty), (2, dirty));
+        assert_eq!(completed.iter().map(|s| s.version).collect::<Vec<_>>(), [1]);
+        // No history row follows a failed script, and no commit.
+        let last = recorder.log.last().map(String::as_str).unwrap_or("");
+        assert!(last.starts_with("run up2"), "{:?}", recorder.log);
+    }
+}
+
+#[test]
+fn all_in_one_writes_the_history_after_the_last_script_and_commits_once() {
+    let known = set(false);
+    let mut recorder = Recorder::default();
+    let options = Options::default().transaction_mode(TransactionMode::Single);
+    upgrade(
+        &mut recorder,
+        &known,
+        Some(Vec::new()),
+        Dialect::Sqlite,
+        &options,
+    )
+    .unwrap();
+    assert_eq!(
+        log(&recorder),
+        [
+            "begin",
+            "read",
+            "-- 1",
+            "run up1 inside",
+            "-- 2",
+            "run up2 inside",
+            "insert 1 true",
+            "insert 2 true",
+            "commit"
+        ]
+    );
+    // A no-transaction step cannot join it: refused before any script.
+    let known = set(true);
+    let mut recorder = Recorder::default();
+    let err = upgrade(
+        &mut recorder,
+        &known,
+        Some(Vec::new()),
+        Dialect::Sqlite,
+        &options,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::NoTransactionInSingle { version: 2, .. }),
+        "{err}"
+    );
+    assert!(!recorder.log.iter().any(|op| op.starts_with("run")));
+}
+
+#[test]
+fn an_outdated_table_is_brought_up_to_date_then_planned_under_the_lock() {
+    let known = set(false);
+    let options = Options::default();
+    let rules = Rules::new(Dialect::Sqlite, &options);
+    let table = Table::Outdated;
+    let Start::Run(first) =
+        start(&known, &table, Direction::Up, Target::Head, &options, rules).unwrap()
+    else {
+        panic!("an outdated table is not up to date");
+    };
+    assert!(first.is_none(), "planned only once the table is read");
+    let mut recorder = Recorder {
+        data_version: Some(1),
+        history: vec![row(1, "c1")],
+        ..Recorder::default()
+    };
+    let run = Run {
+        rules,
+        options: &options,
+        known: &known,
+        direction: Direction::Up,
+        target: Target::Head,
+        table,
+        first,
+        data_version: Some(1),
+    };
+    let outcome = block_on(super::run(&mut recorder, run)).unwrap();
+    assert_eq!((outcome.from, outcome.to), (Some(1), Some(2)));
+    assert_eq!(
+        log(&recorder),
+        [
+            "begin",
+            "ensure table",
+            "commit",
+            "begin",
+            "read",
+            "run up2 inside",
+            "insert 2 true",
+            "commit"
+        ]
+    );
+}
