@@ -63,11 +63,20 @@ fn eight_threads_at_once_apply_each_step_once() {
 const CHILD_DB: &str = "MIGRATE_TEST_CHILD_DB";
 const CHILD_DIR: &str = "MIGRATE_TEST_CHILD_DIR";
 
-/// Not a test on its own: the body each child process runs.
+/// Not a test on its own: the body each child process of
+/// `eight_processes_at_once_apply_each_step_once` runs, which passes it
+/// `--ignored --exact` and the database and migrations in the environment.
+/// It used to return early, and pass, without them: an ordinary run counted
+/// it as a passing test that tested nothing. Ignored, it runs only when
+/// asked for, and then fails without its inputs.
 #[test]
+#[ignore = "run only as a child process by eight_processes_at_once_apply_each_step_once"]
 fn child_process_runner() {
     let (Some(db), Some(dir)) = (std::env::var_os(CHILD_DB), std::env::var_os(CHILD_DIR)) else {
-        return;
+        panic!(
+            "child_process_runner runs only as a child of eight_processes_at_once_apply_each_step_once, \
+             which sets {CHILD_DB} and {CHILD_DIR}"
+        );
     };
     let set = Migrations::from_dir(dir).unwrap();
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -84,6 +93,7 @@ fn eight_processes_at_once_apply_each_step_once() {
         .map(|_| {
             std::process::Command::new(&exe)
                 .args([
+                    "--ignored",
                     "--exact",
                     "concurrency::child_process_runner",
                     "--nocapture",
@@ -106,16 +116,19 @@ fn eight_processes_at_once_apply_each_step_once() {
             "child failed: {stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let count = stdout
+        // The child must have run its body once: a filter that matches
+        // nothing (or an ignored test left out) exits 0 with no report.
+        let reports: Vec<usize> = stdout
             .lines()
-            .find_map(|l| l.split_once("applied=").map(|(_, count)| count))
-            .unwrap_or_else(|| panic!("the child ran no migration: {stdout}"));
-        applied += count
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse::<usize>()
-            .unwrap();
+            .filter_map(|l| l.split_once("applied=").map(|(_, count)| count))
+            .map(|count| count.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(reports.len(), 1, "the child ran no migration: {stdout}");
+        assert!(
+            stdout.contains("test result: ok. 1 passed; 0 failed; 0 ignored"),
+            "{stdout}"
+        );
+        applied += reports[0];
     }
     assert_eq!(applied, 20);
     assert_each_step_once(&db.path);

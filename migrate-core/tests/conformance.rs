@@ -4,7 +4,10 @@
 
 use std::sync::Mutex;
 
-use migrate::{Error, HistoryEntry, Migrations, Options, Report, State, Status, Target};
+use migrate::{
+    Direction, Error, HistoryEntry, Migrations, Options, Report, State, Status, Target,
+    TransactionMode,
+};
 
 use crate::common::migration_dir;
 use crate::servers::{Database, Kind};
@@ -41,6 +44,11 @@ pub trait Harness: Sync {
     async fn execute(&self, statement: &str);
     /// Runs `run` on `n` connections at once; the steps they applied, summed.
     async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize;
+    /// The SQL an upgrade or downgrade would run (`migrate … --sql`).
+    async fn sql(&self, set: &Migrations, direction: Direction, target: Target) -> String;
+    /// Runs a multi-statement script by hand, as an operator would run the
+    /// printed SQL.
+    async fn execute_script(&self, sql: &str);
 }
 
 // ---- rusqlite ------------------------------------------------------------
@@ -124,6 +132,14 @@ impl Harness for Rusqlite {
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         })
+    }
+    async fn sql(&self, set: &Migrations, direction: Direction, target: Target) -> String {
+        set.with_options(Options::default())
+            .sql(&self.conn.lock().unwrap(), direction, target)
+            .unwrap()
+    }
+    async fn execute_script(&self, sql: &str) {
+        self.conn.lock().unwrap().execute_batch(sql).unwrap();
     }
 }
 
@@ -276,6 +292,12 @@ macro_rules! sqlx_harness {
                 }
                 pool.close().await;
                 applied
+            }
+            async fn sql(&self, set: &Migrations, direction: Direction, target: Target) -> String {
+                migrate::sqlx::sql(&self.pool, set, direction, target, &Options::default()).await.unwrap()
+            }
+            async fn execute_script(&self, sql: &str) {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await.unwrap();
             }
         }
     };
@@ -615,6 +637,174 @@ pub async fn no_transaction_steps<H: Harness>(h: &H) {
     assert_eq!(h.rows().await, [(1, true, false)]);
 }
 
+/// The history table in its first format (before `down_sql`,
+/// `execution_ms` and `success`), in DDL every backend takes, with version
+/// 1 of `set` recorded as applied.
+fn outdated_history(set: &Migrations) -> String {
+    let first = set.get(1).unwrap();
+    format!(
+        "CREATE TABLE _migrate_history (version BIGINT PRIMARY KEY, name VARCHAR(255) NOT NULL, \
+         checksum VARCHAR(255) NOT NULL, applied_at VARCHAR(255) NOT NULL);\n\
+         INSERT INTO _migrate_history (version, name, checksum, applied_at) \
+         VALUES (1, '{}', '{}', '2026-01-01T00:00:00.000000Z');\n",
+        first.name(),
+        first.checksum()
+    )
+}
+
+/// Regression: a history table in the first format was not read as a
+/// history at all. `migrate::sqlx::run` on a `SqlitePool` took it for no
+/// history, re-applied migration 1 and failed with `table a already exists`.
+pub async fn an_outdated_history_table_is_upgraded_in_place<H: Harness>(h: &H) {
+    let dir = migration_dir(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        ("0002_b.sql", "CREATE TABLE b (id INT);\n"),
+    ]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    h.execute_script(&outdated_history(&set)).await;
+    h.execute("CREATE TABLE a (id INT)").await;
+
+    let report = h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
+    assert_eq!(
+        report.steps.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [2],
+        "only 2 is applied"
+    );
+    assert_eq!((report.from, report.to), (Some(1), Some(2)));
+    assert_eq!(h.tables().await, ["a", "b"]);
+    assert_eq!(h.rows().await, [(1, true, false), (2, true, false)]);
+
+    // The read-only views read an outdated table too.
+    h.execute_script("DROP TABLE _migrate_history;\nDROP TABLE b;\n")
+        .await;
+    h.execute_script(&outdated_history(&set)).await;
+    let status = h.status(&set).await.unwrap();
+    assert_eq!(
+        (
+            status.current,
+            status.head,
+            status.pending,
+            status.dirty,
+            status.drift
+        ),
+        (Some(1), Some(2), 1, false, false)
+    );
+    assert_eq!(h.rows().await, [(1, true, false)]);
+    assert_eq!(h.tables().await, ["a"]);
+}
+
+/// All-or-nothing: a failing third step takes the first two with it where
+/// DDL is transactional; MySQL/MariaDB refuse the mode before changing anything.
+pub async fn all_in_one_transaction_mode<H: Harness>(h: &H) {
+    let dir = migration_dir(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        ("0002_b.sql", "CREATE TABLE b (id INT);\n"),
+        (
+            "0003_c.sql",
+            "CREATE TABLE c (id INT);\nINSERT INTO missing_table (id) VALUES (1);\n",
+        ),
+    ]);
+    let single = defaults().transaction_mode(TransactionMode::Single);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let err = h.upgrade(&set, Target::Head, &single).await.unwrap_err();
+    if !H::TRANSACTIONAL_DDL {
+        assert!(matches!(err, Error::SingleTransactionUnsupported), "{err}");
+        assert_eq!(h.rows().await, []);
+        assert_eq!(h.tables().await, Vec::<String>::new(), "nothing ran");
+        return;
+    }
+    let Error::Step {
+        version,
+        file,
+        dirty,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((*version, file.as_str(), *dirty), (3, "0003_c.sql", false));
+    assert!(message.contains("missing_table"), "{message}");
+    assert!(err.completed().is_empty(), "{:?}", err.completed());
+    assert_eq!(h.rows().await, [], "no history row is left");
+    assert_eq!(
+        h.tables().await,
+        Vec::<String>::new(),
+        "1 and 2 were rolled back with 3"
+    );
+
+    std::fs::write(dir.path().join("0003_c.sql"), "CREATE TABLE c (id INT);\n").unwrap();
+    let fixed = Migrations::from_dir(dir.path()).unwrap();
+    let report = h.upgrade(&fixed, Target::Head, &single).await.unwrap();
+    assert_eq!(
+        report.steps.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!((report.from, report.to), (None, Some(3)));
+    assert_eq!(
+        h.rows().await,
+        [(1, true, false), (2, true, false), (3, true, false)]
+    );
+    assert_eq!(h.tables().await, ["a", "b", "c"]);
+}
+
+/// The printed SQL, run by hand, does what `upgrade` and `downgrade` do.
+pub async fn sql_is_what_runs<H: Harness>(h: &H) {
+    let dir = reversible_set(3);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let up = h.sql(&set, Direction::Up, Target::Head).await;
+    assert_eq!(h.rows().await, [], "printing changes nothing");
+    assert_eq!(h.tables().await, Vec::<String>::new());
+    h.execute_script(&up).await;
+
+    let status = h.status(&set).await.unwrap();
+    assert_eq!(
+        (
+            status.current,
+            status.head,
+            status.pending,
+            status.dirty,
+            status.drift
+        ),
+        (Some(3), Some(3), 0, false, false)
+    );
+    // As `upgrade` leaves it (see `lifecycle`).
+    assert_eq!(
+        h.rows().await,
+        [(1, true, true), (2, true, true), (3, true, true)]
+    );
+    assert_eq!(h.tables().await, ["log", "t2", "t3"]);
+    assert_eq!(h.log_count().await, 3);
+    let states: Vec<State> = h
+        .history(&set)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(states, [State::Applied; 3]);
+    assert_eq!(
+        h.sql(&set, Direction::Up, Target::Head).await,
+        "-- upgrade from 3 to 3: nothing to do\n"
+    );
+    let again = h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
+    assert_eq!(
+        (again.from, again.to, again.steps.len()),
+        (Some(3), Some(3), 0)
+    );
+
+    let down = h.sql(&set, Direction::Down, "-1".parse().unwrap()).await;
+    h.execute_script(&down).await;
+    assert_eq!(h.rows().await, [(1, true, true), (2, true, true)]);
+    assert_eq!(h.tables().await, ["log", "t2"]);
+    assert_eq!(h.log_count().await, 2);
+    let status = h.status(&set).await.unwrap();
+    assert_eq!(
+        (status.current, status.pending, status.dirty, status.drift),
+        (Some(2), 1, false, false)
+    );
+}
+
 macro_rules! conformance {
     ($($scenario:ident),* $(,)?) => {
         mod rusqlite_backend {
@@ -664,4 +854,7 @@ conformance!(
     failing_step,
     concurrent_runners,
     no_transaction_steps,
+    an_outdated_history_table_is_upgraded_in_place,
+    all_in_one_transaction_mode,
+    sql_is_what_runs,
 );

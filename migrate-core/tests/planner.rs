@@ -1,7 +1,7 @@
 //! The planner alone: table-driven rules and property tests over random
 //! migration sets, histories and targets.
 
-use migrate::plan::{AppliedRow, UpToDate, plan};
+use migrate::plan::{AppliedRow, UpToDate, plan, status};
 use migrate::{Direction, Error, Migration, Options, Script, Target};
 use proptest::prelude::*;
 
@@ -264,6 +264,68 @@ fn untidy() -> impl Strategy<Value = (Vec<Migration>, Vec<AppliedRow>)> {
             }
             (known, history)
         })
+}
+
+/// An untidy scenario where the build may also have lost one migration that
+/// was applied (or not), so an unknown version can lie below the head, not
+/// only above it.
+fn drifting() -> impl Strategy<Value = (Vec<Migration>, Vec<AppliedRow>)> {
+    (untidy(), any::<bool>(), any::<prop::sample::Index>()).prop_map(
+        |((mut known, history), forget, pick)| {
+            if forget && !known.is_empty() {
+                known.remove(pick.index(known.len()));
+            }
+            (known, history)
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// `status` reports drift exactly when an upgrade to head with the same
+    /// options refuses the history for an edit, an unknown version, a
+    /// database ahead of the build or an out-of-order step. A dirty mark
+    /// makes the planner refuse with `Dirty` before it looks at anything
+    /// else, while `drift` ignores dirty marks: with every row marked clean,
+    /// the planner then gives the answer `drift` stands for.
+    #[test]
+    fn status_drift_agrees_with_plan(
+        (known, history) in drifting(),
+        (ignore_checksums, allow_unknown, allow_out_of_order) in any::<(bool, bool, bool)>(),
+    ) {
+        let options = Options::default()
+            .ignore_checksums(ignore_checksums)
+            .allow_unknown(allow_unknown)
+            .allow_out_of_order(allow_out_of_order);
+        let status = status(&known, &history, &options);
+        let planned = plan(&known, &history, Direction::Up, Target::Head, &options);
+        let first_dirty = history.iter().filter(|r| !r.success).map(|r| r.version).min();
+        prop_assert_eq!(status.dirty, first_dirty.is_some());
+        let refused = if let Some(dirty) = first_dirty {
+            prop_assert!(
+                matches!(&planned, Err(Error::Dirty { version, .. }) if *version == dirty),
+                "{:?}",
+                planned
+            );
+            let mut clean = history.clone();
+            for row in &mut clean {
+                row.success = true;
+            }
+            plan(&known, &clean, Direction::Up, Target::Head, &options)
+        } else {
+            planned
+        };
+        let drift_refusal = matches!(
+            &refused,
+            Err(Error::ChecksumMismatch { .. }
+                | Error::UnknownApplied { .. }
+                | Error::DatabaseAhead { .. }
+                | Error::OutOfOrder { .. })
+        );
+        prop_assert!(refused.is_ok() || drift_refusal, "no other refusal: {:?}", refused);
+        prop_assert_eq!(status.drift, drift_refusal, "{:?}", refused);
+    }
 }
 
 #[test]
