@@ -1,7 +1,7 @@
-//! What the sync (rusqlite) and async (sqlx) runners share: the shape of the
-//! history table as read, a step's resolved script, its history row, its
-//! failure. The loops themselves live in each runner; every decision lives
-//! in the planner.
+//! What the runners and the execution stage share: the shape of the
+//! history table as read, the history as a run keeps it, a step's failure
+//! and its span. What runs is the planner's decision, how it runs the
+//! execution stage's (`exec`); the drivers only carry operations out.
 
 use crate::dialect::{Dialect, added_columns};
 use crate::exec::Write;

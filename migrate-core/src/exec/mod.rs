@@ -29,20 +29,21 @@
 //!   connection committed since the read without the lock).
 
 mod ops;
+mod rules;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use ops::{Perform, PerformNow, Resolved, Sending, Write};
+pub(crate) use rules::{Rules, Start, start};
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::time::Instant;
 
-use crate::dialect::Dialect;
 use crate::plan::{self, Action, AppliedRow, Plan, Step};
 use crate::report::{Direction, Report, StepReport};
 use crate::run::{History, Table, finish_step, step_failed, step_span};
-use crate::{Error, LockMode, Migration, Options, Target, TransactionMode};
+use crate::{Error, Migration, Options, Target, TransactionMode};
 
 /// Runs a program whose operations never wait (the rusqlite driver, the
 /// preview) to its end.
@@ -59,107 +60,6 @@ pub(crate) fn block_on<T>(program: impl Future<Output = Result<T, Error>>) -> Re
             source: None,
         }),
     }
-}
-
-/// How one dialect and one set of options run steps: every rule of the
-/// execution stage, in one place.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rules {
-    dialect: Dialect,
-    lock_mode: LockMode,
-}
-
-impl Rules {
-    pub(crate) fn new(dialect: Dialect, options: &Options) -> Self {
-        Rules {
-            dialect,
-            lock_mode: options.lock_mode,
-        }
-    }
-
-    /// Steps run in transactions (MySQL/MariaDB commit DDL implicitly).
-    fn transactional(self) -> bool {
-        self.dialect != Dialect::MySql
-    }
-
-    /// Whether a script with (or without) `-- migrate:no-transaction` runs
-    /// outside a transaction on this database.
-    pub(crate) fn outside(self, no_transaction: bool) -> bool {
-        no_transaction || !self.transactional()
-    }
-
-    /// How a script that runs outside a transaction (or inside) is sent.
-    fn sending(self, outside: bool) -> Sending {
-        if outside && self.dialect == Dialect::Postgres {
-            Sending::EachStatement
-        } else {
-            Sending::Batch
-        }
-    }
-
-    /// Each step takes its own lock (and so reads the history again).
-    fn lock_per_step(self) -> bool {
-        self.dialect == Dialect::Postgres && self.lock_mode == LockMode::Transaction
-    }
-
-    /// A run lock keeps every other runner out for the whole run, so a
-    /// dirty mark seen without it may be a step in flight: plan under it.
-    pub(crate) fn holds_run_lock(self) -> bool {
-        match self.dialect {
-            Dialect::Postgres => self.lock_mode == LockMode::Session,
-            Dialect::MySql => true,
-            Dialect::Sqlite => false,
-        }
-    }
-}
-
-/// What the read without the lock decided.
-pub(crate) enum Start<'m> {
-    /// Nothing to do: the report says where the database is.
-    Done(Report),
-    /// Take the lock and run, with the plan made without it, or (`None`)
-    /// planning under the lock, after the table is brought up to date.
-    Run(Option<Plan<'m>>),
-}
-
-/// Decides, from the history read without the lock, whether a run has
-/// anything to do.
-pub(crate) fn start<'m>(
-    known: &'m [Migration],
-    table: &Table,
-    direction: Direction,
-    target: Target,
-    options: &Options,
-    rules: Rules,
-) -> Result<Start<'m>, Error> {
-    let first = match table {
-        // Its rows cannot be read until its format is brought up to date.
-        Table::Outdated => None,
-        Table::Missing | Table::Rows(_) => {
-            let rows = match table {
-                Table::Rows(rows) => rows.as_slice(),
-                _ => &[],
-            };
-            match plan::plan(known, rows, direction, target, options) {
-                Ok(first) if first.steps.is_empty() => {
-                    return Ok(Start::Done(Report {
-                        direction,
-                        from: first.from,
-                        to: first.to,
-                        steps: Vec::new(),
-                        backup: None,
-                    }));
-                }
-                Ok(first) => Some(first),
-                Err(Error::Dirty { .. }) if rules.holds_run_lock() => None,
-                Err(err) => return Err(err),
-            }
-        }
-    };
-    if options.transaction_mode == TransactionMode::Single && !rules.transactional() {
-        return Err(Error::SingleTransactionUnsupported);
-    }
-    Ok(Start::Run(first))
 }
 
 /// What a run needs: the history as read without the lock and the plan

@@ -3,8 +3,9 @@
 //! given, and fails the scripts it is told to fail.
 
 use super::*;
+use crate::dialect::Dialect;
 use crate::run::ScriptError;
-use crate::{Script, TransactionMode};
+use crate::{LockMode, Script, TransactionMode};
 
 /// Migrations 1 and 2 (`up1`, `up2`); 2 says `no-transaction` when asked.
 fn set(second_outside: bool) -> Vec<Migration> {

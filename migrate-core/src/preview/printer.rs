@@ -1,0 +1,281 @@
+//! The preview's performer: the execution stage's program written down as
+//! SQL instead of carried out.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::dialect::{Dialect, HistorySql, Literal, with_literals};
+use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Write};
+use crate::plan::{AppliedRow, Plan, Step};
+use crate::report::Direction;
+use crate::run::{ScriptError, Table};
+use crate::{Error, Migration, Options, Target};
+
+fn show(version: Option<i64>) -> String {
+    version.map_or_else(|| "base".to_owned(), |v| v.to_string())
+}
+
+/// A script followed by the `;` that ends its last statement when the
+/// script's last line of SQL does not already end with one, so that the
+/// next statement printed cannot run into it.
+fn terminated(script: &str) -> String {
+    let mut text = script.trim_end().to_owned();
+    let last_sql = text
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty() && !line.starts_with("--"));
+    if last_sql.is_some_and(|line| !line.ends_with(';')) {
+        text.push_str("\n;");
+    }
+    text
+}
+
+/// A down script as a string literal of the dialect: MySQL and MariaDB
+/// read `\` in a string as an escape (unless the server runs with
+/// `NO_BACKSLASH_ESCAPES`), so there each backslash is doubled; `'` is
+/// doubled by [`Literal`] everywhere.
+fn text(dialect: Dialect, text: &str) -> Cow<'_, str> {
+    if dialect == Dialect::MySql && text.contains('\\') {
+        Cow::Owned(text.replace('\\', "\\\\"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// A step's block of printed SQL: its header, then its statements.
+pub(super) struct Block {
+    /// `apply 3 add_email (0003_add_email.up.sql)`; none for what comes
+    /// before the first step (the history table's DDL).
+    header: Option<String>,
+    outside: bool,
+    lines: Vec<String>,
+}
+
+/// The preview's performer: it carries out nothing and writes down every
+/// operation that changes the database as the SQL the runner sends for it,
+/// each placeholder filled in as a literal. The history is the one read
+/// before (so nothing is re-planned), and recorded down scripts are those
+/// fetched before.
+struct Printer<'h> {
+    sql: &'h HistorySql,
+    direction: Direction,
+    rows: &'h [AppliedRow],
+    recorded: &'h HashMap<i64, Option<String>>,
+    blocks: Vec<Block>,
+}
+
+impl Printer<'_> {
+    fn line(&mut self, line: String) {
+        if self.blocks.is_empty() {
+            self.blocks.push(Block {
+                header: None,
+                outside: false,
+                lines: Vec::new(),
+            });
+        }
+        if let Some(block) = self.blocks.last_mut() {
+            block.lines.push(line);
+        }
+    }
+
+    fn statement(&mut self, statement: &str) {
+        self.line(format!("{statement};"));
+    }
+}
+
+impl PerformNow for Printer<'_> {
+    fn announce(&mut self, step: &Step<'_>) {
+        let action = match self.direction {
+            Direction::Up => "apply",
+            Direction::Down => "revert",
+        };
+        self.blocks.push(Block {
+            header: Some(format!(
+                "{action} {} {} ({})",
+                step.version,
+                step.name,
+                step.file()
+            )),
+            outside: false,
+            lines: Vec::new(),
+        });
+    }
+
+    fn begin(&mut self) -> Result<(), Error> {
+        self.statement(self.sql.begin);
+        Ok(())
+    }
+
+    /// The lock is not printed: whoever runs the SQL runs it once.
+    fn lock_step(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn ensure_table(&mut self) -> Result<(), Error> {
+        if let Some(create_schema) = &self.sql.create_schema {
+            self.statement(create_schema);
+        }
+        self.statement(&self.sql.create);
+        Ok(())
+    }
+
+    fn data_version(&mut self) -> Result<Option<i64>, Error> {
+        Ok(None)
+    }
+
+    fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
+        Ok(self.rows.to_vec())
+    }
+
+    fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
+        Ok(self.recorded.get(&version).cloned().flatten())
+    }
+
+    fn run_script(
+        &mut self,
+        script: &Resolved<'_>,
+        _: Sending,
+        outside: bool,
+    ) -> Result<(), ScriptError> {
+        if let Some(block) = self.blocks.last_mut() {
+            block.outside |= outside;
+        }
+        self.line(terminated(&script.sql));
+        Ok(())
+    }
+
+    fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
+        let dialect = self.sql.dialect;
+        // What a run measures is not known ahead: printed as 0.
+        let statement = match write {
+            Write::Insert { row, down_sql } => {
+                let down = down_sql.map(|down| text(dialect, down));
+                with_literals(
+                    &self.sql.insert,
+                    &[
+                        Literal::Integer(row.version),
+                        Literal::Text(&row.name),
+                        Literal::Text(&row.checksum),
+                        down.as_deref().map_or(Literal::Null, Literal::Text),
+                        Literal::Text(&row.applied_at),
+                        Literal::Integer(0),
+                        Literal::Boolean(row.success),
+                    ],
+                )
+            }
+            Write::Mark {
+                version, success, ..
+            } => with_literals(
+                &self.sql.mark,
+                &[
+                    Literal::Boolean(*success),
+                    Literal::Integer(0),
+                    Literal::Integer(*version),
+                ],
+            ),
+            Write::Delete(version) => {
+                with_literals(&self.sql.delete, &[Literal::Integer(*version)])
+            }
+            Write::MarkClean { version, checksum } => with_literals(
+                &self.sql.mark_clean,
+                &[Literal::Text(checksum), Literal::Integer(*version)],
+            ),
+        };
+        self.statement(&statement);
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), Error> {
+        self.statement(self.sql.commit);
+        Ok(())
+    }
+}
+
+/// A plan carried out by the execution stage on the printer, from the
+/// history `rows` (`table_exists` false: the table is created first).
+pub(super) fn program(
+    plan: &Plan<'_>,
+    known: &[Migration],
+    sql: &HistorySql,
+    options: &Options,
+    table_exists: bool,
+    rows: &[AppliedRow],
+    recorded: &HashMap<i64, Option<String>>,
+) -> Result<Vec<Block>, Error> {
+    let mut printer = Printer {
+        sql,
+        direction: plan.direction,
+        rows,
+        recorded,
+        blocks: Vec::new(),
+    };
+    if plan.steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = if table_exists {
+        Table::Rows(rows.to_vec())
+    } else {
+        Table::Missing
+    };
+    let run = Run {
+        rules: Rules::new(sql.dialect, options),
+        options,
+        known,
+        direction: plan.direction,
+        target: Target::Head,
+        table,
+        first: Some(plan.clone()),
+        data_version: None,
+    };
+    exec::block_on(exec::run(&mut printer, run))?;
+    Ok(printer.blocks)
+}
+
+/// The SQL text of a plan: a header, then each block.
+pub(super) fn render(plan: &Plan<'_>, blocks: &[Block]) -> String {
+    let verb = match plan.direction {
+        Direction::Up => "upgrade",
+        Direction::Down => "downgrade",
+    };
+    let mut out = format!(
+        "-- {verb} from {} to {}: {}\n",
+        show(plan.from),
+        show(plan.to),
+        match plan.steps.len() {
+            0 => "nothing to do".to_owned(),
+            1 => "1 step".to_owned(),
+            n => format!("{n} steps"),
+        }
+    );
+    for block in blocks {
+        out.push('\n');
+        if let Some(header) = &block.header {
+            let outside = if block.outside {
+                ", outside a transaction"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "-- {header}{outside}");
+        }
+        for line in &block.lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_are_terminated_once() {
+        assert_eq!(terminated("SELECT 1;\n\n"), "SELECT 1;");
+        assert_eq!(terminated("SELECT 1"), "SELECT 1\n;");
+        assert_eq!(terminated("SELECT 1\n-- done\n"), "SELECT 1\n-- done\n;");
+        assert_eq!(terminated("SELECT 1; -- done"), "SELECT 1; -- done\n;");
+        assert_eq!(terminated("-- nothing\n"), "-- nothing");
+        assert_eq!(terminated(""), "");
+    }
+}
