@@ -18,6 +18,10 @@ pub enum Backup {
 
 /// `<dir>/<stem>.<UTC timestamp>.<current version>.bak` for the database at
 /// `database`, created empty with mode 0600 (the copy may hold secrets).
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
 pub(crate) fn create_file(
     backup: &Backup,
     database: &str,

@@ -67,14 +67,55 @@ pub(crate) fn added_columns(dialect: Dialect) -> [(&'static str, &'static str); 
     ]
 }
 
-/// PostgreSQL's advisory lock key: the database and the history table.
-const PG_KEY: &str = "hashtext(current_database()), hashtext($1)";
+/// The statements of each dialect's migration lock. Each takes the quoted
+/// history table's name as its first parameter: the lock is keyed by the
+/// database and the history table, so runners of different tables or
+/// databases do not wait for each other.
+pub(crate) mod lock {
+    /// PostgreSQL's advisory lock key: the database and the history table.
+    macro_rules! pg_key {
+        () => {
+            "hashtext(current_database()), hashtext($1)"
+        };
+    }
 
-/// MySQL's lock name (at most 64 characters, server-wide): the database and
-/// the history table, hashed.
-const MYSQL_KEY: &str = "SHA1(CONCAT('migrate:', DATABASE(), '.', ?))";
+    /// MySQL's lock name (at most 64 characters, server-wide): the database
+    /// and the history table, hashed.
+    macro_rules! mysql_key {
+        () => {
+            "SHA1(CONCAT('migrate:', DATABASE(), '.', ?))"
+        };
+    }
+
+    /// PostgreSQL: tries the session lock that spans a run, without waiting.
+    #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+    pub(crate) const PG_TRY_SESSION: &str = concat!("SELECT pg_try_advisory_lock(", pg_key!(), ")");
+    /// PostgreSQL: releases it.
+    #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+    pub(crate) const PG_UNLOCK_SESSION: &str =
+        concat!("SELECT pg_advisory_unlock(", pg_key!(), ")");
+    /// PostgreSQL: tries the transaction-scoped lock of one step (released
+    /// at its commit or rollback), for poolers in transaction mode.
+    #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+    pub(crate) const PG_TRY_TRANSACTION: &str =
+        concat!("SELECT pg_try_advisory_xact_lock(", pg_key!(), ")");
+    /// PostgreSQL: waits on the server between two tries: seconds.
+    #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+    pub(crate) const PG_PAUSE: &str = "SELECT pg_sleep($1)";
+    /// MySQL: takes the named lock, waiting on the server: then the seconds
+    /// to wait.
+    #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+    pub(crate) const MYSQL_GET: &str = concat!("SELECT GET_LOCK(", mysql_key!(), ", ?)");
+    /// MySQL: releases it.
+    #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+    pub(crate) const MYSQL_RELEASE: &str = concat!("SELECT RELEASE_LOCK(", mysql_key!(), ")");
+}
 
 /// SQLite: changes whenever another connection commits to the database.
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
 pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
 
 /// SQLite: the connection's busy timeout in milliseconds, read.
@@ -153,20 +194,11 @@ pub struct HistorySql {
     pub begin: &'static str,
     /// Commits a step's transaction.
     pub commit: &'static str,
-    /// Tries to take the lock that spans a run, without waiting: the
-    /// quoted table name (and for MySQL, the seconds to wait). PostgreSQL's
-    /// key is derived from the database and the table; MySQL's lock name too.
-    pub try_lock: Option<String>,
-    /// Releases it: the quoted table name.
-    pub unlock: Option<String>,
-    /// PostgreSQL's transaction-scoped lock, for poolers in transaction mode.
-    pub try_lock_step: Option<String>,
-    /// Waits on the server between two tries (PostgreSQL): seconds.
-    pub pause: Option<String>,
 }
 
 impl HistorySql {
     /// SQLite: `?N` placeholders, double-quoted names, TEXT timestamps.
+    #[cfg_attr(not(feature = "rusqlite"), allow(dead_code))]
     pub(crate) fn sqlite(name: &TableName) -> Self {
         Self::new(Dialect::Sqlite, name)
     }
@@ -273,19 +305,6 @@ impl HistorySql {
                 Dialect::Postgres | Dialect::MySql => "BEGIN",
             },
             commit: "COMMIT",
-            try_lock: match dialect {
-                Dialect::Postgres => Some(format!("SELECT pg_try_advisory_lock({PG_KEY})")),
-                Dialect::MySql => Some(format!("SELECT GET_LOCK({MYSQL_KEY}, ?)")),
-                Dialect::Sqlite => None,
-            },
-            unlock: match dialect {
-                Dialect::Postgres => Some(format!("SELECT pg_advisory_unlock({PG_KEY})")),
-                Dialect::MySql => Some(format!("SELECT RELEASE_LOCK({MYSQL_KEY})")),
-                Dialect::Sqlite => None,
-            },
-            try_lock_step: (dialect == Dialect::Postgres)
-                .then(|| format!("SELECT pg_try_advisory_xact_lock({PG_KEY})")),
-            pause: (dialect == Dialect::Postgres).then(|| "SELECT pg_sleep($1)".to_owned()),
             bare: name.table().to_owned(),
             table,
         }

@@ -1,4 +1,15 @@
 #![doc = include_str!("../../README.md")]
+// Without a backend only the set and the planner are of use: the runners'
+// shared parts are then unused.
+#![cfg_attr(
+    not(any(
+        feature = "rusqlite",
+        feature = "sqlx-sqlite",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )),
+    allow(dead_code, unused_imports)
+)]
 
 mod backup;
 mod check;

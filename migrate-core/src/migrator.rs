@@ -1,8 +1,12 @@
 //! [`Migrator`]: a migration set with options, and the operations on a
 //! database. The methods on [`Migrations`] are the same with default options.
 
+// The operations below are rusqlite's; without it, only the type remains.
+#[cfg_attr(not(feature = "rusqlite"), allow(unused_imports))]
 use crate::plan::{self, Plan};
+#[cfg_attr(not(feature = "rusqlite"), allow(unused_imports))]
 use crate::report::{Current, Direction, HistoryEntry, Report, Status};
+#[cfg_attr(not(feature = "rusqlite"), allow(unused_imports))]
 use crate::{Error, Migrations, Options, Target};
 
 /// A migration set with [`Options`].

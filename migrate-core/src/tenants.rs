@@ -5,12 +5,15 @@
 //! done to it (the CLI opens URLs; an application passes its connections);
 //! [`upgrade_sqlite_files`] is the common case ready-made.
 
+#[cfg(feature = "rusqlite")]
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{Error, Migrations, Options, Report, Target};
+use crate::Error;
+#[cfg(feature = "rusqlite")]
+use crate::{Migrations, Options, Report, Target};
 
 /// What happened to one database.
 #[derive(Debug)]

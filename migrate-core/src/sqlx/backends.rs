@@ -10,9 +10,12 @@ use sqlx::{AssertSqlSafe, Row as _};
 
 use super::backend::{Backend, Param, RunLock, private};
 use super::{database_error, script};
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql"))]
+use crate::dialect::lock;
 #[cfg(feature = "sqlx-sqlite")]
 use crate::dialect::{BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, VACUUM_INTO, set_busy_timeout};
 use crate::dialect::{Dialect, HistorySql};
+#[cfg(feature = "sqlx-postgres")]
 use crate::exec::Rules;
 use crate::plan::AppliedRow;
 use crate::run::ScriptError;
@@ -86,6 +89,7 @@ macro_rules! shared_operations {
 }
 
 /// Server databases are backed up with their own dump tools.
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql"))]
 macro_rules! no_backups {
     ($database:literal, $tool:literal) => {
         fn can_back_up() -> Result<(), Error> {
@@ -113,15 +117,14 @@ macro_rules! no_backups {
 #[cfg(feature = "sqlx-postgres")]
 async fn spin(
     conn: &mut sqlx::PgConnection,
-    try_lock: &str,
-    pause: &str,
+    try_lock: &'static str,
     key: &str,
     options: &Options,
 ) -> Result<(), Error> {
     let started = Instant::now();
     let mut wait = Duration::from_millis(10);
     loop {
-        let taken: bool = sqlx::query_scalar(AssertSqlSafe(try_lock))
+        let taken: bool = sqlx::query_scalar(try_lock)
             .bind(key)
             .fetch_one(&mut *conn)
             .await
@@ -134,7 +137,7 @@ async fn spin(
                 waited: options.lock_timeout,
             });
         }
-        sqlx::query(AssertSqlSafe(pause))
+        sqlx::query(lock::PG_PAUSE)
             .bind(wait.as_secs_f64())
             .execute(&mut *conn)
             .await
@@ -158,15 +161,11 @@ impl Backend for sqlx::Postgres {
         sql: &HistorySql,
         options: &Options,
     ) -> Result<RunLock, Error> {
-        match (&sql.try_lock, &sql.pause) {
-            (Some(try_lock), Some(pause))
-                if Rules::new(Dialect::Postgres, options).holds_run_lock() =>
-            {
-                spin(conn, try_lock, pause, &sql.table, options).await?;
-                Ok(RunLock::Advisory)
-            }
-            _ => Ok(RunLock::Unlocked),
+        if !Rules::new(Dialect::Postgres, options).holds_run_lock() {
+            return Ok(RunLock::Unlocked);
         }
+        spin(conn, lock::PG_TRY_SESSION, &sql.table, options).await?;
+        Ok(RunLock::Advisory)
     }
 
     async fn unlock_run(
@@ -174,8 +173,8 @@ impl Backend for sqlx::Postgres {
         sql: &HistorySql,
         lock: &RunLock,
     ) -> Result<(), Error> {
-        match (lock, &sql.unlock) {
-            (RunLock::Advisory, Some(unlock)) => sqlx::query(AssertSqlSafe(unlock.as_str()))
+        match lock {
+            RunLock::Advisory => sqlx::query(lock::PG_UNLOCK_SESSION)
                 .bind(&sql.table)
                 .execute(&mut *conn)
                 .await
@@ -190,10 +189,7 @@ impl Backend for sqlx::Postgres {
         sql: &HistorySql,
         options: &Options,
     ) -> Result<(), Error> {
-        match (&sql.try_lock_step, &sql.pause) {
-            (Some(try_lock), Some(pause)) => spin(conn, try_lock, pause, &sql.table, options).await,
-            _ => Ok(()),
-        }
+        spin(conn, lock::PG_TRY_TRANSACTION, &sql.table, options).await
     }
 
     async fn data_version(_: &mut sqlx::PgConnection) -> Result<Option<i64>, Error> {
@@ -235,11 +231,8 @@ impl Backend for sqlx::MySql {
         sql: &HistorySql,
         options: &Options,
     ) -> Result<RunLock, Error> {
-        let Some(try_lock) = &sql.try_lock else {
-            return Ok(RunLock::Unlocked);
-        };
         let seconds = i64::try_from(options.lock_timeout.as_secs().max(1)).unwrap_or(i64::MAX);
-        let taken: Option<i64> = sqlx::query_scalar(AssertSqlSafe(try_lock.as_str()))
+        let taken: Option<i64> = sqlx::query_scalar(lock::MYSQL_GET)
             .bind(&sql.table)
             .bind(seconds)
             .fetch_one(&mut *conn)
@@ -258,10 +251,10 @@ impl Backend for sqlx::MySql {
         sql: &HistorySql,
         lock: &RunLock,
     ) -> Result<(), Error> {
-        let (RunLock::Named, Some(unlock)) = (lock, &sql.unlock) else {
+        if *lock != RunLock::Named {
             return Ok(());
-        };
-        sqlx::query(AssertSqlSafe(unlock.as_str()))
+        }
+        sqlx::query(lock::MYSQL_RELEASE)
             .bind(&sql.table)
             .execute(&mut *conn)
             .await
