@@ -12,5 +12,6 @@ mod observability;
 mod operations;
 mod planner;
 mod postgres;
+mod races;
 mod scripts;
 mod servers;

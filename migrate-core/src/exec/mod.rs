@@ -102,6 +102,7 @@ pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<O
         table_ready,
         data_version: run.data_version,
         read_under_lock: false,
+        confirmed: false,
         completed: Vec::new(),
         deferred: None,
     };
@@ -222,6 +223,11 @@ struct Execution<'m, 'o> {
     data_version: Option<i64>,
     /// The history was read under the run's lock already.
     read_under_lock: bool,
+    /// The plan was made, or found still true, under the run's lock: a
+    /// relative or version target is resolved there, against the history
+    /// as it is then, so that concurrent runs end as some serial order of
+    /// them would.
+    confirmed: bool,
     completed: Vec<StepReport>,
     /// In all-in-one mode, the history writes still to do: after the last
     /// script, in the same transaction.
@@ -253,12 +259,13 @@ impl<'m> Execution<'m, '_> {
             Some(now) => self.data_version.replace(now) != Some(now),
             None => !self.read_under_lock || self.rules.lock_per_step(),
         };
+        let confirmed = std::mem::replace(&mut self.confirmed, true);
         if self.planned && !moved {
             return Ok(());
         }
         self.read_under_lock = true;
         self.history.replace(p.read_history().await?);
-        if self.planned {
+        if self.planned && confirmed {
             self.steps = plan::replan(
                 self.known,
                 &self.history.rows,

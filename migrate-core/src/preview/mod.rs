@@ -135,7 +135,7 @@ impl<'a> Migrator<'a> {
         let sql = HistorySql::new(dialect, &self.options().table);
         // Only `+N`, `head` or a version can have applied anything.
         let table_exists = plan.from.is_some();
-        self.sql_text(&plan, &sql, table_exists, &rows, &HashMap::new())
+        self.sql_text(&plan, target, &sql, table_exists, &rows, &HashMap::new())
     }
 
     /// The SQL text of `plan`: the execution stage's program for it,
@@ -143,6 +143,7 @@ impl<'a> Migrator<'a> {
     fn sql_text(
         &self,
         plan: &Plan<'_>,
+        target: Target,
         sql: &HistorySql,
         table_exists: bool,
         rows: &[AppliedRow],
@@ -151,6 +152,7 @@ impl<'a> Migrator<'a> {
         let known = self.migrations().as_slice();
         let blocks = program(
             plan,
+            target,
             known,
             sql,
             self.options(),
@@ -235,7 +237,7 @@ mod sync {
                     recorded.insert(step.version, script);
                 }
             }
-            self.sql_text(&plan, &sql, tables > 0, &rows, &recorded)
+            self.sql_text(&plan, target, &sql, tables > 0, &rows, &recorded)
         }
     }
 }
@@ -317,7 +319,7 @@ mod pool {
                     recorded.insert(step.version, script.into_iter().next().flatten());
                 }
             }
-            self.sql_text(&plan, &sql, !columns.is_empty(), &rows, &recorded)
+            self.sql_text(&plan, target, &sql, !columns.is_empty(), &rows, &recorded)
         }
     }
 }

@@ -196,6 +196,7 @@ impl PerformNow for Printer<'_> {
 /// history `rows` (`table_exists` false: the table is created first).
 pub(super) fn program(
     plan: &Plan<'_>,
+    target: Target,
     known: &[Migration],
     sql: &HistorySql,
     options: &Options,
@@ -223,7 +224,7 @@ pub(super) fn program(
         options,
         known,
         direction: plan.direction,
-        target: Target::Head,
+        target,
         table,
         first: Some(plan.clone()),
         data_version: None,
