@@ -24,7 +24,7 @@ use crate::{Error, Migration, Migrator, Options, Target};
 
 mod printer;
 
-use printer::{program, render};
+use printer::{Seen, program, render};
 
 /// The history as if an upgrade from an empty database to `from` had run,
 /// in the order it would have run.
@@ -149,17 +149,12 @@ impl<'a> Migrator<'a> {
         rows: &[AppliedRow],
         recorded: &HashMap<i64, Option<String>>,
     ) -> Result<String, Error> {
-        let known = self.migrations().as_slice();
-        let blocks = program(
-            plan,
-            target,
-            known,
-            sql,
-            self.options(),
+        let seen = Seen {
             table_exists,
             rows,
             recorded,
-        )?;
+        };
+        let blocks = program(plan, target, self, sql, seen)?;
         Ok(render(plan, &blocks))
     }
 }

@@ -10,7 +10,7 @@ use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Write};
 use crate::plan::{AppliedRow, Plan, Step};
 use crate::report::Direction;
 use crate::run::{ScriptError, Table};
-use crate::{Error, Migration, Options, Target};
+use crate::{Error, Migrator, Target};
 
 fn show(version: Option<i64>) -> String {
     version.map_or_else(|| "base".to_owned(), |v| v.to_string())
@@ -192,18 +192,29 @@ impl PerformNow for Printer<'_> {
     }
 }
 
-/// A plan carried out by the execution stage on the printer, from the
-/// history `rows` (`table_exists` false: the table is created first).
+/// What the preview saw of the database: whether the history table
+/// exists, its rows, and the down scripts recorded for the plan's steps.
+pub(super) struct Seen<'h> {
+    pub table_exists: bool,
+    pub rows: &'h [AppliedRow],
+    pub recorded: &'h HashMap<i64, Option<String>>,
+}
+
+/// A plan carried out by the execution stage on the printer, from what
+/// was `seen` of the database (no table: it is created first).
 pub(super) fn program(
     plan: &Plan<'_>,
     target: Target,
-    known: &[Migration],
+    migrator: &Migrator<'_>,
     sql: &HistorySql,
-    options: &Options,
-    table_exists: bool,
-    rows: &[AppliedRow],
-    recorded: &HashMap<i64, Option<String>>,
+    seen: Seen<'_>,
 ) -> Result<Vec<Block>, Error> {
+    let (known, options) = (migrator.migrations().as_slice(), migrator.options());
+    let Seen {
+        table_exists,
+        rows,
+        recorded,
+    } = seen;
     let mut printer = Printer {
         sql,
         direction: plan.direction,
