@@ -312,6 +312,33 @@ impl HistorySql {
 }
 
 impl HistorySql {
+    /// Reads every row of a table in an older format (`columns`) as it is,
+    /// with the defaults that upgrading it in place would give the columns
+    /// it lacks: the read-only views never change the table.
+    pub(crate) fn read_outdated(&self, columns: &[String]) -> String {
+        let has = |name: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(name));
+        let (yes, no, zero) = match self.dialect {
+            Dialect::Sqlite => ("1", "0", "0"),
+            Dialect::Postgres => ("TRUE", "FALSE", "CAST(0 AS BIGINT)"),
+            Dialect::MySql => ("TRUE", "FALSE", "CAST(0 AS SIGNED)"),
+        };
+        let execution_ms = if has("execution_ms") {
+            "execution_ms"
+        } else {
+            zero
+        };
+        let success = if has("success") { "success" } else { yes };
+        let down = if has("down_sql") {
+            "down_sql IS NOT NULL"
+        } else {
+            no
+        };
+        format!(
+            "SELECT version, name, checksum, applied_at, {execution_ms}, {success}, {down} FROM {}",
+            self.table
+        )
+    }
+
     /// Adds a column to an older format of the table: one of
     /// [`added_columns`]' definitions.
     pub(crate) fn add_column(&self, definition: &str) -> String {

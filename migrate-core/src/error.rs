@@ -25,6 +25,17 @@ pub enum Error {
         input: String,
     },
 
+    /// The history table named is some other table: refused, never altered.
+    #[error(
+        "the table {table} is not a migrate history table (it has no `{missing}` column), so it was left as it is; name another history table, or leave the name out to use `_migrate_history`"
+    )]
+    NotAHistoryTable {
+        /// The table, quoted as in SQL.
+        table: String,
+        /// A column every history table has, which this one lacks.
+        missing: String,
+    },
+
     /// A history table name is not a plain SQL identifier.
     #[error(
         "`{name}` is not a valid history table name; use letters, digits and `_` (not starting with a digit), optionally as `schema.table`"

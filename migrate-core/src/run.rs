@@ -11,12 +11,17 @@ use crate::{Error, Migration};
 
 pub(crate) use crate::script::ScriptError;
 
+/// The columns of the history table's first format: a table without one
+/// of them is not a history table this library ever wrote.
+const FIRST_FORMAT: [&str; 4] = ["version", "name", "checksum", "applied_at"];
+
 /// What the history table looks like.
 pub(crate) enum Table {
     /// It does not exist yet.
     Missing,
-    /// It exists in an older format and must be upgraded in place.
-    Outdated,
+    /// It exists in an older format (these are its columns): read as it
+    /// is, upgraded in place only by a run that changes the database.
+    Outdated(Vec<String>),
     /// Its rows.
     Rows(Vec<AppliedRow>),
 }
@@ -25,16 +30,30 @@ impl Table {
     /// After the history query failed: missing (no columns), outdated (some
     /// of the columns added since the first format are missing), or `None`
     /// when the table looks right and the failure is real.
-    pub(crate) fn from_columns(columns: &[String], dialect: Dialect) -> Option<Table> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAHistoryTable`] when the table lacks a column of the
+    /// first format: some other table, never to be altered.
+    pub(crate) fn from_columns(
+        columns: Vec<String>,
+        dialect: Dialect,
+        table: &str,
+    ) -> Result<Option<Table>, Error> {
+        let has = |name: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(name));
         if columns.is_empty() {
-            Some(Table::Missing)
-        } else if added_columns(dialect)
-            .iter()
-            .any(|(name, _)| !columns.iter().any(|c| c.eq_ignore_ascii_case(name)))
-        {
-            Some(Table::Outdated)
+            return Ok(Some(Table::Missing));
+        }
+        if let Some(missing) = FIRST_FORMAT.iter().find(|name| !has(name)) {
+            return Err(Error::NotAHistoryTable {
+                table: table.to_owned(),
+                missing: (*missing).to_owned(),
+            });
+        }
+        if added_columns(dialect).iter().any(|(name, _)| !has(name)) {
+            Ok(Some(Table::Outdated(columns)))
         } else {
-            None
+            Ok(None)
         }
     }
 
@@ -52,7 +71,7 @@ impl Table {
     pub(crate) fn into_rows(self) -> Vec<AppliedRow> {
         match self {
             Table::Rows(rows) => rows,
-            Table::Missing | Table::Outdated => Vec::new(),
+            Table::Missing | Table::Outdated(_) => Vec::new(),
         }
     }
 }

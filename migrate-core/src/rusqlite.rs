@@ -35,30 +35,15 @@ pub(crate) fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite:
 
 /// Reads the history with one query; an error is looked into only then.
 fn read_table(conn: &Connection, sql: &HistorySql) -> Result<Table, Error> {
-    let read = || -> rusqlite::Result<Vec<AppliedRow>> {
-        let mut statement = conn.prepare(&sql.read)?;
-        let rows = statement.query_map([], |row| {
-            Ok(AppliedRow {
-                version: row.get(0)?,
-                name: row.get(1)?,
-                checksum: row.get(2)?,
-                applied_at: row.get(3)?,
-                execution_ms: row.get(4)?,
-                success: row.get(5)?,
-                has_down_sql: row.get(6)?,
-            })
-        })?;
-        rows.collect()
-    };
-    match read() {
+    match read_with(conn, &sql.read) {
         Ok(rows) => Ok(Table::rows(rows)),
         Err(err) => {
             let columns =
                 columns(conn, sql).map_err(database_error("inspect the history table"))?;
-            match Table::from_columns(&columns, Dialect::Sqlite) {
+            match Table::from_columns(columns, Dialect::Sqlite, &sql.table)? {
                 Some(table) => Ok(table),
                 // Another runner may have created it just now: read again.
-                None => read().map(Table::rows).map_err(|_| {
+                None => read_with(conn, &sql.read).map(Table::rows).map_err(|_| {
                     database_error(format!("read the history table {}", sql.table))(err)
                 }),
             }
@@ -66,7 +51,25 @@ fn read_table(conn: &Connection, sql: &HistorySql) -> Result<Table, Error> {
     }
 }
 
-fn columns(conn: &Connection, sql: &HistorySql) -> rusqlite::Result<Vec<String>> {
+/// The history rows that `statement` reads (the current format's read, or
+/// an older format's).
+fn read_with(conn: &Connection, statement: &str) -> rusqlite::Result<Vec<AppliedRow>> {
+    let mut statement = conn.prepare(statement)?;
+    let rows = statement.query_map([], |row| {
+        Ok(AppliedRow {
+            version: row.get(0)?,
+            name: row.get(1)?,
+            checksum: row.get(2)?,
+            applied_at: row.get(3)?,
+            execution_ms: row.get(4)?,
+            success: row.get(5)?,
+            has_down_sql: row.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub(crate) fn columns(conn: &Connection, sql: &HistorySql) -> rusqlite::Result<Vec<String>> {
     let mut statement = conn.prepare(&sql.columns)?;
     let names = statement.query_map([&sql.bare], |row| row.get::<_, String>(0))?;
     names.collect()
@@ -350,12 +353,13 @@ pub(crate) fn read_rows(conn: &Connection, options: &Options) -> Result<Vec<Appl
     match read_table(conn, &sql)? {
         Table::Rows(rows) => Ok(rows),
         Table::Missing => Ok(Vec::new()),
-        Table::Outdated => {
-            let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
-            let mut driver = Driver::new(conn, &sql, options);
-            let rules = Rules::new(Dialect::Sqlite, options);
-            exec::block_on(exec::upgrade_format(&mut driver, rules))
-        }
+        // Read as it is: only a run that changes the database upgrades it.
+        Table::Outdated(columns) => read_with(conn, &sql.read_outdated(&columns))
+            .map(|rows| Table::rows(rows).into_rows())
+            .map_err(database_error(format!(
+                "read the history table {}",
+                sql.table
+            ))),
     }
 }
 

@@ -689,8 +689,53 @@ pub async fn an_outdated_history_table_is_upgraded_in_place<H: Harness>(h: &H) {
         ),
         (Some(1), Some(2), 1, false, false)
     );
+    assert_eq!(h.history(&set).await.unwrap().len(), 2);
+    // ... as it is: a read-only view never writes. (Regression: `status`
+    // upgraded the table in place.) Each column can still be added by hand,
+    // so none was.
+    for column in [
+        "down_sql TEXT NULL",
+        "execution_ms BIGINT NOT NULL DEFAULT 0",
+        "success BOOLEAN NOT NULL DEFAULT TRUE",
+    ] {
+        h.execute(&format!("ALTER TABLE _migrate_history ADD COLUMN {column}"))
+            .await;
+    }
     assert_eq!(h.rows().await, [(1, true, false)]);
     assert_eq!(h.tables().await, ["a"]);
+}
+
+/// A history table name that names some other table (a Flyway user's
+/// `flyway_schema_history`, an application's `users`) is refused in one
+/// sentence, by every verb, and the table is left exactly as it was.
+/// (Regression: it was taken for an old history table and altered, even by
+/// `status`.)
+pub async fn a_table_that_is_not_a_history_table_is_refused_and_left_as_it_is<H: Harness>(h: &H) {
+    let dir = reversible_set(2);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    h.execute("CREATE TABLE users (id INT, email VARCHAR(100))")
+        .await;
+    let users = defaults().table("users").unwrap();
+    let quote = if H::TRANSACTIONAL_DDL { '"' } else { '`' };
+    let refused = format!(
+        "the table {quote}users{quote} is not a migrate history table (it has no `version` column), so it was \
+         left as it is; name another history table, or leave the name out to use `_migrate_history`"
+    );
+    let err = h.upgrade(&set, Target::Head, &users).await.unwrap_err();
+    assert!(matches!(err, Error::NotAHistoryTable { .. }), "{err}");
+    assert_eq!(err.to_string(), refused);
+    let err = h.downgrade(&set, Target::Base, &users).await.unwrap_err();
+    assert_eq!(err.to_string(), refused);
+    assert_eq!(h.tables().await, ["users"], "no script ran");
+    // Not one column was added: each can still be added by hand.
+    for column in [
+        "down_sql TEXT NULL",
+        "execution_ms BIGINT",
+        "success BOOLEAN",
+    ] {
+        h.execute(&format!("ALTER TABLE users ADD COLUMN {column}"))
+            .await;
+    }
 }
 
 /// All-or-nothing: a failing third step takes the first two with it where
@@ -847,6 +892,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_table_that_is_not_a_history_table_is_refused_and_left_as_it_is,
     lifecycle,
     checksum_drift,
     unknown_applied_and_rollback_from_an_older_build,

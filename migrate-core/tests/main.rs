@@ -12,6 +12,7 @@ mod observability;
 mod operations;
 mod planner;
 mod postgres;
+mod privileges;
 mod races;
 mod scripts;
 mod servers;

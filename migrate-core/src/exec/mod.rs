@@ -40,7 +40,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::time::Instant;
 
-use crate::plan::{self, Action, AppliedRow, Plan, Step};
+use crate::plan::{self, Action, Plan, Step};
 use crate::report::{Direction, Report, StepReport};
 use crate::run::{History, Table, finish_step, step_failed, step_span};
 use crate::{Error, Migration, Options, Target, TransactionMode};
@@ -88,7 +88,7 @@ pub(crate) struct Outcome {
 /// the caller where the dialect has one).
 pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<Outcome, Error> {
     let table_ready = matches!(run.table, Table::Rows(_));
-    let outdated = matches!(run.table, Table::Outdated);
+    let outdated = matches!(run.table, Table::Outdated(_));
     let mut x = Execution {
         rules: run.rules,
         options: run.options,
@@ -137,15 +137,6 @@ async fn make_table<P: Perform>(p: &mut P, rules: Rules, outdated: bool) -> Resu
         p.commit().await?;
     }
     Ok(())
-}
-
-/// Brings a history table in an older format up to date, then reads it.
-pub(crate) async fn upgrade_format<P: Perform>(
-    p: &mut P,
-    rules: Rules,
-) -> Result<Vec<AppliedRow>, Error> {
-    make_table(p, rules, true).await?;
-    p.read_history().await
 }
 
 /// `stamp`: the history recorded as if at `target`, no script run, in one

@@ -81,7 +81,7 @@ pub(crate) fn start<'m>(
 ) -> Result<Start<'m>, Error> {
     let first = match table {
         // Its rows cannot be read until its format is brought up to date.
-        Table::Outdated => None,
+        Table::Outdated(_) => None,
         Table::Missing | Table::Rows(_) => {
             let rows = match table {
                 Table::Rows(rows) => rows.as_slice(),

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::dialect::Dialect;
+use crate::plan::AppliedRow;
 use crate::run::ScriptError;
 use crate::{LockMode, Script, TransactionMode};
 
@@ -359,7 +360,7 @@ fn an_outdated_table_is_brought_up_to_date_then_planned_under_the_lock() {
     let known = set(false);
     let options = Options::default();
     let rules = Rules::new(Dialect::Sqlite, &options);
-    let table = Table::Outdated;
+    let table = Table::Outdated(vec!["version".into()]);
     let Start::Run(first) =
         start(&known, &table, Direction::Up, Target::Head, &options, rules).unwrap()
     else {

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use crate::dialect::{Dialect, HistorySql};
+use crate::dialect::{COLUMNS, Dialect, HistorySql};
 use crate::plan::{self, Action, AppliedRow, Plan};
 use crate::report::Direction;
 use crate::{Error, Migration, Migrator, Options, Target};
@@ -134,8 +134,12 @@ impl<'a> Migrator<'a> {
         let plan = plan::plan(known, &rows, direction, target, self.options())?;
         let sql = HistorySql::new(dialect, &self.options().table);
         // Only `+N`, `head` or a version can have applied anything.
-        let table_exists = plan.from.is_some();
-        self.sql_text(&plan, target, &sql, table_exists, &rows, &HashMap::new())
+        let columns: Vec<String> = if plan.from.is_some() {
+            COLUMNS.split(", ").map(str::to_owned).collect()
+        } else {
+            Vec::new()
+        };
+        self.sql_text(&plan, target, &sql, columns, &rows, &HashMap::new())
     }
 
     /// The SQL text of `plan`: the execution stage's program for it,
@@ -145,12 +149,12 @@ impl<'a> Migrator<'a> {
         plan: &Plan<'_>,
         target: Target,
         sql: &HistorySql,
-        table_exists: bool,
+        columns: Vec<String>,
         rows: &[AppliedRow],
         recorded: &HashMap<i64, Option<String>>,
     ) -> Result<String, Error> {
         let seen = Seen {
-            table_exists,
+            columns,
             rows,
             recorded,
         };
@@ -204,12 +208,10 @@ mod sync {
         ) -> Result<String, Error> {
             let options = self.options();
             let sql = HistorySql::sqlite(&options.table);
-            let tables: i64 = conn
-                .query_row(&sql.exists, [options.table.table()], |row| row.get(0))
-                .map_err(database_error(format!(
-                    "look for the history table {}",
-                    sql.table
-                )))?;
+            let columns = crate::rusqlite::columns(conn, &sql).map_err(database_error(format!(
+                "look for the history table {}",
+                sql.table
+            )))?;
             let rows = crate::rusqlite::read_rows(conn, options)?;
             let plan = plan::plan(
                 self.migrations().as_slice(),
@@ -232,7 +234,7 @@ mod sync {
                     recorded.insert(step.version, script);
                 }
             }
-            self.sql_text(&plan, target, &sql, tables > 0, &rows, &recorded)
+            self.sql_text(&plan, target, &sql, columns, &rows, &recorded)
         }
     }
 }
@@ -295,12 +297,16 @@ mod pool {
                 .acquire()
                 .await
                 .map_err(database_error("get a connection from the pool".to_owned()))?;
-            let columns = DB::texts(&mut conn, &sql.columns, &[Param::Text(&sql.bare)])
-                .await
-                .map_err(database_error(format!(
-                    "look for the history table {}",
-                    sql.table
-                )))?;
+            let columns: Vec<String> =
+                DB::texts(&mut conn, &sql.columns, &[Param::Text(&sql.bare)])
+                    .await
+                    .map_err(database_error(format!(
+                        "look for the history table {}",
+                        sql.table
+                    )))?
+                    .into_iter()
+                    .flatten()
+                    .collect();
             let mut recorded = HashMap::new();
             for step in &plan.steps {
                 if let Action::RevertRecorded = step.action {
@@ -314,7 +320,7 @@ mod pool {
                     recorded.insert(step.version, script.into_iter().next().flatten());
                 }
             }
-            self.sql_text(&plan, target, &sql, !columns.is_empty(), &rows, &recorded)
+            self.sql_text(&plan, target, &sql, columns, &rows, &recorded)
         }
     }
 }

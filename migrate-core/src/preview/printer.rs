@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::dialect::{Dialect, HistorySql, Literal, with_literals};
+use crate::dialect::{Dialect, HistorySql, Literal, added_columns, with_literals};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Write};
 use crate::plan::{AppliedRow, Plan, Step};
 use crate::report::Direction;
@@ -62,6 +62,8 @@ struct Printer<'h> {
     direction: Direction,
     rows: &'h [AppliedRow],
     recorded: &'h HashMap<i64, Option<String>>,
+    /// The history table's columns as seen (none: it is missing).
+    columns: &'h [String],
     blocks: Vec<Block>,
 }
 
@@ -117,6 +119,15 @@ impl PerformNow for Printer<'_> {
             self.statement(create_schema);
         }
         self.statement(&self.sql.create);
+        let has = |name: &str| self.columns.iter().any(|c| c.eq_ignore_ascii_case(name));
+        let missing: Vec<String> = added_columns(self.sql.dialect)
+            .iter()
+            .filter(|(name, _)| !self.columns.is_empty() && !has(name))
+            .map(|(_, definition)| self.sql.add_column(definition))
+            .collect();
+        for alter in missing {
+            self.statement(&alter);
+        }
         Ok(())
     }
 
@@ -195,7 +206,8 @@ impl PerformNow for Printer<'_> {
 /// What the preview saw of the database: whether the history table
 /// exists, its rows, and the down scripts recorded for the plan's steps.
 pub(super) struct Seen<'h> {
-    pub table_exists: bool,
+    /// The history table's columns (none: it does not exist).
+    pub columns: Vec<String>,
     pub rows: &'h [AppliedRow],
     pub recorded: &'h HashMap<i64, Option<String>>,
 }
@@ -211,24 +223,22 @@ pub(super) fn program(
 ) -> Result<Vec<Block>, Error> {
     let (known, options) = (migrator.migrations().as_slice(), migrator.options());
     let Seen {
-        table_exists,
+        columns,
         rows,
         recorded,
     } = seen;
+    if plan.steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = Table::from_columns(columns.clone(), sql.dialect, &sql.table)?
+        .unwrap_or_else(|| Table::Rows(rows.to_vec()));
     let mut printer = Printer {
         sql,
         direction: plan.direction,
         rows,
         recorded,
+        columns: &columns,
         blocks: Vec::new(),
-    };
-    if plan.steps.is_empty() {
-        return Ok(Vec::new());
-    }
-    let table = if table_exists {
-        Table::Rows(rows.to_vec())
-    } else {
-        Table::Missing
     };
     let run = Run {
         rules: Rules::new(sql.dialect, options),

@@ -17,11 +17,12 @@ pub trait Backend: sqlx::Database + private::Sealed {
     #[doc(hidden)]
     const DIALECT: Dialect;
 
-    /// Reads every history row.
+    /// Reads every history row with `statement` (the current format's read,
+    /// or an older format's).
     #[doc(hidden)]
     fn read_rows(
         conn: &mut Self::Connection,
-        sql: &HistorySql,
+        statement: &str,
     ) -> impl Future<Output = Result<Vec<AppliedRow>, sqlx::Error>> + Send;
 
     /// Runs a statement with no result, binding `params` in order.

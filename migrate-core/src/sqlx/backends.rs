@@ -42,9 +42,9 @@ macro_rules! shared_operations {
     ($db:ty) => {
         async fn read_rows(
             conn: &mut <$db as sqlx::Database>::Connection,
-            sql: &HistorySql,
+            statement: &str,
         ) -> Result<Vec<AppliedRow>, sqlx::Error> {
-            let rows = sqlx::query(AssertSqlSafe(sql.read.as_str()))
+            let rows = sqlx::query(AssertSqlSafe(statement))
                 .fetch_all(&mut *conn)
                 .await?;
             rows.iter()

@@ -30,21 +30,40 @@ pub(crate) fn message(err: &sqlx::Error) -> String {
     }
 }
 
+/// A server's "permission denied": PostgreSQL's SQLSTATE 42501, MySQL's
+/// 1142 (table), 1143 (column) and 1044 (database) as SQLSTATE 42000.
+fn denied(err: &sqlx::Error) -> bool {
+    let Some(db) = err.as_database_error() else {
+        return false;
+    };
+    db.code().as_deref() == Some("42501")
+        || (db.code().as_deref() == Some("42000")
+            && ["command denied", "Access denied"]
+                .iter()
+                .any(|words| db.message().contains(words)))
+}
+
 pub(super) async fn read_table<DB: Backend>(
     conn: &mut DB::Connection,
     sql: &HistorySql,
 ) -> Result<Table, Error> {
-    match DB::read_rows(conn, sql).await {
+    match DB::read_rows(conn, &sql.read).await {
         Ok(rows) => Ok(Table::rows(rows)),
+        // Not allowed to read it: no look at its columns (the catalog hides
+        // them too) could make that a missing table.
+        Err(err) if denied(&err) => Err(database_error(format!(
+            "read the history table {}",
+            sql.table
+        ))(err)),
         Err(err) => {
             let columns = DB::texts(conn, &sql.columns, &[Param::Text(&sql.bare)])
                 .await
                 .map_err(database_error("inspect the history table"))?;
             let columns: Vec<String> = columns.into_iter().flatten().collect();
-            match Table::from_columns(&columns, DB::DIALECT) {
+            match Table::from_columns(columns, DB::DIALECT, &sql.table)? {
                 Some(table) => Ok(table),
                 // Another runner may have created it just now: read again.
-                None => DB::read_rows(conn, sql)
+                None => DB::read_rows(conn, &sql.read)
                     .await
                     .map(Table::rows)
                     .map_err(|_| {
@@ -338,15 +357,14 @@ pub(crate) async fn read_rows<DB: Backend>(
     match read_table::<DB>(&mut held.conn, &sql).await? {
         Table::Rows(rows) => Ok(rows),
         Table::Missing => Ok(Vec::new()),
-        Table::Outdated => {
-            let rules = Rules::new(DB::DIALECT, options);
-            held.lock(&sql, options).await?;
-            let read = exec::upgrade_format(&mut held.driver(&sql, options), rules).await;
-            let released = held.release(&sql).await;
-            let rows = read?;
-            released?;
-            Ok(rows)
-        }
+        // Read as it is: only a run that changes the database upgrades it.
+        Table::Outdated(columns) => DB::read_rows(&mut held.conn, &sql.read_outdated(&columns))
+            .await
+            .map(|rows| Table::rows(rows).into_rows())
+            .map_err(database_error(format!(
+                "read the history table {}",
+                sql.table
+            ))),
     }
 }
 

@@ -1,0 +1,100 @@
+//! A role that may not read the history table is told so: not "nothing
+//! applied". (Regression: the catalog hides the columns of a table the role
+//! may not read, so the history looked missing: `status` said base and
+//! `check` exited 3.)
+
+use migrate::{Error, Migrations};
+
+use crate::common::migration_dir;
+use crate::servers::{Database, Kind};
+
+fn set() -> (tempfile::TempDir, Migrations) {
+    let dir = migration_dir(&[("0001_a.sql", "CREATE TABLE a (id INT);\n")]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    (dir, set)
+}
+
+/// `url` with its user (and password) replaced by `user`.
+fn as_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}@{host}")
+}
+
+#[tokio::test]
+async fn postgres_names_the_table_a_role_may_not_read() {
+    let Some(db) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let (_dir, set) = set();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    migrate::sqlx::run(&pool, &set).await.unwrap();
+    let role = format!("reader_{}", std::process::id());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let reader = sqlx::PgPool::connect(&as_user(&db.url, &role))
+        .await
+        .unwrap();
+    let err = migrate::sqlx::status(&reader, &set, &Default::default())
+        .await
+        .unwrap_err();
+    reader.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(err, Error::Database { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "could not read the history table \"_migrate_history\": permission denied for table _migrate_history"
+    );
+}
+
+#[tokio::test]
+async fn mysql_names_the_table_a_user_may_not_read() {
+    let Some(db) = Database::create(Kind::MySql).await else {
+        return;
+    };
+    let (_dir, set) = set();
+    let pool = sqlx::MySqlPool::connect(&db.url).await.unwrap();
+    migrate::sqlx::run(&pool, &set).await.unwrap();
+    let user = format!("reader_{}", std::process::id());
+    let database: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for statement in [
+        format!("DROP USER IF EXISTS '{user}'@'%'"),
+        format!("CREATE USER '{user}'@'%'"),
+        // May use the database (one other table), not the history.
+        format!("GRANT SELECT ON {database}.a TO '{user}'@'%'"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let reader = sqlx::MySqlPool::connect(&as_user(&db.url, &user))
+        .await
+        .unwrap();
+    let err = migrate::sqlx::status(&reader, &set, &Default::default())
+        .await
+        .unwrap_err();
+    reader.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP USER '{user}'@'%'")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(err, Error::Database { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "could not read the history table `_migrate_history`: SELECT command denied to user '{user}'@"
+        )) && message.ends_with(&format!("for table `{database}`.`_migrate_history`")),
+        "{message}"
+    );
+}
