@@ -173,6 +173,20 @@ pub enum Error {
         file: String,
     },
 
+    /// A script that runs in its step's transaction ends (or opens) one:
+    /// refused before anything runs.
+    #[error(
+        "migration {version} ({file}) has `{statement}`, which would end the transaction the migration and its history row commit in; remove it (migrate commits each step itself), or add `-- migrate:no-transaction` as its first line to run it outside a transaction; nothing was changed"
+    )]
+    EndsTransaction {
+        /// The version.
+        version: i64,
+        /// The file.
+        file: String,
+        /// The statement, as written.
+        statement: String,
+    },
+
     /// All-in-one transaction mode met a `no-transaction` migration.
     #[error(
         "migration {version} ({file}) is marked `-- migrate:no-transaction`, so it cannot run inside one all-or-nothing transaction; use one transaction per step for this upgrade"

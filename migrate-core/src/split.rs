@@ -15,8 +15,72 @@
 
 #[cfg(feature = "sqlx-mysql")]
 pub(crate) mod mysql;
-#[cfg(feature = "sqlx-sqlite")]
 pub(crate) mod sqlite;
+
+use crate::dialect::Dialect;
+
+/// The first statement of `script` that ends (or opens) the transaction a
+/// step runs in: `COMMIT`, `END`, `ROLLBACK` (but not `ROLLBACK TO` a
+/// savepoint), `ABORT`, `BEGIN`, `START TRANSACTION`. `None` where the
+/// split cannot be trusted to find statements: a PostgreSQL function body
+/// written `BEGIN ATOMIC … END`.
+pub(crate) fn transaction_control(dialect: Dialect, script: &str) -> Option<String> {
+    let statements: Vec<&str> = match dialect {
+        Dialect::Sqlite => sqlite::statements(script)
+            .into_iter()
+            .map(|range| &script[range])
+            .collect(),
+        Dialect::Postgres => {
+            if script.to_ascii_lowercase().contains("atomic") {
+                return None;
+            }
+            statements(script)
+        }
+        // Its steps run outside a transaction (DDL commits implicitly).
+        Dialect::MySql => return None,
+    };
+    statements
+        .into_iter()
+        .find(|statement| {
+            let words = first_words(statement);
+            match words.as_slice() {
+                [first, second, ..] if first == "rollback" => {
+                    second != "to" && !(second == "work" && words.get(2).is_some_and(|w| w == "to"))
+                }
+                [first, second, ..] if first == "start" => second == "transaction",
+                [first, ..] => {
+                    ["commit", "end", "rollback", "abort", "begin"].contains(&first.as_str())
+                }
+                [] => false,
+            }
+        })
+        .map(|statement| statement.trim().trim_end_matches(';').trim().to_owned())
+}
+
+/// The first three words of a statement, lower case, past comments.
+fn first_words(statement: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = statement;
+    while words.len() < 3 {
+        rest = rest.trim_start();
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            let len = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            if len == 0 {
+                break;
+            }
+            words.push(rest[..len].to_ascii_lowercase());
+            rest = &rest[len..];
+        }
+    }
+    words
+}
 
 /// The statements of `script`, each without its `;`, trimmed.
 pub(crate) fn statements(script: &str) -> Vec<&str> {

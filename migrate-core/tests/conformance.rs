@@ -892,6 +892,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_script_that_ends_its_transaction_is_refused_before_anything_runs,
     a_table_that_is_not_a_history_table_is_refused_and_left_as_it_is,
     lifecycle,
     checksum_drift,
@@ -904,3 +905,52 @@ conformance!(
     all_in_one_transaction_mode,
     sql_is_what_runs,
 );
+
+/// A `COMMIT` or `ROLLBACK` in a script that runs in its step's transaction
+/// would commit part of it apart from its history row (or undo it behind a
+/// row saying it was applied): refused before anything runs. (Regression:
+/// the error then said "rolled back, the database is as it was" while what
+/// came before the `COMMIT` stayed; a `ROLLBACK` on PostgreSQL exited 0.)
+/// MySQL/MariaDB run every step outside a transaction: not concerned.
+pub async fn a_script_that_ends_its_transaction_is_refused_before_anything_runs<H: Harness>(h: &H) {
+    if !H::TRANSACTIONAL_DDL {
+        return;
+    }
+    for (statement, shown) in [
+        ("COMMIT;", "COMMIT"),
+        ("rollback work;", "rollback work"),
+        ("END;", "END"),
+    ] {
+        let dir = migration_dir(&[
+            ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+            (
+                "0002_b.sql",
+                &format!(
+                    "CREATE TABLE b (id INT);\n-- done\n{statement}\nINSERT INTO missing VALUES (1);\n"
+                ),
+            ),
+        ]);
+        let set = Migrations::from_dir(dir.path()).unwrap();
+        let err = h
+            .upgrade(&set, Target::Head, &defaults())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "migration 2 (0002_b.sql) has `{shown}`, which would end the transaction the migration and its \
+                 history row commit in; remove it (migrate commits each step itself), or add \
+                 `-- migrate:no-transaction` as its first line to run it outside a transaction; nothing was changed"
+            )
+        );
+        assert_eq!(h.tables().await, Vec::<String>::new(), "nothing ran");
+    }
+    // A savepoint rolled back to is the script's own business.
+    let dir = migration_dir(&[(
+        "0001_a.sql",
+        "CREATE TABLE a (id INT);\nSAVEPOINT s;\nINSERT INTO a VALUES (1);\nROLLBACK TO SAVEPOINT s;\n",
+    )]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
+    assert_eq!(h.tables().await, ["a"]);
+}

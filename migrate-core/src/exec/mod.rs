@@ -272,6 +272,7 @@ impl<'m> Execution<'m, '_> {
                 self.target,
                 self.options,
             )?;
+            self.rules.check_all(&plan.steps)?;
             self.from = plan.from;
             self.steps = plan.steps;
             self.planned = true;
@@ -368,6 +369,7 @@ impl<'m> Execution<'m, '_> {
                 // A recorded script keeps its directives; an unknown one is ignored.
                 let no_transaction =
                     migrate_files::directives(&sql).is_ok_and(|d| d.no_transaction);
+                self.rules.check(step, &step.file(), &sql, no_transaction)?;
                 return Ok(Resolved {
                     file: step.file(),
                     sql: Cow::Owned(sql),

@@ -3,7 +3,7 @@
 
 use super::Sending;
 use crate::dialect::Dialect;
-use crate::plan::{self, Plan};
+use crate::plan::{self, Action, Plan, Step};
 use crate::report::{Direction, Report};
 use crate::run::Table;
 use crate::{Error, LockMode, Migration, Options, Target, TransactionMode};
@@ -33,6 +33,42 @@ impl Rules {
     /// outside a transaction on this database.
     pub(crate) fn outside(self, no_transaction: bool) -> bool {
         no_transaction || !self.transactional()
+    }
+
+    /// Refuses a script that would end the transaction it runs in (its
+    /// history row would then commit apart from it, or not at all).
+    pub(crate) fn check(
+        self,
+        step: &Step<'_>,
+        file: &str,
+        sql: &str,
+        no_transaction: bool,
+    ) -> Result<(), Error> {
+        if self.outside(no_transaction) {
+            return Ok(());
+        }
+        match crate::split::transaction_control(self.dialect, sql) {
+            Some(statement) => Err(Error::EndsTransaction {
+                version: step.version,
+                file: file.to_owned(),
+                statement: crate::script::excerpt(&statement),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Rules::check`] for every step's script from the build, before
+    /// anything runs (a recorded one is checked when it is read).
+    pub(crate) fn check_all(self, steps: &[Step<'_>]) -> Result<(), Error> {
+        for step in steps {
+            let script = match step.action {
+                Action::Apply(migration) => migration.up(),
+                Action::Revert(script) => script,
+                Action::RevertRecorded => continue,
+            };
+            self.check(step, script.file(), script.sql(), script.no_transaction())?;
+        }
+        Ok(())
     }
 
     /// How a script that runs outside a transaction (or inside) is sent.
@@ -105,6 +141,9 @@ pub(crate) fn start<'m>(
     };
     if options.transaction_mode == TransactionMode::Single && !rules.transactional() {
         return Err(Error::SingleTransactionUnsupported);
+    }
+    if let Some(plan) = &first {
+        rules.check_all(&plan.steps)?;
     }
     Ok(Start::Run(first))
 }
