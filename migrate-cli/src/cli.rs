@@ -108,7 +108,7 @@ pub struct Cli {
     pub json: bool,
 
     /// The history table, optionally `schema.table` [default: _migrate_history].
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", value_parser = parse_table)]
     pub table: Option<String>,
 
     /// Accept applied migrations whose files changed since.
@@ -171,6 +171,22 @@ impl Cli {
     }
 }
 
+impl Command {
+    /// The verb's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Current => "current",
+            Command::History => "history",
+            Command::Status => "status",
+            Command::Upgrade(_) => "upgrade",
+            Command::Downgrade(_) => "downgrade",
+            Command::Stamp { .. } => "stamp",
+            Command::Check => "check",
+            Command::New { .. } => "new",
+        }
+    }
+}
+
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -221,7 +237,7 @@ Examples:
   migrate stamp 3                      record 1..=3 as applied and forget anything above")]
     Stamp {
         /// `head`, `base` or a version.
-        #[arg(allow_hyphen_values = true, value_parser = parse_target)]
+        #[arg(allow_hyphen_values = true, value_parser = parse_stamp_target)]
         target: Target,
     },
 
@@ -251,7 +267,7 @@ An empty directory, or one numbered by time, gets a UTC timestamp (2026112109300
 #[derive(Debug, Args)]
 pub struct Upgrade {
     /// `head`, `+N` (the next N) or a version.
-    #[arg(default_value = "head", allow_hyphen_values = true, value_parser = parse_target)]
+    #[arg(default_value = "head", allow_hyphen_values = true, value_parser = parse_upgrade_target)]
     pub target: Target,
 
     /// How to preview instead of running.
@@ -276,7 +292,7 @@ pub struct Upgrade {
 #[derive(Debug, Args)]
 pub struct Downgrade {
     /// `-N` (the last N applied), a version (undo everything above it) or `base`.
-    #[arg(allow_hyphen_values = true, value_parser = parse_target)]
+    #[arg(allow_hyphen_values = true, value_parser = parse_downgrade_target)]
     pub target: Target,
 
     /// How to preview instead of running.
@@ -337,6 +353,52 @@ impl From<LockModeArg> for LockMode {
 
 fn parse_target(input: &str) -> Result<Target, String> {
     input.parse().map_err(|err: migrate::Error| err.to_string())
+}
+
+/// A target for `upgrade`: not one that only a downgrade reaches (a usage
+/// error, refused before any database is opened or created).
+fn parse_upgrade_target(input: &str) -> Result<Target, String> {
+    match parse_target(input)? {
+        Target::Base | Target::Back(_) => Err(wrong_direction(input, "an upgrade", "downgrade")),
+        target => Ok(target),
+    }
+}
+
+/// A target for `downgrade`: not `+N`, which only an upgrade reaches.
+fn parse_downgrade_target(input: &str) -> Result<Target, String> {
+    match parse_target(input)? {
+        Target::Forward(_) => Err(wrong_direction(input, "a downgrade", "upgrade")),
+        target => Ok(target),
+    }
+}
+
+/// A target for `stamp`: not a relative one.
+fn parse_stamp_target(input: &str) -> Result<Target, String> {
+    match parse_target(input)? {
+        Target::Forward(_) | Target::Back(_) => Err(migrate::Error::StampTarget {
+            target: input.to_owned(),
+        }
+        .to_string()),
+        target => Ok(target),
+    }
+}
+
+/// The library's sentence for a target in the wrong direction.
+fn wrong_direction(input: &str, operation: &'static str, suggestion: &'static str) -> String {
+    migrate::Error::WrongDirection {
+        target: input.to_owned(),
+        operation,
+        suggestion,
+    }
+    .to_string()
+}
+
+/// `--table`, validated as the library validates it.
+fn parse_table(input: &str) -> Result<String, String> {
+    migrate::Options::default()
+        .table(input)
+        .map(|_| input.to_owned())
+        .map_err(|err| err.to_string())
 }
 
 fn parse_from(input: &str) -> Result<Target, String> {

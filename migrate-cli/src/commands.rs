@@ -25,6 +25,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     let printer = Printer {
         json: cli.json,
         palette: Palette::for_stdout(),
+        verb: cli.command.name(),
     };
     let several = if cli.several_databases() {
         Some(verb_for_several(&cli.command)?)
@@ -43,7 +44,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
                     .collect::<Vec<_>>()
                     .join("\n")
             },
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     // The URL is read before anything else, so that a bad one is named
@@ -64,7 +65,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     let set = Migrations::from_dir(&cli.dir)?;
     let migrators = migrators(cli, &set)?;
     if let Some(verb) = several {
-        return Ok(tenants::run(cli, &printer, verb, databases, &migrators));
+        return tenants::run(cli, &printer, verb, databases, &migrators);
     }
     let url = databases.into_iter().next();
     let open = |access, verb| {
@@ -89,7 +90,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     }
     let verb = Verb::of(&cli.command).expect("`new` is handled above, the previews just now");
     let done = verb.run(&open(verb.access(), verb.name())?, &migrators)?;
-    Ok(print(&printer, done))
+    print(&printer, done)
 }
 
 /// The run's migrators of `set`: with the command line's options, and for
@@ -120,24 +121,24 @@ fn migrators<'m>(cli: &Cli, set: &'m Migrations) -> Result<Migrators<'m>, CliErr
 }
 
 /// Prints what a verb returned; the exit code is 0 but for `check`.
-fn print(printer: &Printer, done: Done) -> ExitCode {
+fn print(printer: &Printer, done: Done) -> Result<ExitCode, CliError> {
     match done {
-        Done::Current(current) => printer.print(&current, || output::current(&current)),
+        Done::Current(current) => printer.print(&current, || output::current(&current))?,
         Done::History(history) => {
-            printer.print(&history, || output::history(&history, printer.palette));
+            printer.print(&history, || output::history(&history, printer.palette))?;
         }
-        Done::Status(status) => printer.print(&status, || output::status(&status)),
+        Done::Status(status) => printer.print(&status, || output::status(&status))?,
         Done::Checked(Checked { status, verdict }) => {
             let mut document = serde_json::to_value(&status).expect("a status serialises");
             document["verdict"] = serde_json::to_value(verdict).expect("a verdict serialises");
-            printer.print(&document, || output::check(&status));
-            return match verdict {
+            printer.print(&document, || output::check(&status))?;
+            return Ok(match verdict {
                 Verdict::Current => ExitCode::SUCCESS,
                 Verdict::Pending => ExitCode::from(3),
                 Verdict::Drift | Verdict::Dirty => ExitCode::from(1),
-            };
+            });
         }
-        Done::Steps(report) => printer.print(&report, || output::report(&report)),
+        Done::Steps(report) => printer.print(&report, || output::report(&report))?,
         Done::Stamped(report) => printer.print(
             &serde_json::json!({"from": report.from, "to": report.to}),
             || {
@@ -147,9 +148,9 @@ fn print(printer: &Printer, done: Done) -> ExitCode {
                     output::version(report.from)
                 )
             },
-        ),
+        )?,
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The verb to run on each of several databases. Only the verbs that
@@ -222,13 +223,13 @@ fn show_preview(
         };
         printer.print(&serde_json::json!({"sql": sql}), || {
             sql.trim_end().to_owned()
-        });
+        })?;
     } else {
         let plan = match preview.from {
             Some(from) => migrator.plan_from(from, direction, target)?,
             None => open(access, verb)?.plan(migrator, direction, target)?,
         };
-        printer.print(&output::plan_json(&plan), || output::plan(&plan, dialect));
+        printer.print(&output::plan_json(&plan), || output::plan(&plan, dialect))?;
     }
     Ok(())
 }

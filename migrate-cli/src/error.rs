@@ -60,6 +60,18 @@ pub enum CliError {
         dialect: Dialect,
     },
 
+    /// Stdout could not take the output (full, or closed otherwise than by
+    /// a reader that stopped reading, which is no error).
+    #[error(
+        "cannot write the output of `{verb}` to stdout: {source}; the command itself completed, so run `migrate status` to see the database"
+    )]
+    Output {
+        /// The verb.
+        verb: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+
     /// `--lock-mode` with a database other than PostgreSQL (a usage error,
     /// exit 2).
     #[error(
@@ -86,10 +98,33 @@ impl CliError {
             CliError::Sources(SourceError::Glob(GlobError::WildDirectory { .. })) => {
                 Some(clap::error::ErrorKind::ValueValidation)
             }
+            CliError::Database(err)
+            | CliError::Sources(SourceError::Url(err) | SourceError::Line { source: err, .. })
+                if err.is_usage() =>
+            {
+                Some(clap::error::ErrorKind::ValueValidation)
+            }
             CliError::Migrate(_)
             | CliError::New(_)
             | CliError::Database(_)
-            | CliError::Sources(_) => None,
+            | CliError::Sources(_)
+            | CliError::Output { .. } => None,
+        }
+    }
+}
+
+/// A database's failure among several, as the library's runner of several
+/// databases takes it: the library's error as it is, any other as the
+/// failure to open the database.
+impl From<CliError> for migrate::Error {
+    fn from(err: CliError) -> Self {
+        match err {
+            CliError::Migrate(err) => *err,
+            other => migrate::Error::Database {
+                action: "open the database".to_owned(),
+                message: other.to_string(),
+                source: Some(Box::new(other)),
+            },
         }
     }
 }

@@ -6,8 +6,12 @@
 //! migration logic lives here but `new`'s choice of the next file names
 //! (`new.rs`). Output is text for people or, with `--json`, one JSON
 //! document on stdout; errors are one sentence on stderr (and
-//! `{"error": "..."}` on stdout with `--json`). Exit codes: 0 success,
-//! 1 error, 2 usage error, 3 pending migrations (`check` only).
+//! `{"error": "..."}` on stdout with `--json`), control characters
+//! escaped. Exit codes: 0 success, 1 error, 2 usage error (a URL that
+//! cannot be read as written is one), 3 pending migrations (`check` only).
+//! A stdout that cannot take the output (full) is an error (exit 1); a
+//! pipe whose reader stopped reading (`| head -1`) ends the output quietly,
+//! with the verb's own exit code.
 //!
 //! Given several databases (`--database-url` repeated, `--databases FILE`,
 //! `--sqlite-glob PATTERN`), the verbs that report one line per database
@@ -36,6 +40,9 @@ use crate::error::CliError;
 pub use cli::{Cli, Command, Downgrade, LockModeArg, Mode, Preview, Upgrade};
 pub use db::{redact, scrub};
 
+use crate::db::scrub_remembered;
+use crate::output::escaped;
+
 /// Runs the command line of this process and returns its exit code.
 ///
 /// # Examples
@@ -54,7 +61,10 @@ pub fn main() -> ExitCode {
     match commands::run(&cli) {
         Ok(code) => code,
         Err(err) if err.usage_kind().is_some() => usage_error(
-            Cli::command().error(err.usage_kind().expect("a usage error"), err.to_string()),
+            Cli::command().error(
+                err.usage_kind().expect("a usage error"),
+                escaped(&scrub_remembered(&err.to_string())),
+            ),
             cli.json,
         ),
         Err(err) => {
@@ -81,20 +91,17 @@ fn usage_error(err: clap::Error, json: bool) -> ! {
 }
 
 /// Prints a failed verb's error: the steps that completed before it (they
-/// stay applied), then the one sentence. Every message already shows URLs
-/// redacted; any password of the URL is scrubbed from it all the same.
+/// stay applied), then the one sentence, its control characters escaped
+/// (the JSON document holds it as it is: JSON escapes them). Every message
+/// already shows URLs redacted; any password of a URL read is scrubbed from
+/// it all the same.
 fn report_error(cli: &Cli, err: &CliError) {
     let completed = match err {
         CliError::Migrate(err) => err.completed(),
         _ => &[],
     };
-    let hide = |text: String| {
-        cli.database_url
-            .iter()
-            .fold(text, |text, url| scrub(&text, url))
-    };
-    let message = hide(err.to_string());
-    tracing::debug!(error = %hide(format!("{err:?}")));
+    let message = scrub_remembered(&err.to_string());
+    tracing::debug!(error = %scrub_remembered(&format!("{err:?}")));
     let mut stdout = std::io::stdout();
     if cli.json {
         let mut document = serde_json::json!({"error": message});
@@ -109,11 +116,12 @@ fn report_error(cli: &Cli, err: &CliError) {
         };
         let _ = write!(stdout, "{}", output::steps(direction, completed));
     }
-    let _ = writeln!(std::io::stderr(), "{message}");
+    let _ = writeln!(std::io::stderr(), "{}", escaped(&message));
 }
 
 /// Logs go to stderr: warnings by default, more with `-v`, fewer with `-q`;
-/// `RUST_LOG` overrides both.
+/// `RUST_LOG` overrides both. Every line is scrubbed of the passwords of
+/// the URLs read (a driver logs what it ignores of a URL, value and all).
 fn init_logging(cli: &Cli) {
     let level = match (cli.verbose, cli.quiet) {
         (0, 0) => "warn",
@@ -127,10 +135,33 @@ fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbedLine(Vec::new()))
         .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_target(false)
         .without_time()
         .with_env_filter(filter)
         .init();
+}
+
+/// One log line, written to stderr scrubbed of every password when the
+/// subscriber is done with it (it writes each event whole, then drops the
+/// writer). A failure to write a log line is not the command's failure.
+struct ScrubbedLine(Vec<u8>);
+
+impl Write for ScrubbedLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ScrubbedLine {
+    fn drop(&mut self) {
+        let line = scrub_remembered(&String::from_utf8_lossy(&self.0));
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
 }

@@ -4,30 +4,65 @@
 //! one or the other; nothing here decides anything, it only words what the
 //! library returned.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use migrate::plan::Plan;
 use migrate::{Current, Dialect, Direction, HistoryEntry, Report, State, Status, Verdict};
 use serde::Serialize;
 
+use crate::error::CliError;
+
 /// Where output goes: JSON documents or text for people.
 pub(crate) struct Printer {
     pub(crate) json: bool,
     pub(crate) palette: Palette,
+    /// The verb, for the message when stdout cannot take its output.
+    pub(crate) verb: &'static str,
 }
 
 impl Printer {
     /// Prints `value` as JSON, or `text()` for people.
-    pub(crate) fn print<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string(value).expect("the output types serialise")
-            );
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::Output`] when stdout cannot take it (a full disk, a
+    /// closed file). A pipe whose reader stopped reading (`migrate history
+    /// | head -1`) is no error: the reader has what it wanted, and the
+    /// command ends quietly with its own exit code.
+    pub(crate) fn print<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> Result<(), CliError> {
+        let line = if self.json {
+            serde_json::to_string(value).expect("the output types serialise")
         } else {
-            println!("{}", text());
+            text()
+        };
+        let mut stdout = std::io::stdout().lock();
+        match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Output {
+                verb: self.verb,
+                source: err,
+            }),
+            _ => Ok(()),
         }
     }
+}
+
+/// `text` with its control characters escaped as Rust writes them (`\n`,
+/// `\u{1b}`): a file name or a name from the database must not split a
+/// line or reach the terminal as an escape sequence.
+pub fn escaped(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Whether to colour, and how.
@@ -80,7 +115,8 @@ pub fn current(current: &Current) -> String {
     match (current.version, &current.name) {
         (Some(version), Some(name)) => {
             format!(
-                "{version} {name}{}",
+                "{version} {}{}",
+                escaped(name),
                 if current.head { " (head)" } else { "" }
             )
         }
@@ -97,6 +133,7 @@ pub fn history(entries: &[HistoryEntry], palette: Palette) -> String {
     let mut rows = vec![header.map(|h| (h.to_owned(), h.len())).to_vec()];
     rows.extend(entries.iter().map(|entry| {
         let plain = |text: String| {
+            let text = escaped(&text);
             let width = text.chars().count();
             (text, width)
         };
@@ -126,6 +163,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         cells
             .into_iter()
             .map(|cell| {
+                let cell = escaped(&cell);
                 let width = cell.chars().count();
                 (cell, width)
             })
@@ -204,7 +242,9 @@ pub fn steps(direction: Direction, steps: &[migrate::StepReport]) -> String {
         .map(|step| {
             format!(
                 "{verb} {} {} ({} ms)\n",
-                step.version, step.name, step.duration_ms
+                step.version,
+                escaped(&step.name),
+                step.duration_ms
             )
         })
         .collect()
@@ -223,7 +263,10 @@ pub fn report(report: &Report) -> String {
     let (verb, done, _) = words(report.direction);
     let mut out = String::new();
     if let Some(backup) = &report.backup {
-        out.push_str(&format!("backed up the database to {}\n", backup.display()));
+        out.push_str(&format!(
+            "backed up the database to {}\n",
+            escaped(&backup.display().to_string())
+        ));
     }
     if report.steps.is_empty() {
         out.push_str(&format!(
@@ -260,8 +303,8 @@ pub fn plan(plan: &Plan<'_>, dialect: Dialect) -> String {
         out.push_str(&format!(
             "would {action} {} {} ({}){}\n",
             step.version,
-            step.name,
-            step.file(),
+            escaped(&step.name.to_string()),
+            escaped(&step.file().to_string()),
             if outside {
                 ", outside a transaction"
             } else {

@@ -8,7 +8,7 @@
 //! the table or array); the exit code is 1 when any database failed, and for
 //! `check` 3 when some are pending and none failed, drifted or is dirty.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::cli::Cli;
 use crate::db::{self, DatabaseUrl};
+use crate::error::CliError;
 use crate::output::{self, Printer};
 use crate::scrub;
 use crate::verb::{Done, Migrators, Verb};
@@ -31,17 +32,17 @@ pub fn run(
     verb: Verb,
     databases: Vec<DatabaseUrl>,
     migrators: &Migrators<'_>,
-) -> ExitCode {
+) -> Result<ExitCode, CliError> {
     let outcomes = fan_out(cli, databases, verb, migrators);
-    let failed = finish(printer, verb, &outcomes);
+    let failed = finish(printer, verb, &outcomes)?;
     let pending = outcomes.iter().any(|(outcome, _)| {
         matches!(&outcome.result, Ok(Done::Checked(checked)) if checked.verdict == Verdict::Pending)
     });
-    match (failed, pending) {
+    Ok(match (failed, pending) {
         (false, true) => ExitCode::from(3),
         (true, _) => ExitCode::FAILURE,
         (false, false) => ExitCode::SUCCESS,
-    }
+    })
 }
 
 /// Opens each database and runs `verb` on it, `--jobs` at a time, with a
@@ -85,12 +86,9 @@ fn fan_out(
         cli.fail_fast,
         |url: DatabaseUrl| {
             tracing::debug!(database = %url.shown(), "{name}");
-            let db = db::open(&url, verb.access(), name).map_err(|err| Error::Database {
-                action: "open the database".to_owned(),
-                message: err.to_string(),
-                source: Some(Box::new(err)),
-            })?;
-            verb.run(&db, migrators)
+            let db = db::open(&url, verb.access(), name)
+                .map_err(|err| Error::from(CliError::from(err)))?;
+            verb.run(&db, migrators).map_err(Error::from)
         },
         |_| {
             if let Some(bar) = &progress {
@@ -216,7 +214,15 @@ enum Body<'a, T> {
 /// Prints the table (or the JSON array) and each failure's sentence on
 /// stderr; returns whether any database failed, was not tried or is
 /// [`bad`].
-fn finish(printer: &Printer, verb: Verb, outcomes: &[(Outcome<Done>, Option<String>)]) -> bool {
+///
+/// # Errors
+///
+/// [`CliError::Output`] when stdout cannot take the table.
+fn finish(
+    printer: &Printer,
+    verb: Verb,
+    outcomes: &[(Outcome<Done>, Option<String>)],
+) -> Result<bool, CliError> {
     let message = |err: &Error, secret: &Option<String>| match secret {
         Some(url) => scrub(&err.to_string(), url),
         None => err.to_string(),
@@ -235,24 +241,29 @@ fn finish(printer: &Printer, verb: Verb, outcomes: &[(Outcome<Done>, Option<Stri
             },
         })
         .collect();
-    printer.print(&entries, || table(verb, outcomes));
+    printer.print(&entries, || table(verb, outcomes))?;
     let mut skipped = 0;
+    let mut stderr = std::io::stderr().lock();
     for (outcome, secret) in outcomes {
         match &outcome.result {
             Err(Error::Skipped) => skipped += 1,
-            Err(err) => eprintln!("{}: {}", outcome.database, message(err, secret)),
+            Err(err) => {
+                let line = format!("{}: {}", outcome.database, message(err, secret));
+                let _ = writeln!(stderr, "{}", output::escaped(&line));
+            }
             Ok(_) => {}
         }
     }
     if skipped > 0 {
-        eprintln!(
+        let _ = writeln!(
+            stderr,
             "{skipped} database{} not tried: the run stopped at the first failure (--fail-fast)",
             if skipped == 1 { " was" } else { "s were" }
         );
     }
-    outcomes
+    Ok(outcomes
         .iter()
-        .any(|(outcome, _)| outcome.result.as_ref().map_or(true, bad))
+        .any(|(outcome, _)| outcome.result.as_ref().map_or(true, bad)))
 }
 
 /// The summary table, then one line counting the results.

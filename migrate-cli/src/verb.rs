@@ -8,11 +8,12 @@
 //! database. `new` and the previews (`--sql`, `--dry-run`) are not verbs
 //! here: `new` needs no database, and a preview runs on one database only.
 
-use migrate::{Current, Direction, Error, HistoryEntry, Migrator, Report, Status, Target, Verdict};
+use migrate::{Current, Direction, HistoryEntry, Migrator, Report, Status, Target, Verdict};
 use serde::Serialize;
 
 use crate::cli::{Command, Downgrade, Preview, Upgrade};
-use crate::db::{Access, Open};
+use crate::db::{Access, Database, DatabaseError, Open};
+use crate::error::CliError;
 
 /// A verb that runs on an opened database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,8 +110,9 @@ impl Verb {
     ///
     /// # Errors
     ///
-    /// The library's, for the caller to print.
-    pub(crate) fn run(self, db: &Open, migrators: &Migrators<'_>) -> Result<Done, Error> {
+    /// The library's, for the caller to print; for `upgrade` of a SQLite
+    /// database it may not write, why, when there is anything to apply.
+    pub(crate) fn run(self, db: &Open, migrators: &Migrators<'_>) -> Result<Done, CliError> {
         let migrator = &migrators.plain;
         Ok(match self {
             Verb::Current => Done::Current(db.current(migrator)?),
@@ -123,11 +125,39 @@ impl Verb {
                     status,
                 })
             }
-            Verb::Upgrade(target) => Done::Steps(db.upgrade(migrators.for_upgrade(db), target)?),
+            Verb::Upgrade(target) => match db {
+                Open::Sqlite(Database {
+                    read_only: Some(refusal),
+                    ..
+                }) => Done::Steps(up_to_date(db, migrator, target, refusal)?),
+                _ => Done::Steps(db.upgrade(migrators.for_upgrade(db), target)?),
+            },
             Verb::Downgrade(target) => Done::Steps(db.downgrade(migrator, target)?),
             Verb::Stamp(target) => Done::Stamped(db.stamp(migrator, target)?),
         })
     }
+}
+
+/// `upgrade` of a database this command may not write: the report of a
+/// run with nothing to do when nothing is pending up to `target`; the
+/// refusal otherwise.
+fn up_to_date(
+    db: &Open,
+    migrator: &Migrator<'_>,
+    target: Target,
+    refusal: &DatabaseError,
+) -> Result<Report, CliError> {
+    let plan = db.plan(migrator, Direction::Up, target)?;
+    if !plan.steps.is_empty() {
+        return Err(refusal.clone().into());
+    }
+    Ok(Report {
+        direction: Direction::Up,
+        from: plan.from,
+        to: plan.to,
+        steps: Vec::new(),
+        backup: None,
+    })
 }
 
 /// `upgrade` or `downgrade` with `--sql` or `--dry-run`: the direction,

@@ -88,6 +88,12 @@ pub fn migrate(args: &[&str]) -> Run {
     migrate_in(&workspace(), args)
 }
 
+/// `migrate --dir fixtures/portable OPTION VALUE status`: how a database
+/// option (`--database-url`, `--databases`) is read, in the workspace.
+pub fn portable_status(option: &str, value: &str) -> Run {
+    migrate(&["--dir", "fixtures/portable", option, value, "status"])
+}
+
 /// A temporary project: a database path (not created) and, when asked, a
 /// copy of a fixture directory that tests may edit.
 pub struct Project {

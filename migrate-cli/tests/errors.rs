@@ -172,7 +172,7 @@ fn a_read_only_database_refuses_writes_and_allows_reads() {
             (
                 1,
                 format!(
-                    "the database sqlite://[TMP]/app.db?mode=ro is read-only, so `{verb}` cannot change it; drop `?mode=ro` from the URL or make the file writable\n"
+                    "the database sqlite://[TMP]/app.db?mode=ro is opened read-only (`?mode=ro`), so `{verb}` cannot change it; drop `?mode=ro` from the URL\n"
                 )
             )
         );
@@ -208,7 +208,7 @@ fn a_write_protected_file_is_read_only_unless_the_user_may_write_anyway() {
             (run.code, project.anonymous(&run.stderr)),
             (
                 1,
-                "the database sqlite://[TMP]/app.db is read-only, so `upgrade` cannot change it; drop `?mode=ro` from the URL or make the file writable\n"
+                "the database sqlite://[TMP]/app.db is a read-only file, so `upgrade` cannot change it; make the file writable for this user\n"
                     .to_owned()
             )
         );
@@ -284,14 +284,12 @@ fn options_for_another_kind_of_database_are_usage_errors() {
 fn library_errors_are_one_sentence_and_exit_1() {
     let project = Project::fixture("app");
     project.ok(&["upgrade", "3"]);
+    // Targets in the wrong direction and a bad --table are usage errors:
+    // `targets_in_the_wrong_direction_and_bad_tables_are_usage_errors`.
     let cases: Vec<(&[&str], Run)> = [
-        &["upgrade", "-1"][..],
-        &["downgrade", "+1"],
-        &["upgrade", "2"],
+        &["upgrade", "2"][..],
         &["upgrade", "42"],
         &["downgrade", "-4"],
-        &["stamp", "-1"],
-        &["--table", "bad name", "status"],
     ]
     .into_iter()
     .map(|args| (args, project.run(args)))
@@ -324,8 +322,9 @@ fn unusable_urls_and_paths_are_named() {
             (args, migrate(&args))
         })
         .collect();
-    for (args, run) in &cases {
-        assert_eq!(run.code, 1, "{args:?}");
+    // The URLs themselves are usage errors; the files, errors.
+    for ((args, run), code) in cases.iter().zip([2, 2, 1, 1]) {
+        assert_eq!(run.code, code, "{args:?}");
     }
     insta::assert_snapshot!("unusable_urls", transcript(&project, &cases));
 }
@@ -338,4 +337,205 @@ fn a_failing_migration_reports_what_stayed_applied() {
     assert_eq!(crate::common::stable(&run.stdout), "applied 1 a (N ms)\n");
     insta::assert_snapshot!("failing_migration", run.stderr);
     assert_eq!(project.versions(), [1]);
+}
+
+// Regression: `upgrade base`, `upgrade -1`, `downgrade +1` and a bad
+// `--table` exited 1, as if the database had failed; `upgrade base` on a
+// missing SQLite file created it first.
+#[test]
+fn targets_in_the_wrong_direction_and_bad_tables_are_usage_errors() {
+    let project = Project::fixture("app");
+    for (args, sentence) in [
+        (
+            &["upgrade", "base"][..],
+            "invalid value 'base' for '[TARGET]': `base` is not a target for an upgrade: use `migrate downgrade base`",
+        ),
+        (
+            &["upgrade", "-1"],
+            "invalid value '-1' for '[TARGET]': `-1` is not a target for an upgrade: use `migrate downgrade -1`",
+        ),
+        (
+            &["downgrade", "+1"],
+            "invalid value '+1' for '<TARGET>': `+1` is not a target for a downgrade: use `migrate upgrade +1`",
+        ),
+        (
+            &["stamp", "-1"],
+            "invalid value '-1' for '<TARGET>': `-1` is not a stamp target; use `head`, `base` or a version number",
+        ),
+        (
+            &["--table", "a b", "status"],
+            "invalid value 'a b' for '--table <NAME>': `a b` is not a valid history table name; use letters, digits and `_` (not starting with a digit), optionally as `schema.table`",
+        ),
+    ] {
+        let run = project.run(args);
+        assert_eq!(
+            (run.code, run.stdout.as_str(), run.stderr.as_str()),
+            (
+                2,
+                "",
+                format!("error: {sentence}\n\nFor more information, try '--help'.\n").as_str()
+            ),
+            "{args:?}"
+        );
+    }
+    assert!(!project.db.exists());
+}
+
+/// Runs `args` on `project` as the unprivileged user `nobody` (root, as in
+/// CI containers, writes any file whatever its mode), or as this user when
+/// it is not root.
+fn run_unprivileged(project: &Project, args: &[&str]) -> Run {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(project.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let url = project.url();
+    let dir = project.dir.display().to_string();
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+    let binary = assert_cmd::cargo::cargo_bin!("migrate");
+    let mut command = if root {
+        let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        command.arg(binary);
+        command
+    } else {
+        std::process::Command::new(binary)
+    };
+    command
+        .current_dir(workspace())
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .args(["--database-url", &url, "--dir", &dir])
+        .args(args)
+        .output()
+        .expect("setpriv runs the command as nobody")
+        .into()
+}
+
+// Regression: a no-op `upgrade` on a read-only database already at head
+// exited 1; a file made read-only by its mode was said to need `?mode=ro`
+// dropped from a URL that had none.
+#[test]
+fn a_read_only_database_at_head_is_up_to_date() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::fixture("app");
+    project.ok(&["upgrade"]);
+    let ro = format!("{}?mode=ro", project.url());
+    let run = migrate(&["--database-url", &ro, "--dir", "fixtures/app", "upgrade"]);
+    assert_eq!(run.ok(), "nothing to upgrade: the database is at 6\n");
+    let run = migrate(&[
+        "--database-url",
+        &ro,
+        "--dir",
+        "fixtures/app",
+        "--json",
+        "upgrade",
+    ]);
+    assert_eq!(
+        run.json(),
+        serde_json::json!({"from": 6, "to": 6, "applied": [], "backup": null})
+    );
+    // Read-only by its mode, as a user who may not write it.
+    std::fs::set_permissions(&project.db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    assert_eq!(
+        run_unprivileged(&project, &["upgrade", "--backup"]).ok(),
+        "nothing to upgrade: the database is at 6\n"
+    );
+    let run = run_unprivileged(&project, &["downgrade", "-1"]);
+    assert_eq!(
+        (run.code, project.anonymous(&run.stderr)),
+        (
+            1,
+            "the database sqlite://[TMP]/app.db is a read-only file, so `downgrade` cannot change it; make the file writable for this user\n"
+                .to_owned()
+        )
+    );
+    assert_eq!(project.versions(), [1, 2, 3, 4, 5, 6]);
+}
+
+// Regression: `migrate history | head -1` and `upgrade > /dev/full`
+// panicked (exit 101) after the verb had completed.
+#[test]
+fn a_closed_or_full_stdout_is_no_panic() {
+    let project = Project::fixture("app");
+    let url = project.url();
+    // A full stdout: one sentence, exit 1; the upgrade itself happened.
+    let full: Run = std::process::Command::new(assert_cmd::cargo::cargo_bin!("migrate"))
+        .current_dir(workspace())
+        .env_remove("RUST_LOG")
+        .args(["--database-url", &url, "--dir", "fixtures/app", "upgrade"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(
+        (full.code, full.stderr.as_str()),
+        (
+            1,
+            "cannot write the output of `upgrade` to stdout: No space left on device (os error 28); the command itself completed, so run `migrate status` to see the database\n"
+        )
+    );
+    assert_eq!(project.versions(), [1, 2, 3, 4, 5, 6]);
+    // A pipe closed by its reader: quiet, with the verb's own exit code.
+    for args in [&["history"][..], &["check"], &["--json", "status"]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("migrate"))
+            .current_dir(workspace())
+            .env_remove("RUST_LOG")
+            .args(["--database-url", &url, "--dir", "fixtures/app"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            (
+                output.status.code(),
+                String::from_utf8(output.stderr).unwrap()
+            ),
+            (Some(0), String::new()),
+            "{args:?}"
+        );
+    }
+}
+
+// Regression: file names and names from the database were printed raw: a
+// newline split the one-sentence error, escape sequences reached the
+// terminal.
+#[test]
+fn control_characters_are_escaped_in_errors_and_tables() {
+    let project = Project::with_files(&[("0001_a\nb.sql", "SELECT 1;")]);
+    let run = project.run(&["status"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "migration file {}/0001_a\\nb.sql matches no migration file form",
+            project.dir.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    // With --json the error is the JSON string of the true name.
+    let run = project.run(&["--json", "status"]);
+    assert!(
+        run.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("0001_a\nb.sql")
+    );
+    // A name from the database (an unknown version) in `history`.
+    let project = Project::fixture("app");
+    project.ok(&["upgrade", "1"]);
+    project
+        .open()
+        .execute(
+            "INSERT INTO _migrate_history (version, name, checksum, applied_at, execution_ms, success)
+             VALUES (99, 'evil' || char(27) || '[2J' || char(10) || 'x', 'c', '2026-01-01T00:00:00Z', 1, 1)",
+            [],
+        )
+        .unwrap();
+    let table = project.ok(&["--allow-unknown", "history"]);
+    assert!(!table.contains('\x1b'), "{table:?}");
+    assert!(table.contains("evil\\u{1b}[2J\\nx"), "{table}");
+    assert_eq!(table.lines().count(), 8, "{table}");
 }

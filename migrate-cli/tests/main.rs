@@ -19,3 +19,4 @@ mod passwords;
 mod preview;
 mod servers;
 mod tenants;
+mod urls;

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::{Run, migrate};
+use crate::common::{Run, migrate, portable_status};
 use crate::servers::{Kind, ServerDatabase, Subject, execute, unique_name};
 
 const SECRET: &str = "hunter2-s3cret";
@@ -194,4 +194,222 @@ fn a_working_url_with_a_password_is_never_shown() {
         assert_eq!(db.versions(), Vec::<i64>::new());
         drop(user);
     }
+}
+
+/// A closed port on this machine: a connection fails at once.
+const CLOSED: &str = "127.0.0.1:1";
+
+/// The sentence for a refused connection to `shown`.
+fn refused(engine: &str, shown: &str) -> String {
+    format!(
+        "cannot connect to the {engine} database {shown}: error communicating with database: Connection refused (os error 111)"
+    )
+}
+
+// Regression: sqlx logs a query parameter it does not know with its value
+// (` WARN ignoring unrecognized connect parameter key=sslpassword
+// value=…`), at the default verbosity, and no log line was redacted.
+#[test]
+fn log_lines_hide_secret_query_parameters() {
+    for key in ["sslpassword", "pwd", "pass", "Password"] {
+        let url = format!("postgres://u@{CLOSED}/app?{key}={SECRET}&sslmode=disable");
+        let shown = format!("postgres://u@{CLOSED}/app?{key}=***&sslmode=disable");
+        let run = portable_status("--database-url", &url);
+        assert_eq!(
+            (run.code, run.stderr),
+            (
+                1,
+                format!(
+                    " WARN ignoring unrecognized connect parameter key={key} value=***\n{}\n",
+                    refused("PostgreSQL", &shown)
+                )
+            ),
+            "{key}"
+        );
+    }
+}
+
+// Regression: a percent-encoded key (`?pass%77ord=`) hid the password from
+// the redaction but not from sqlx, which decodes it: the password was
+// printed in errors and in the `--databases` summary table.
+#[test]
+fn a_percent_encoded_key_is_read_as_the_driver_reads_it() {
+    let url = format!("postgres://u@{CLOSED}/app?pass%77ord={SECRET}");
+    let shown = format!("postgres://u@{CLOSED}/app?pass%77ord=***");
+    let run = run_without_secret(&url, "fixtures/portable", &["status"]);
+    assert_eq!(run.json(), json!({"error": refused("PostgreSQL", &shown)}));
+    let tmp = tempfile::tempdir().unwrap();
+    let list = tmp.path().join("tenants.txt");
+    std::fs::write(
+        &list,
+        format!("{url}\nmysql://root@{CLOSED}/app?PASS%77ORD={SECRET}\n"),
+    )
+    .unwrap();
+    let run = portable_status("--databases", list.to_str().unwrap());
+    assert_eq!(run.code, 1);
+    assert!(
+        !run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"),
+        "{run:?}"
+    );
+    assert!(run.stdout.starts_with("DATABASE"), "{}", run.stdout);
+    assert!(run.stdout.contains(&shown), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("mysql://root@{CLOSED}/app?PASS%77ORD=***")),
+        "{}",
+        run.stdout
+    );
+}
+
+// Regression: with a one-character password every occurrence of that
+// character was masked (`cannot o***en the database …`).
+#[test]
+fn a_short_password_is_masked_in_its_place_not_in_every_word() {
+    for password in ["o", "n", "to"] {
+        let url = format!("postgres://admin:{password}@{CLOSED}/app");
+        let run = portable_status("--database-url", &url);
+        assert_eq!(
+            (run.code, run.stderr),
+            (
+                1,
+                format!(
+                    "{}\n",
+                    refused("PostgreSQL", &format!("postgres://admin:***@{CLOSED}/app"))
+                )
+            ),
+            "{password}"
+        );
+    }
+}
+
+/// Every URL form of the issue for the PostgreSQL database `postgres`
+/// (`postgres://user@host/db`) and, given, the MySQL user and host.
+fn forms(postgres: &str, mysql: Option<(&str, &str)>) -> Vec<String> {
+    let encoded = SECRET.replace('-', "%2D");
+    let (user, host) = postgres
+        .split_once("://")
+        .unwrap()
+        .1
+        .split_once('@')
+        .unwrap();
+    let mut forms = vec![
+        format!("postgres://{user}:{SECRET}@{host}"),
+        format!("postgresql://{user}:{encoded}@{host}"),
+        format!("postgres:/{user}:{SECRET}@{host}"),
+        format!("postgres://{user}@{host}?sslpassword={SECRET}"),
+        format!("postgres://{user}@{host}?pass%77ord={encoded}"),
+        format!("postgres://{user}@{host}?pwd={SECRET}"),
+        format!("postgres://{user}@{host}?Password={SECRET}"),
+    ];
+    if let Some((mysql_user, mysql_host)) = mysql {
+        forms.push(format!("mysql://{mysql_user}:{SECRET}@{mysql_host}"));
+    }
+    forms
+}
+
+/// The issue's acceptance test: every verb, as text and `--json`, at every
+/// verbosity, working and failing, through every URL form: the password
+/// is nowhere in stdout or stderr, as written or percent-encoded. Each
+/// working form has a database of its own; the forms run side by side.
+#[test]
+fn no_verb_at_any_verbosity_shows_a_password() {
+    let Some(my) = Subject::new(Kind::MySql, "portable") else {
+        return;
+    };
+    let admin = my.server().unwrap().server_url();
+    let name = unique_name("migrate_sweep");
+    let database = my.url().rsplit('/').next().unwrap().to_owned();
+    execute(
+        Kind::MySql,
+        &admin,
+        &format!(
+            "CREATE USER '{name}'@'%' IDENTIFIED BY '{SECRET}'; GRANT ALL ON {database}.* TO '{name}'@'%'"
+        ),
+    )
+    .unwrap();
+    let _user = MySqlUser {
+        admin_url: admin,
+        name: name.clone(),
+    };
+    let mysql_host = my.url().split_once('@').unwrap().1.to_owned();
+    let mut subjects = Vec::new();
+    let mut jobs: Vec<(String, bool, String)> = Vec::new();
+    let form_count = forms("postgres://u@h/db", Some(("u", "h"))).len();
+    for index in 0..form_count {
+        let subject = match index {
+            7 => &my,
+            _ => {
+                let Some(pg) = Subject::new(Kind::Postgres, "portable") else {
+                    return;
+                };
+                subjects.push(pg);
+                subjects.last().unwrap()
+            }
+        };
+        let url = forms(&subject.url(), Some((&name, &mysql_host))).swap_remove(index);
+        jobs.push((url, true, subject.project.dir.display().to_string()));
+    }
+    let failing = forms(
+        &format!("postgres://postgres@{CLOSED}/app"),
+        Some((&name, &format!("{CLOSED}/app"))),
+    );
+    jobs.extend(
+        failing
+            .into_iter()
+            .map(|url| (url, false, "fixtures/portable".to_owned())),
+    );
+    let verbs: [&[&str]; 9] = [
+        &["current"],
+        &["history"],
+        &["status"],
+        &["upgrade", "--dry-run"],
+        &["upgrade", "--sql"],
+        &["upgrade"],
+        &["stamp", "head"],
+        &["check"],
+        // Undone here, applied again by the next round's `upgrade`.
+        &["downgrade", "-1"],
+    ];
+    let secrets = [
+        SECRET.to_owned(),
+        "s3cret".to_owned(),
+        SECRET.replace('-', "%2D"),
+    ];
+    let runs = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for (url, works, dir) in &jobs {
+            let (runs, secrets) = (&runs, &secrets);
+            scope.spawn(move || {
+                // Without `//`, refused before anything is read.
+                let refused_early = !url.contains("://");
+                for json in [false, true] {
+                    for verbosity in [None, Some("-v"), Some("-vv"), Some("-vvv")] {
+                        for verb in verbs {
+                            let mut args = vec!["--dir", dir.as_str(), "--database-url", url];
+                            args.extend(json.then_some("--json"));
+                            args.extend(verbosity);
+                            args.extend(verb);
+                            let run = migrate(&args);
+                            runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            for text in [&run.stdout, &run.stderr] {
+                                for secret in secrets {
+                                    assert!(
+                                        !text.contains(secret.as_str()),
+                                        "{args:?} shows the password: {run:?}"
+                                    );
+                                }
+                            }
+                            let code = match (refused_early, works) {
+                                (true, _) => 2,
+                                (false, true) => 0,
+                                (false, false) => 1,
+                            };
+                            assert_eq!(run.code, code, "{args:?}: {run:?}");
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(runs.into_inner(), jobs.len() * 2 * 4 * verbs.len());
 }

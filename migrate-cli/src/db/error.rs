@@ -1,8 +1,9 @@
 //! Why a database cannot be used, as one enum: every message names the
 //! (redacted) URL and says what to do.
 
-/// Why a database cannot be used. Every message names the (redacted) URL.
-#[derive(Debug, thiserror::Error)]
+/// Why a database cannot be used. Every message names the (redacted) URL,
+/// but [`DatabaseError::NoSlashes`]'s, which cannot be redacted.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DatabaseError {
     /// A database server could not be reached, or refused the connection.
     #[error("cannot connect to the {engine} database {url}: {message}")]
@@ -53,15 +54,74 @@ pub enum DatabaseError {
         url: String,
     },
 
-    /// The database is open read-only and the verb writes.
+    /// The URL opens the database read-only (`?mode=ro`) and the verb
+    /// writes.
     #[error(
-        "the database {url} is read-only, so `{verb}` cannot change it; drop `?mode=ro` from the URL or make the file writable"
+        "the database {url} is opened read-only (`?mode=ro`), so `{verb}` cannot change it; drop `?mode=ro` from the URL"
     )]
     ReadOnly {
         /// The URL, redacted.
         url: String,
         /// The verb.
         verb: &'static str,
+    },
+
+    /// The file's permissions keep this user from writing it, and the verb
+    /// writes.
+    #[error(
+        "the database {url} is a read-only file, so `{verb}` cannot change it; make the file writable for this user"
+    )]
+    ReadOnlyFile {
+        /// The URL, redacted.
+        url: String,
+        /// The verb.
+        verb: &'static str,
+    },
+
+    /// An empty URL (a usage error).
+    #[error(
+        "the database URL is empty; name a database with --database-url or DATABASE_URL, such as sqlite://app.db or postgres://user@host/app"
+    )]
+    Empty,
+
+    /// `sqlite://` or `sqlite:` with no path (a usage error).
+    #[error(
+        "the database URL {url} names no file; write sqlite://path/to/app.db, or sqlite::memory: for a database that lasts one command"
+    )]
+    NoFile {
+        /// The URL, redacted.
+        url: String,
+    },
+
+    /// `file:…`, which SQLite reads as a URI and migrate would read as a
+    /// path (a usage error).
+    #[error("{url} is a SQLite URI, which migrate does not read; write sqlite://{file}")]
+    FileUri {
+        /// The URL, redacted.
+        url: String,
+        /// The file it names.
+        file: String,
+    },
+
+    /// A server URL without `//`, which sqlx reads but the redaction
+    /// cannot (a usage error). The URL is not shown.
+    #[error(
+        "a {scheme}: URL needs // after `{scheme}:`, and the rest is not shown (it may hold a password); write it as {example}"
+    )]
+    NoSlashes {
+        /// The scheme as given.
+        scheme: String,
+        /// The URL's shape, e.g. `postgres://user:password@host/database`.
+        example: String,
+    },
+
+    /// A MySQL/MariaDB URL with no database (a usage error).
+    #[error(
+        "{url} names no database; add the database's name after the host, as in mysql://user:password@host:3306/app"
+    )]
+    NoDatabaseName {
+        /// The URL, redacted.
+        url: String,
     },
 
     /// SQLite could not open or read the file.
@@ -72,4 +132,21 @@ pub enum DatabaseError {
         /// SQLite's message.
         message: String,
     },
+}
+
+impl DatabaseError {
+    /// Whether the URL itself is unusable, as written (a usage error, exit
+    /// 2): nothing was opened.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            DatabaseError::UnknownScheme { .. }
+                | DatabaseError::BadOption { .. }
+                | DatabaseError::Empty
+                | DatabaseError::NoFile { .. }
+                | DatabaseError::FileUri { .. }
+                | DatabaseError::NoSlashes { .. }
+                | DatabaseError::NoDatabaseName { .. }
+        )
+    }
 }

@@ -17,8 +17,8 @@ mod url;
 
 pub use error::DatabaseError;
 pub use open::{Open, open};
-pub use redact::{redact, scrub};
-pub use sqlite::Access;
+pub use redact::{redact, scrub, scrub_remembered};
+pub use sqlite::{Access, Database};
 pub use url::{DatabaseUrl, Location, SqliteUrl, parse_url};
 
 use migrate::Dialect;

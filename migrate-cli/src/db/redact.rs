@@ -1,19 +1,32 @@
-//! How a URL is shown: [`redact`] hides a password wherever one can stand
-//! (`user:password@`, `?password=`), so that no message or log line holds
+//! How a URL is shown: [`redact`] hides a password wherever the driver
+//! would read one (`user:password@`, a `password`-like query parameter,
+//! its key percent-encoded or not), so that no message or log line holds
 //! one, and [`scrub`] removes one from text that should never have held it
-//! (a driver's message).
+//! (a driver's message, a driver's log line).
+//!
+//! Every server URL read is remembered ([`remember`]), so that the log
+//! writer and the error printer can scrub text with [`scrub_remembered`]
+//! without being handed the URLs.
+//!
+//! A password is masked in its place: in the URL, as a value (`=…`,
+//! `:…`), and, when it is long enough not to be a word of the message,
+//! wherever it appears. A short password's letters elsewhere
+//! are left alone: with the password `o`, "cannot connect to" stays.
+
+use std::sync::Mutex;
 
 /// `url` with any password replaced by `***`: the password of
 /// `scheme://user:password@host` (up to the last `@`, so a password holding
-/// `@` is hidden whole) and the value of a `password`, `pass`, `pwd` or
-/// `sslpassword` query parameter.
+/// `@` is hidden whole) and the value of a `password`, `pass`, `passwd`,
+/// `pwd` or `sslpassword` query parameter, its key compared as the driver
+/// reads it (percent-decoded, in any case).
 ///
 /// # Examples
 ///
 /// ```
 /// assert_eq!(
-///     migrate_cli::redact("postgres://app:s3cr@t@db.internal:5432/app?sslmode=require&password=x"),
-///     "postgres://app:***@db.internal:5432/app?sslmode=require&password=***"
+///     migrate_cli::redact("postgres://app:s3cr@t@db.internal:5432/app?sslmode=require&pass%77ord=x"),
+///     "postgres://app:***@db.internal:5432/app?sslmode=require&pass%77ord=***"
 /// );
 /// assert_eq!(migrate_cli::redact("sqlite://app.db"), "sqlite://app.db");
 /// ```
@@ -42,36 +55,115 @@ pub fn redact(url: &str) -> String {
     out
 }
 
-/// `text` with every password that `url` holds, as written and
-/// percent-decoded, replaced by `***`: the last line of defence for a
-/// driver's message, which should never hold one.
+/// Every form of every password `url` holds: as written and as the driver
+/// decodes it.
+fn secrets(url: &str) -> Vec<String> {
+    let mut secrets = Vec::new();
+    if let Some(scheme_end) = url.find("://").map(|at| at + 3)
+        && let Some(at) = url[scheme_end..].rfind('@')
+        && let Some((_, password)) = url[scheme_end..scheme_end + at].split_once(':')
+    {
+        secrets.push(password.to_owned());
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        secrets.extend(query.split('&').filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            is_secret(key).then(|| value.to_owned())
+        }));
+    }
+    let decoded: Vec<String> = secrets
+        .iter()
+        .flat_map(|secret| {
+            [
+                percent_decoded(secret),
+                percent_decoded(&secret.replace('+', " ")),
+            ]
+        })
+        .collect();
+    secrets.extend(decoded);
+    secrets.retain(|secret| !secret.is_empty());
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+/// `text` with `url` itself shown redacted, and every password that `url`
+/// holds, as written and percent-decoded, replaced by `***` where it stands
+/// on its own: the last line of defence for a driver's message, which
+/// should never hold one.
 ///
 /// # Examples
 ///
 /// ```
 /// let url = "mysql://root:p%40ss@db/app";
 /// assert_eq!(migrate_cli::scrub("denied for p@ss and p%40ss", url), "denied for *** and ***");
+/// // A one-letter password is masked in its place, not in every word.
+/// assert_eq!(
+///     migrate_cli::scrub("cannot open mysql://root:p@db/app", "mysql://root:p@db/app"),
+///     "cannot open mysql://root:***@db/app"
+/// );
 /// ```
 pub fn scrub(text: &str, url: &str) -> String {
-    let mut secrets = Vec::new();
-    if let Some(scheme_end) = url.find("://").map(|at| at + 3)
-        && let Some(at) = url[scheme_end..].rfind('@')
-        && let Some((_, password)) = url[scheme_end..scheme_end + at].split_once(':')
-    {
-        secrets.push(password);
+    let mut out = if url.is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(url, &redact(url))
+    };
+    for secret in secrets(url) {
+        out = mask_standalone(&out, &secret);
     }
-    if let Some((_, query)) = url.split_once('?') {
-        secrets.extend(query.split('&').filter_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            is_secret(key).then_some(value)
-        }));
-    }
-    let mut out = text.to_owned();
-    for secret in secrets.into_iter().filter(|secret| !secret.is_empty()) {
-        for form in [secret.to_owned(), percent_decoded(secret)] {
-            out = out.replace(&form, "***");
+    out
+}
+
+/// The URLs read so far that hold a password, for [`scrub_remembered`].
+static REMEMBERED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remembers `url`, if it holds a password, for [`scrub_remembered`].
+pub fn remember(url: &str) {
+    if !secrets(url).is_empty() {
+        let mut remembered = REMEMBERED.lock().unwrap_or_else(|err| err.into_inner());
+        if !remembered.iter().any(|known| known == url) {
+            remembered.push(url.to_owned());
         }
     }
+}
+
+/// `text` scrubbed of every password of every URL read so far.
+pub fn scrub_remembered(text: &str) -> String {
+    let remembered = REMEMBERED.lock().unwrap_or_else(|err| err.into_inner());
+    remembered
+        .iter()
+        .fold(text.to_owned(), |text, url| scrub(&text, url))
+}
+
+/// The length from which a password that stands on its own is masked
+/// anywhere: a shorter one may be a word of the message ("to", "a").
+const ANYWHERE: usize = 4;
+
+/// `text` with `secret` replaced by `***`: everywhere when it is
+/// [`ANYWHERE`] characters or longer, otherwise only where it stands on
+/// its own (no letter or digit glued to an end of it that is a letter or
+/// digit) as a value, after `=` or `:` (a log line's `value=…`, a URL's
+/// `user:…@`).
+fn mask_standalone(text: &str, secret: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let (starts_word, ends_word) = (word(secret.chars().next()), word(secret.chars().last()));
+    let long = secret.chars().count() >= ANYWHERE;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(secret) {
+        let before = rest[..at].chars().last().or_else(|| out.chars().last());
+        let after = rest[at + secret.len()..].chars().next();
+        let glued = (starts_word && word(before)) || (ends_word && word(after));
+        out.push_str(&rest[..at]);
+        if long || (!glued && matches!(before, Some('=' | ':'))) {
+            out.push_str("***");
+        } else {
+            out.push_str(secret);
+        }
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -99,9 +191,11 @@ fn percent_decoded(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Whether a query parameter holds a password.
+/// Whether a query parameter holds a password, its key read as the driver
+/// reads it: percent-decoded, `+` as a space.
 fn is_secret(key: &str) -> bool {
-    ["password", "pass", "pwd", "sslpassword"]
+    let key = percent_decoded(&key.replace('+', " "));
+    ["password", "pass", "passwd", "pwd", "sslpassword"]
         .iter()
         .any(|secret| key.eq_ignore_ascii_case(secret))
 }
@@ -150,6 +244,15 @@ mod tests {
                 "postgres://db/app?user=a&password=***&sslmode=require",
             ),
             ("postgres://db/app?PWD=hunter2", "postgres://db/app?PWD=***"),
+            // The key as the driver decodes it.
+            (
+                "postgres://db/app?pass%77ord=hunter2",
+                "postgres://db/app?pass%77ord=***",
+            ),
+            (
+                "postgres://db/app?%50wd=hunter2",
+                "postgres://db/app?%50wd=***",
+            ),
             ("sqlite://app.db?mode=ro", "sqlite://app.db?mode=ro"),
             ("data/app.db", "data/app.db"),
             (
@@ -164,14 +267,34 @@ mod tests {
 
     #[test]
     fn scrub_hides_every_form_of_the_password() {
-        let url = "postgres://app:p%40ss-word@db/app?sslpassword=k3y&mode=x";
+        let url = "postgres://app:p%40ss-word@db/app?sslpassword=k3y-9&mode=x&pass%77ord=a+bc";
         assert_eq!(
-            scrub("p@ss-word, p%40ss-word and k3y; not pass", url),
-            "***, *** and ***; not pass"
+            scrub(
+                "p@ss-word, p%40ss-word, k3y-9, a bc and a+bc; not pass",
+                url
+            ),
+            "***, ***, ***, *** and ***; not pass"
         );
         // No password: nothing to hide.
         assert_eq!(scrub("text", "postgres://app@db/app"), "text");
         assert_eq!(scrub("text", "postgres://app:@db/app"), "text");
         assert_eq!(percent_decoded("a%2Fb%zz%"), "a/b%zz%");
+    }
+
+    #[test]
+    fn a_short_password_is_masked_in_its_place_only() {
+        let url = "postgres://u:o@h/db?pwd=to";
+        assert_eq!(
+            scrub(
+                "cannot connect to postgres://u:o@h/db?pwd=to: o, to, value=to",
+                url
+            ),
+            "cannot connect to postgres://u:***@h/db?pwd=***: o, to, value=***"
+        );
+        assert_eq!(mask_standalone("xo o ox =o- :o", "o"), "xo o ox =***- :***");
+        assert_eq!(
+            mask_standalone("a s3cret, xs3cret", "s3cret"),
+            "a ***, x***"
+        );
     }
 }

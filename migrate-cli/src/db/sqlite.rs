@@ -37,6 +37,9 @@ pub struct Database {
     /// True when this command created the file (`upgrade` of a database
     /// that did not exist): there was nothing to back up.
     pub created: bool,
+    /// For `upgrade` of a database this command may not write (opened
+    /// read-only): why, for when there is anything to apply.
+    pub read_only: Option<DatabaseError>,
 }
 
 /// Opens the database for `verb`.
@@ -44,8 +47,10 @@ pub struct Database {
 /// # Errors
 ///
 /// [`DatabaseError::Missing`] when the file does not exist and `access`
-/// does not create it; [`DatabaseError::ReadOnly`] when a writing verb gets a
-/// read-only database; [`DatabaseError::NotADatabase`] for a file that is
+/// does not create it; [`DatabaseError::ReadOnly`] or
+/// [`DatabaseError::ReadOnlyFile`] when `downgrade` or `stamp` gets a
+/// database it may not write (`upgrade` gets it opened read-only, with the
+/// refusal in [`Database::read_only`]); [`DatabaseError::NotADatabase`] for a file that is
 /// not SQLite; [`DatabaseError::Open`] when SQLite cannot open it.
 pub fn open(
     url: &SqliteUrl,
@@ -62,6 +67,7 @@ pub fn open(
             return Ok(Database {
                 conn,
                 created: false,
+                read_only: None,
             });
         }
         Location::File(path) => path,
@@ -86,7 +92,25 @@ pub fn open(
         }
         return Err(DatabaseError::Missing { url: shown });
     }
-    let read_only = url.read_only || matches!(access, Access::Preview { .. });
+    let writes = matches!(access, Access::Write | Access::Create);
+    let refusal = if !writes {
+        None
+    } else if url.read_only {
+        Some(DatabaseError::ReadOnly {
+            url: shown.clone(),
+            verb,
+        })
+    } else if path.is_file() && !writable(path) {
+        Some(DatabaseError::ReadOnlyFile {
+            url: shown.clone(),
+            verb,
+        })
+    } else {
+        None
+    };
+    // `upgrade` reads a database it may not write, to say whether there
+    // is anything to do at all; the other verbs are refused below.
+    let read_only = url.read_only || refusal.is_some() || matches!(access, Access::Preview { .. });
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY
     } else if creates {
@@ -108,15 +132,14 @@ pub fn open(
         }
     })?;
     check_readable(&conn, &shown)?;
-    if matches!(access, Access::Write | Access::Create)
-        && (url.read_only || (exists && !writable(path)))
-    {
-        return Err(DatabaseError::ReadOnly { url: shown, verb });
+    match (refusal, access) {
+        (Some(refusal), Access::Write) => Err(refusal),
+        (read_only, _) => Ok(Database {
+            conn,
+            created: !exists,
+            read_only,
+        }),
     }
-    Ok(Database {
-        conn,
-        created: !exists,
-    })
 }
 
 /// Whether this process may write the file: SQLite would otherwise open a

@@ -104,24 +104,37 @@ impl DatabaseUrl {
 /// [`DatabaseError::UnknownScheme`] for other schemes,
 /// [`DatabaseError::BadOption`] for an unknown SQLite URL option.
 pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
+    if url.is_empty() {
+        return Err(DatabaseError::Empty);
+    }
+    super::redact::remember(url);
     let shown = redact(url);
-    let scheme = url
-        .split_once(':')
-        .map(|(scheme, _)| scheme)
-        .filter(|scheme| {
-            scheme.len() > 1
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-        });
-    let server = |dialect, connect| {
+    let scheme = scheme_of(url);
+    let server = |dialect, connect: String| {
+        let after = &connect[connect.find("://").map_or(0, |at| at + 3)..];
+        if dialect == Dialect::MySql && database_of(after).is_empty() {
+            return Err(DatabaseError::NoDatabaseName { url: shown.clone() });
+        }
         Ok(DatabaseUrl::Server(ServerUrl {
             dialect,
             shown: shown.clone(),
             connect,
         }))
     };
-    let path_and_query = match scheme.map(str::to_ascii_lowercase).as_deref() {
+    let lower = scheme.map(str::to_ascii_lowercase);
+    if let (Some(scheme), Some("postgres" | "postgresql" | "mysql" | "mariadb")) =
+        (scheme, lower.as_deref())
+        && !url[scheme.len() + 1..].starts_with("//")
+    {
+        return Err(DatabaseError::NoSlashes {
+            scheme: scheme.to_owned(),
+            example: format!(
+                "{}://user:password@host/database",
+                scheme.to_ascii_lowercase()
+            ),
+        });
+    }
+    let path_and_query = match lower.as_deref() {
         Some("sqlite") => {
             let rest = &url["sqlite:".len()..];
             rest.strip_prefix("//").unwrap_or(rest)
@@ -132,7 +145,11 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
         Some("mariadb") => {
             return server(Dialect::MySql, format!("mysql{}", &url["mariadb".len()..]));
         }
-        Some(other) if url[other.len()..].starts_with("://") => {
+        Some("file") => url,
+        Some(other)
+            if url[other.len() + 1..].starts_with("//")
+                || scheme_of(&url[other.len() + 1..]).is_some_and(is_known_scheme) =>
+        {
             return Err(DatabaseError::UnknownScheme {
                 scheme: other.to_owned(),
                 url: shown,
@@ -148,6 +165,19 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
             }));
         }
     };
+    if path_and_query
+        .get(..5)
+        .is_some_and(|file| file.eq_ignore_ascii_case("file:"))
+    {
+        let file = path_and_query[5..].split('?').next().unwrap_or_default();
+        return Err(DatabaseError::FileUri {
+            file: file.strip_prefix("//").unwrap_or(file).to_owned(),
+            url: shown,
+        });
+    }
+    if path_and_query.split('?').next().is_some_and(str::is_empty) {
+        return Err(DatabaseError::NoFile { url: shown });
+    }
     let (path, query) = match path_and_query.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (path_and_query, None),
@@ -177,6 +207,44 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
         }
     }
     Ok(DatabaseUrl::Sqlite(parsed))
+}
+
+/// The scheme of `url`: what stands before its first `:`, when that is a
+/// scheme's shape (a letter, then letters, digits, `+`, `.` or `-`) and
+/// longer than a Windows drive letter.
+fn scheme_of(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once(':')?;
+    (scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
+    .then_some(scheme)
+}
+
+/// Whether `scheme` is one migrate reads (or refuses by name, `file`).
+fn is_known_scheme(scheme: &str) -> bool {
+    [
+        "sqlite",
+        "postgres",
+        "postgresql",
+        "mysql",
+        "mariadb",
+        "file",
+    ]
+    .iter()
+    .any(|known| scheme.eq_ignore_ascii_case(known))
+}
+
+/// The database name of a server URL after its `//`, as sqlx reads it: the
+/// path after the host, without its leading `/` (empty when there is none).
+fn database_of(after_slashes: &str) -> &str {
+    let end = after_slashes
+        .find(['?', '#'])
+        .unwrap_or(after_slashes.len());
+    let before_query = &after_slashes[..end];
+    let authority_end = before_query.find('/').unwrap_or(before_query.len());
+    before_query[authority_end..].trim_start_matches('/')
 }
 
 #[cfg(test)]
