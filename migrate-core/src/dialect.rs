@@ -99,6 +99,17 @@ pub(crate) mod lock {
     #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
     pub(crate) const PG_TRY_TRANSACTION: &str =
         concat!("SELECT pg_try_advisory_xact_lock(", pg_key!(), ")");
+    /// PostgreSQL: who holds the run's lock (either lock mode's), told as
+    /// "PostgreSQL server process N (client, state, since when)".
+    #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+    pub(crate) const PG_HOLDER: &str = "SELECT 'PostgreSQL server process ' || a.pid || ' (' || \
+         coalesce(nullif(a.application_name, ''), 'no application name') || ' from ' || \
+         coalesce(host(a.client_addr), 'a local socket') || ', ' || coalesce(a.state, 'state unknown') || \
+         ' since ' || to_char(a.state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)' \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() \
+         AND l.classid = hashtext(current_database())::oid AND l.objid = hashtext($1)::oid \
+         AND l.objsubid = 2 LIMIT 1";
     /// PostgreSQL: waits on the server between two tries: seconds.
     #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
     pub(crate) const PG_PAUSE: &str = "SELECT pg_sleep($1)";

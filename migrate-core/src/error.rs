@@ -264,12 +264,16 @@ pub enum Error {
 
     /// Another runner (or writer) held the database lock for too long.
     #[error(
-        "gave up after {} waiting for the database lock, which another migration run or a long write transaction holds; try again, or raise the lock timeout",
-        human(*waited)
+        "gave up after {} waiting for the database lock, which {}; try again, or raise the lock timeout",
+        human(*waited),
+        holder.as_deref().map_or_else(|| "another migration run or a long write transaction holds".to_owned(), |holder| format!("{holder} holds (after a killed runner, `SELECT pg_terminate_backend(pid)` frees it)"))
     )]
     LockTimeout {
         /// How long we waited.
         waited: Duration,
+        /// Who holds the lock, where the database can tell (PostgreSQL:
+        /// the server process, its client and what it is doing).
+        holder: Option<String>,
     },
 
     /// The connection is already inside a transaction.

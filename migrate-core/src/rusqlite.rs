@@ -101,7 +101,10 @@ fn run_cached(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
 fn lock_error(err: rusqlite::Error, timeout: Duration, action: &str) -> Error {
     match err {
         rusqlite::Error::SqliteFailure(code, _) if code.code == ErrorCode::DatabaseBusy => {
-            Error::LockTimeout { waited: timeout }
+            Error::LockTimeout {
+                waited: timeout,
+                holder: None,
+            }
         }
         err => database_error(action)(err),
     }

@@ -119,6 +119,7 @@ fn run_errors() {
         step(true),
         Error::LockTimeout {
             waited: Duration::from_secs(60),
+            holder: None,
         },
         Error::InTransaction,
         Error::Database {

@@ -182,14 +182,26 @@ async fn a_runner_waiting_past_the_lock_timeout_gives_up_clearly() {
     .execute(&mut *holder)
     .await
     .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
     let options = Options::default().lock_timeout(Duration::from_millis(300));
     let err = migrate::sqlx::upgrade(&pool, &set, Target::Head, &options)
         .await
         .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "gave up after 300 ms waiting for the database lock, which another migration run or a long write \
-         transaction holds; try again, or raise the lock timeout"
+    // The holder is named: after `kill -9` of a runner, its server process
+    // keeps the lock until its statement ends, and this says which it is.
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "gave up after 300 ms waiting for the database lock, which PostgreSQL server process {pid} \
+             (no application name from 127.0.0.1, idle since "
+        )) && message.ends_with(
+            " UTC) holds (after a killed runner, `SELECT pg_terminate_backend(pid)` frees it); try again, or \
+             raise the lock timeout"
+        ),
+        "{message}"
     );
     drop(holder);
 }

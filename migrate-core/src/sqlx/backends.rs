@@ -133,8 +133,17 @@ async fn spin(
             return Ok(());
         }
         if started.elapsed() >= options.lock_timeout {
+            // Who holds it: after a runner was killed, its server process
+            // keeps the lock until its statement ends.
+            let holder: Option<String> = sqlx::query_scalar(lock::PG_HOLDER)
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await
+                .ok()
+                .flatten();
             return Err(Error::LockTimeout {
                 waited: options.lock_timeout,
+                holder,
             });
         }
         sqlx::query(lock::PG_PAUSE)
@@ -242,6 +251,7 @@ impl Backend for sqlx::MySql {
             Some(1) => Ok(RunLock::Named),
             _ => Err(Error::LockTimeout {
                 waited: options.lock_timeout,
+                holder: None,
             }),
         }
     }

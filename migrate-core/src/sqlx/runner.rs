@@ -281,6 +281,7 @@ fn lock_error(err: sqlx::Error, options: &Options, action: &str) -> Error {
     {
         return Error::LockTimeout {
             waited: options.lock_timeout,
+            holder: None,
         };
     }
     database_error(action)(err)
