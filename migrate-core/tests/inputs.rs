@@ -34,3 +34,45 @@ fn misspelt_and_non_file_migrations_are_errors_naming_the_file() {
          it so that its name does not end in `.sql`"
     );
 }
+
+#[test]
+fn a_history_table_in_a_temporary_schema_is_refused() {
+    // `temp.h` was accepted: the history lived in the connection's temporary
+    // schema and vanished with it, so every run re-applied every migration.
+    for name in [
+        "temp.h",
+        "TEMP.h",
+        "Temp._migrate_history",
+        "pg_temp.h",
+        "PG_TEMP_3.h",
+    ] {
+        let err = migrate::Options::default().table(name).unwrap_err();
+        assert!(
+            matches!(err, migrate::Error::TemporaryTable { .. }),
+            "{name}: {err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "`{name}` would keep the history table in the connection's temporary schema, which vanishes \
+                 when the connection closes so that every run applies every migration again; use a permanent \
+                 schema, or none"
+            )
+        );
+    }
+    // Quoting is no way around it: quotes are refused in a name.
+    assert!(matches!(
+        migrate::Options::default().table("\"temp\".h"),
+        Err(migrate::Error::BadTableName { .. })
+    ));
+    // A table merely named like the schema is an ordinary table.
+    for name in [
+        "temp",
+        "temporary.h",
+        "main.temp",
+        "pg_temporal.h",
+        "pg_temp_x.h",
+    ] {
+        assert!(migrate::Options::default().table(name).is_ok(), "{name}");
+    }
+}
