@@ -188,8 +188,8 @@ impl Options {
 
     /// Before an upgrade that has something to apply, copies the SQLite
     /// database (consistently, while others write) to
-    /// `<dir>/<stem>.<UTC timestamp>.<current version>.bak`, mode 0600, and
-    /// names it in the report. Refused for PostgreSQL and MySQL, whose own
+    /// `<dir>/<stem>.<UTC timestamp>.<current version>.bak`, mode 0600 (a
+    /// directory it has to create gets mode 0700), and names it in the report. Refused for PostgreSQL and MySQL, whose own
     /// dump tools do this.
     ///
     /// # Examples

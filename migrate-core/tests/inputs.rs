@@ -76,3 +76,23 @@ fn a_history_table_in_a_temporary_schema_is_refused() {
         assert!(migrate::Options::default().table(name).is_ok(), "{name}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_backup_directory_is_created_private() {
+    // `--backup=DIR` created DIR (and its parents) by the umask, typically
+    // 0755, while the copies in it are 0600: others could list them.
+    use std::os::unix::fs::PermissionsExt;
+    let db = crate::common::TempDb::new();
+    let set = Migrations::from_dir(fixture("app")).unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let dir = backups.path().join("outer/inner");
+    let migrator =
+        set.with_options(migrate::Options::default().backup(migrate::Backup::Into(dir.clone())));
+    let report = migrator.upgrade(&db.open(), migrate::Target::Head).unwrap();
+    assert!(report.backup.unwrap().starts_with(&dir));
+    for created in [backups.path().join("outer"), dir] {
+        let mode = std::fs::metadata(&created).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}: {mode:o}", created.display());
+    }
+}
