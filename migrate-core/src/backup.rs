@@ -12,12 +12,14 @@ use crate::Error;
 pub enum Backup {
     /// Beside the database file.
     Beside,
-    /// Into this directory (created if missing).
+    /// Into this directory (created with mode 0700 if missing).
     Into(PathBuf),
 }
 
 /// `<dir>/<stem>.<UTC timestamp>.<current version>.bak` for the database at
-/// `database`, created empty with mode 0600 (the copy may hold secrets).
+/// `database`, created empty with mode 0600 (the copy may hold secrets); the
+/// directories it creates on the way get mode 0700 (an existing one is left
+/// as it is).
 #[cfg_attr(
     not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
     allow(dead_code)
@@ -50,7 +52,12 @@ pub(crate) fn create_file(
         path: path.clone(),
         message: err.to_string(),
     };
-    std::fs::create_dir_all(&dir).map_err(fail)?;
+    // A directory made here is private, as the copies in it are.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir).map_err(fail)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

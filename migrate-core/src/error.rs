@@ -45,6 +45,17 @@ pub enum Error {
         name: String,
     },
 
+    /// A history table name puts the table in a temporary schema (SQLite's
+    /// `temp`, PostgreSQL's `pg_temp`), which vanishes with the connection,
+    /// so every run would apply every migration again.
+    #[error(
+        "`{name}` would keep the history table in the connection's temporary schema, which vanishes when the connection closes so that every run applies every migration again; use a permanent schema, or none"
+    )]
+    TemporaryTable {
+        /// What was given.
+        name: String,
+    },
+
     /// An applied migration's file was edited after it was applied.
     #[error(
         "migration {version} ({file}) was changed after it was applied: its checksum is {found} but {recorded} was recorded; restore the file as it was applied (add a new migration for new changes), or allow checksum mismatches"

@@ -84,12 +84,16 @@ impl Options {
     /// ```
     /// assert!(migrate::Options::default().table("migrations").is_ok());
     /// assert!(migrate::Options::default().table("bad name; DROP").is_err());
+    /// assert!(migrate::Options::default().table("temp.migrations").is_err());
     /// ```
     ///
     /// # Errors
     ///
     /// [`Error::BadTableName`] unless the name is `table` or `schema.table`,
-    /// each part letters, digits and `_`, not starting with a digit.
+    /// each part letters, digits and `_`, not starting with a digit;
+    /// [`Error::TemporaryTable`] when the schema is a temporary one (`temp`,
+    /// `pg_temp`, `pg_temp_N`, in any case), whose tables vanish with the
+    /// connection.
     pub fn table(mut self, name: &str) -> Result<Self, Error> {
         self.table = TableName::new(name)?;
         Ok(self)
@@ -184,8 +188,8 @@ impl Options {
 
     /// Before an upgrade that has something to apply, copies the SQLite
     /// database (consistently, while others write) to
-    /// `<dir>/<stem>.<UTC timestamp>.<current version>.bak`, mode 0600, and
-    /// names it in the report. Refused for PostgreSQL and MySQL, whose own
+    /// `<dir>/<stem>.<UTC timestamp>.<current version>.bak`, mode 0600 (a
+    /// directory it has to create gets mode 0700), and names it in the report. Refused for PostgreSQL and MySQL, whose own
     /// dump tools do this.
     ///
     /// # Examples
@@ -241,6 +245,11 @@ impl TableName {
                 name: name.to_owned(),
             });
         }
+        if parts.len() == 2 && is_temporary_schema(parts[0]) {
+            return Err(Error::TemporaryTable {
+                name: name.to_owned(),
+            });
+        }
         Ok(TableName {
             text: name.to_owned(),
         })
@@ -269,6 +278,16 @@ impl TableName {
             None => format!("{quote}{}{quote}", self.table()),
         }
     }
+}
+
+/// SQLite's `temp` (case-insensitive even when quoted) and PostgreSQL's
+/// `pg_temp` / `pg_temp_N`: schemas whose tables vanish with the connection.
+fn is_temporary_schema(schema: &str) -> bool {
+    let schema = schema.to_ascii_lowercase();
+    let pg_temp_n = schema
+        .strip_prefix("pg_temp_")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    schema == "temp" || schema == "pg_temp" || pg_temp_n
 }
 
 #[cfg(test)]

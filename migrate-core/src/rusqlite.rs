@@ -122,7 +122,10 @@ impl<'c> BusyTimeout<'c> {
         let previous: i64 = conn
             .pragma_query_value(None, "busy_timeout", |row| row.get(0))
             .map_err(fail())?;
-        conn.busy_timeout(timeout).map_err(fail())?;
+        // rusqlite panics ("too big") past i32::MAX ms, about 24.8 days:
+        // a longer timeout waits that long.
+        let longest = Duration::from_millis(i32::MAX.unsigned_abs().into());
+        conn.busy_timeout(timeout.min(longest)).map_err(fail())?;
         Ok(BusyTimeout {
             conn,
             previous: Duration::from_millis(u64::try_from(previous).unwrap_or(0)),

@@ -5,11 +5,11 @@
 //! directory holds.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::error::{FileKind, LoadError};
 use crate::name::{FileName, NameProblem, Role, parse_file_name};
-use crate::script::{checksum, directives, is_blank, strip_bom};
+use crate::script::{digest, directives, is_blank, strip_bom};
 
 /// One script file of a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,149 +33,8 @@ pub struct LoadedMigration {
     pub up: LoadedScript,
     /// The down script, for a reversible migration.
     pub down: Option<LoadedScript>,
-    /// The up script's checksum (see [`checksum`]).
+    /// The up script's checksum (see [`crate::checksum`]).
     pub checksum: String,
-}
-
-/// Why a migration directory cannot be loaded. Every variant names the file
-/// or directory involved and its message says what to do.
-#[derive(Debug)]
-pub enum LoadError {
-    /// The directory does not exist or cannot be listed.
-    Directory {
-        /// The directory.
-        dir: PathBuf,
-        /// What went wrong.
-        source: std::io::Error,
-    },
-    /// A file cannot be read.
-    Unreadable {
-        /// The file.
-        file: PathBuf,
-        /// What went wrong.
-        source: std::io::Error,
-    },
-    /// A file is not valid UTF-8.
-    NotUtf8 {
-        /// The file.
-        file: PathBuf,
-    },
-    /// A `.sql` file matches no migration form.
-    BadName {
-        /// The file.
-        file: PathBuf,
-        /// Why.
-        problem: NameProblem,
-    },
-    /// Two files claim the same version.
-    DuplicateVersion {
-        /// The version.
-        version: i64,
-        /// The first file, in name order.
-        first: PathBuf,
-        /// The second file.
-        second: PathBuf,
-    },
-    /// A down (or undo) file has no matching up file.
-    MissingUp {
-        /// The down file.
-        file: PathBuf,
-        /// The up file it needs.
-        expected: String,
-    },
-    /// An `.up.sql` file has no matching `.down.sql` file.
-    MissingDown {
-        /// The up file.
-        file: PathBuf,
-        /// The down file it needs.
-        expected: String,
-    },
-    /// A script's leading comments hold an unknown `-- migrate:` directive.
-    UnknownDirective {
-        /// The file.
-        file: PathBuf,
-        /// The directive as written.
-        directive: String,
-    },
-    /// A down script is empty while its up script is not, so a downgrade
-    /// would silently leave the up script's changes behind.
-    EmptyDown {
-        /// The down file.
-        file: PathBuf,
-    },
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadError::Directory { dir, source } => write!(
-                f,
-                "cannot read the migration directory {}: {source}; check that the path is right",
-                dir.display()
-            ),
-            LoadError::Unreadable { file, source } => write!(
-                f,
-                "cannot read migration file {}: {source}; check that it exists and is readable",
-                file.display()
-            ),
-            LoadError::NotUtf8 { file } => write!(
-                f,
-                "migration file {} is not valid UTF-8; save it as UTF-8",
-                file.display()
-            ),
-            LoadError::BadName { file, problem } => write!(
-                f,
-                "migration file {} matches no migration file form because {problem}; rename it to \
-                 `<version>_<name>.sql`, `<version>_<name>.up.sql` + `.down.sql`, or `V<version>__<name>.sql`",
-                file.display()
-            ),
-            LoadError::DuplicateVersion {
-                version,
-                first,
-                second,
-            } => write!(
-                f,
-                "migration version {version} is claimed by both {} and {}; give one of them another version",
-                first.display(),
-                second.display()
-            ),
-            LoadError::MissingUp { file, expected } => write!(
-                f,
-                "migration file {} has no up script; add {expected} beside it or delete it",
-                file.display()
-            ),
-            LoadError::MissingDown { file, expected } => write!(
-                f,
-                "migration file {} has no down script; add {expected} beside it, or rename it to end in `.sql` \
-                 (without `.up`) to make it irreversible",
-                file.display()
-            ),
-            LoadError::UnknownDirective { file, directive } => write!(
-                f,
-                "migration file {} has the unknown directive `-- {directive}`; the only directive is \
-                 `-- migrate:no-transaction`",
-                file.display()
-            ),
-            LoadError::EmptyDown { file } => write!(
-                f,
-                "migration file {} is empty although its up script is not, so a downgrade would undo nothing; \
-                 write the down script, put a comment in it if there is truly nothing to undo, or delete it \
-                 to make the migration irreversible",
-                file.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            LoadError::Directory { source, .. } | LoadError::Unreadable { source, .. } => {
-                Some(source)
-            }
-            _ => None,
-        }
-    }
 }
 
 /// The files found for one version, before they are paired.
@@ -187,7 +46,9 @@ struct Group {
 
 /// Reads every migration in `dir` (not its subdirectories), validates names,
 /// pairs up and down files, reads directives and computes checksums.
-/// Migrations come back in ascending version order.
+/// Migrations come back in ascending version order. A directory or special
+/// file (FIFO, socket, device) named like a migration is refused by its
+/// type, without being opened.
 ///
 /// # Examples
 ///
@@ -212,14 +73,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedMigration>, LoadError> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(directory_error)? {
         let entry = entry.map_err(directory_error)?;
-        if entry.file_type().map_err(directory_error)?.is_dir() {
-            continue;
-        }
+        let file_type = entry.file_type().map_err(directory_error)?;
         // A name that is not UTF-8 cannot end in `.sql` as far as we know;
         // if it does, refuse rather than skip it.
         match entry.file_name().into_string() {
-            Ok(name) => names.push(name),
-            Err(raw) if raw.to_string_lossy().ends_with(".sql") => {
+            Ok(name) => names.push((name, file_type)),
+            Err(raw) if parse_file_name(&raw.to_string_lossy()).is_err() => {
                 return Err(LoadError::BadName {
                     file: entry.path(),
                     problem: NameProblem::BadCharacter(char::REPLACEMENT_CHARACTER),
@@ -228,10 +87,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedMigration>, LoadError> {
             Err(_) => {}
         }
     }
-    names.sort();
+    names.sort_by(|(a, _), (b, _)| a.cmp(b));
 
     let mut groups: BTreeMap<i64, Group> = BTreeMap::new();
-    for file_name in names {
+    for (file_name, file_type) in names {
         let path = dir.join(&file_name);
         let parsed = match parse_file_name(&file_name) {
             Ok(Some(parsed)) => parsed,
@@ -243,6 +102,21 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedMigration>, LoadError> {
                 });
             }
         };
+        // Decided from the directory entry (and `stat` for a symbolic link),
+        // never by opening the file: opening a FIFO blocks.
+        let file_type = if file_type.is_symlink() {
+            std::fs::metadata(&path)
+                .map_err(|source| LoadError::Unreadable {
+                    file: path.clone(),
+                    source,
+                })?
+                .file_type()
+        } else {
+            file_type
+        };
+        if let Some(kind) = FileKind::of(file_type) {
+            return Err(LoadError::NotAFile { file: path, kind });
+        }
         let group = groups.entry(parsed.version).or_default();
         let (same, other) = if parsed.role.is_up() {
             (&group.up, &group.down)
@@ -322,7 +196,9 @@ fn pair(dir: &Path, group: Group) -> Result<LoadedMigration, LoadError> {
             Ok(LoadedMigration {
                 version: up_name.version,
                 name: up_name.name,
-                checksum: checksum(up.sql.as_bytes()),
+                // `up.sql` has lost its one leading BOM already: a second
+                // one is content.
+                checksum: digest(up.sql.as_bytes()),
                 up,
                 down,
             })
@@ -374,6 +250,7 @@ fn read_script(dir: &Path, file: String) -> Result<LoadedScript, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::script::checksum;
 
     fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -488,6 +365,84 @@ mod tests {
             ("3_backfill.down.sql", b"-- nothing to undo\n"),
         ]);
         assert_eq!(load_dir(dir.path()).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_misspelt_extension_is_an_error_naming_the_file() {
+        // `0002_x.SQL` and `0002_x.sql ` were skipped in silence, so a typo
+        // dropped a migration.
+        assert_eq!(
+            error(&[("0001_a.sql", b""), ("0002_x.SQL", b"")]),
+            "migration file DIR/0002_x.SQL matches no migration file form because its name ends in \".SQL\" \
+             rather than exactly \".sql\"; rename it to `<version>_<name>.sql`, `<version>_<name>.up.sql` + \
+             `.down.sql`, or `V<version>__<name>.sql`"
+        );
+        assert_eq!(
+            error(&[("0001_a.sql", b""), ("0002_x.sql ", b"")]),
+            "migration file DIR/0002_x.sql  matches no migration file form because its name ends in \".sql \" \
+             rather than exactly \".sql\"; rename it to `<version>_<name>.sql`, `<version>_<name>.up.sql` + \
+             `.down.sql`, or `V<version>__<name>.sql`"
+        );
+    }
+
+    #[test]
+    fn a_directory_named_like_a_migration_is_an_error() {
+        // A directory `0002_x.sql` was skipped in silence.
+        let dir = dir_with(&[("0001_a.sql", b"")]);
+        std::fs::create_dir(dir.path().join("0002_x.sql")).unwrap();
+        std::fs::create_dir(dir.path().join("archive")).unwrap();
+        let message = load_dir(dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            message.replace(&dir.path().display().to_string(), "DIR"),
+            "migration file DIR/0002_x.sql is a directory, not a regular file; replace it with a file, \
+             or rename it so that its name does not end in `.sql`"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_named_like_a_migration_is_refused_without_opening_it() {
+        // Opening a FIFO for reading blocks until a writer comes: every verb
+        // hung forever on `0003_x.sql` made by `mkfifo`.
+        let dir = dir_with(&[("0001_a.sql", b"")]);
+        let fifo = dir.path().join("0003_x.sql");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let path = dir.path().to_path_buf();
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = send.send(load_dir(&path).map(|_| ()).map_err(|e| e.to_string()));
+        });
+        let result = receive
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("load_dir blocked on the FIFO");
+        assert_eq!(
+            result
+                .unwrap_err()
+                .replace(&dir.path().display().to_string(), "DIR"),
+            "migration file DIR/0003_x.sql is a named pipe (FIFO), not a regular file; replace it with a file, \
+             or rename it so that its name does not end in `.sql`"
+        );
+    }
+
+    #[test]
+    fn only_one_leading_bom_is_dropped_from_the_checksum() {
+        // The loader dropped a BOM and the checksum dropped another one.
+        let dir = dir_with(&[("0001_a.sql", b"\xEF\xBB\xBF\xEF\xBB\xBFSELECT 1;")]);
+        let loaded = load_dir(dir.path()).unwrap();
+        assert_eq!(
+            loaded[0].checksum,
+            checksum(b"\xEF\xBB\xBF\xEF\xBB\xBFSELECT 1;")
+        );
+        assert_ne!(loaded[0].checksum, checksum(b"SELECT 1;"));
+        let single = dir_with(&[("0001_a.sql", b"\xEF\xBB\xBFSELECT 1;")]);
+        assert_eq!(
+            load_dir(single.path()).unwrap()[0].checksum,
+            checksum(b"SELECT 1;")
+        );
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //! ```
 
 mod dir;
+mod error;
 mod name;
 mod script;
 
-pub use dir::{LoadError, LoadedMigration, LoadedScript, load_dir};
+pub use dir::{LoadedMigration, LoadedScript, load_dir};
+pub use error::{FileKind, LoadError};
 pub use name::{FileName, NameProblem, Role, parse_file_name};
 pub use script::{Directives, checksum, directives, is_blank, strip_bom};

@@ -59,6 +59,9 @@ pub enum NameProblem {
     EmptyName,
     /// The name holds a character other than a letter, digit, `_` or `-`.
     BadCharacter(char),
+    /// The name ends in `.sql` but for its case or trailing whitespace
+    /// (`.SQL`, `.sql `): the extension as written.
+    Extension(String),
 }
 
 impl std::fmt::Display for NameProblem {
@@ -80,6 +83,12 @@ impl std::fmt::Display for NameProblem {
                 f,
                 "its name contains {c:?}, but names may only hold letters, digits, `_` and `-`"
             ),
+            NameProblem::Extension(written) => {
+                write!(
+                    f,
+                    "its name ends in {written:?} rather than exactly \".sql\""
+                )
+            }
         }
     }
 }
@@ -88,7 +97,9 @@ impl std::fmt::Display for NameProblem {
 ///
 /// Returns `Ok(None)` for files that are not migrations and are ignored
 /// (anything not ending in `.sql`, and dot-files), `Ok(Some(_))` for a
-/// migration file, and an error for a `.sql` file that matches no form.
+/// migration file, and an error for a `.sql` file that matches no form. A
+/// name that ends in `.sql` but for its case or trailing whitespace
+/// (`0002_x.SQL`, `0002_x.sql `) is an error too, never a file to skip.
 ///
 /// # Examples
 ///
@@ -98,6 +109,7 @@ impl std::fmt::Display for NameProblem {
 /// assert_eq!((parsed.version, parsed.name.as_str(), parsed.role), (3, "add_email", Role::Up));
 /// assert_eq!(parse_file_name("README.md").unwrap(), None);
 /// assert!(parse_file_name("3-add_email.sql").is_err());
+/// assert!(parse_file_name("0003_add_email.SQL").is_err());
 /// ```
 ///
 /// # Errors
@@ -108,7 +120,10 @@ pub fn parse_file_name(file_name: &str) -> Result<Option<FileName>, NameProblem>
         return Ok(None);
     }
     let Some(stem) = file_name.strip_suffix(".sql") else {
-        return Ok(None);
+        return match misspelt_extension(file_name) {
+            Some(written) => Err(NameProblem::Extension(written.to_owned())),
+            None => Ok(None),
+        };
     };
     let (flyway_role, rest) = match stem.as_bytes().first() {
         Some(b'V') => (Some(Role::Versioned), &stem[1..]),
@@ -143,6 +158,17 @@ pub fn parse_file_name(file_name: &str) -> Result<Option<FileName>, NameProblem>
         name: name.to_owned(),
         role,
     }))
+}
+
+/// The extension as written when `file_name` ends in `.sql` but for its
+/// case or trailing whitespace.
+fn misspelt_extension(file_name: &str) -> Option<&str> {
+    let trimmed = file_name.trim_end();
+    let at = trimmed.len().checked_sub(".sql".len())?;
+    trimmed
+        .get(at..)
+        .filter(|ext| ext.eq_ignore_ascii_case(".sql"))
+        .map(|_| &file_name[at..])
 }
 
 /// Parses a run of decimal digits (leading zeros allowed) into a version.
@@ -235,5 +261,31 @@ mod tests {
             Err(NameProblem::VersionTooLarge)
         );
         assert_eq!(ok("9223372036854775807_x.sql").0, i64::MAX);
+    }
+
+    #[test]
+    fn rejects_a_misspelt_extension() {
+        // These were ignored like README.md, so a typo skipped a migration.
+        for (name, written) in [
+            ("0002_x.SQL", ".SQL"),
+            ("0002_x.Sql", ".Sql"),
+            ("0002_x.sql ", ".sql "),
+            ("0002_x.sql\t", ".sql\t"),
+            ("0002_x.up.SQL", ".SQL"),
+            ("notes.SQL", ".SQL"),
+        ] {
+            assert_eq!(
+                parse_file_name(name),
+                Err(NameProblem::Extension(written.to_owned())),
+                "{name:?}"
+            );
+        }
+        assert_eq!(parse_file_name(".0002_x.SQL"), Ok(None));
+        assert_eq!(parse_file_name("0002_x.sql~"), Ok(None));
+        assert_eq!(parse_file_name("sql"), Ok(None));
+        assert_eq!(
+            parse_file_name("é.SQL"),
+            Err(NameProblem::Extension(".SQL".to_owned()))
+        );
     }
 }

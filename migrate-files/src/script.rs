@@ -29,7 +29,12 @@ pub fn strip_bom(text: &str) -> &str {
 /// assert_eq!(migrate_files::checksum(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 /// ```
 pub fn checksum(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(BOM.as_bytes()).unwrap_or(bytes);
+    digest(bytes.strip_prefix(BOM.as_bytes()).unwrap_or(bytes))
+}
+
+/// [`checksum`] of bytes whose one leading BOM is already dropped: a BOM
+/// still at their start is content.
+pub(crate) fn digest(bytes: &[u8]) -> String {
     let mut hasher = Sha256::new();
     let mut start = 0;
     for (at, pair) in bytes.windows(2).enumerate() {
@@ -125,8 +130,9 @@ mod tests {
         assert_eq!(checksum(b"\xEF\xBB\xBFa\r\nb\n"), expected);
         // A lone `\r` is content, not a line ending.
         assert_ne!(checksum(b"a\rb\n"), expected);
-        // Only a leading BOM is dropped.
+        // Only a leading BOM is dropped, and only one.
         assert_ne!(checksum(b"a\n\xEF\xBB\xBFb\n"), expected);
+        assert_ne!(checksum(b"\xEF\xBB\xBF\xEF\xBB\xBFa\nb\n"), expected);
     }
 
     #[test]

@@ -240,7 +240,10 @@ impl Backend for sqlx::MySql {
         sql: &HistorySql,
         options: &Options,
     ) -> Result<RunLock, Error> {
-        let seconds = i64::try_from(options.lock_timeout.as_secs().max(1)).unwrap_or(i64::MAX);
+        // A year is MySQL's own "wait forever" (its LONG_TIMEOUT, what a
+        // negative timeout means there; MariaDB refuses a negative one), and
+        // far larger values overflow on the server, which then gives up at once.
+        let seconds = options.lock_timeout.as_secs().clamp(1, 60 * 60 * 24 * 365);
         let taken: Option<i64> = sqlx::query_scalar(lock::MYSQL_GET)
             .bind(&sql.table)
             .bind(seconds)
@@ -357,7 +360,11 @@ impl Backend for sqlx::Sqlite {
             .fetch_one(&mut *conn)
             .await
             .map_err(fail())?;
-        let millis = i64::try_from(options.lock_timeout.as_millis()).unwrap_or(i64::MAX);
+        // SQLite reads a busy timeout past i32::MAX ms (about 24.8 days) as
+        // 0, "give up now": a longer timeout waits that long.
+        let millis = i64::try_from(options.lock_timeout.as_millis())
+            .unwrap_or(i64::MAX)
+            .min(i64::from(i32::MAX));
         sqlx::query(AssertSqlSafe(set_busy_timeout(millis)))
             .execute(&mut *conn)
             .await
