@@ -129,6 +129,24 @@ pub(crate) mod lock {
 )]
 pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
 
+/// SQLite: the tables with rows whose foreign key points nowhere (first
+/// column: the table).
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
+pub(crate) const FOREIGN_KEY_CHECK: &str = "PRAGMA foreign_key_check";
+
+/// SQLite: whether the connection enforces foreign keys.
+#[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
+pub(crate) const FOREIGN_KEYS: &str = "PRAGMA foreign_keys";
+/// SQLite: foreign key enforcement off (outside a transaction only).
+#[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
+pub(crate) const FOREIGN_KEYS_OFF: &str = "PRAGMA foreign_keys = OFF";
+/// SQLite: foreign key enforcement on again.
+#[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
+pub(crate) const FOREIGN_KEYS_ON: &str = "PRAGMA foreign_keys = ON";
+
 /// SQLite: the connection's busy timeout in milliseconds, read.
 #[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
 pub(crate) const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout";

@@ -198,6 +198,36 @@ pub enum Error {
         statement: String,
     },
 
+    /// A step left rows that break a foreign key (checked before it commits
+    /// when the run turned enforcement off): rolled back.
+    #[error(
+        "migration {version} ({file}) left rows in {table} that break its foreign keys; it was rolled back, so the database is as it was before this migration: fix the script (copy or delete the rows that refer to what it changed) and run again"
+    )]
+    ForeignKeyViolation {
+        /// The version.
+        version: i64,
+        /// The file.
+        file: String,
+        /// A table with a row whose foreign key points nowhere.
+        table: String,
+    },
+
+    /// A SQLite script sets a `PRAGMA` that cannot take effect inside the
+    /// step's transaction: refused before anything runs.
+    #[error(
+        "migration {version} ({file}) has `{statement}`, which SQLite ignores inside the transaction the migration runs in; {advice}; nothing was changed"
+    )]
+    PragmaInTransaction {
+        /// The version.
+        version: i64,
+        /// The file.
+        file: String,
+        /// The statement, as written.
+        statement: String,
+        /// What to do instead.
+        advice: &'static str,
+    },
+
     /// All-in-one transaction mode met a `no-transaction` migration.
     #[error(
         "migration {version} ({file}) is marked `-- migrate:no-transaction`, so it cannot run inside one all-or-nothing transaction; use one transaction per step for this upgrade"

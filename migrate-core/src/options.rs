@@ -58,6 +58,7 @@ pub struct Options {
     pub(crate) lock_timeout: Duration,
     pub(crate) lock_mode: LockMode,
     pub(crate) backup: Option<Backup>,
+    pub(crate) suspend_foreign_keys: bool,
 }
 
 impl Default for Options {
@@ -71,6 +72,7 @@ impl Default for Options {
             lock_timeout: Duration::from_secs(60),
             lock_mode: LockMode::Session,
             backup: None,
+            suspend_foreign_keys: true,
         }
     }
 }
@@ -169,6 +171,28 @@ impl Options {
     #[must_use]
     pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// On SQLite, whether steps run with foreign key enforcement off when
+    /// the connection has it on (the default, `true`). SQLite's way to
+    /// change a table (create the new one, copy, drop the old, rename)
+    /// needs it: with enforcement on, dropping the old table deletes the
+    /// rows that reference it through `ON DELETE CASCADE`, and SQLite
+    /// ignores `PRAGMA foreign_keys` inside the step's transaction. Each
+    /// step's keys are checked (`PRAGMA foreign_key_check`) before it
+    /// commits: a violation rolls the step back and names the table.
+    /// `false` keeps enforcement on during steps, as the connection has it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().suspend_foreign_keys(false);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn suspend_foreign_keys(mut self, suspend: bool) -> Self {
+        self.suspend_foreign_keys = suspend;
         self
     }
 

@@ -17,7 +17,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::backup::{self, Backup};
-use crate::dialect::{DATA_VERSION, Dialect, HistorySql, added_columns};
+use crate::dialect::{DATA_VERSION, Dialect, FOREIGN_KEY_CHECK, HistorySql, added_columns};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Start, Write};
 use crate::plan::{AppliedRow, UpToDate};
 use crate::report::{Direction, Report};
@@ -116,6 +116,39 @@ struct BusyTimeout<'c> {
     previous: Duration,
 }
 
+/// Turns foreign key enforcement off for a run whose connection has it on
+/// (see [`Options::suspend_foreign_keys`]) and back on when dropped, on
+/// every path. Outside any transaction: SQLite ignores the setting inside
+/// one.
+struct ForeignKeysOff<'c> {
+    conn: &'c Connection,
+    /// Enforcement was on and is off: the steps' keys must be checked.
+    suspended: bool,
+}
+
+impl<'c> ForeignKeysOff<'c> {
+    fn set(conn: &'c Connection, options: &Options) -> Result<Self, Error> {
+        let fail = || database_error("turn foreign key enforcement off for the run");
+        let on: bool = conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+            .map_err(fail())?;
+        let suspended = on && options.suspend_foreign_keys;
+        if suspended {
+            conn.pragma_update(None, "foreign_keys", false)
+                .map_err(fail())?;
+        }
+        Ok(ForeignKeysOff { conn, suspended })
+    }
+}
+
+impl Drop for ForeignKeysOff<'_> {
+    fn drop(&mut self) {
+        if self.suspended {
+            let _ = self.conn.pragma_update(None, "foreign_keys", true);
+        }
+    }
+}
+
 impl<'c> BusyTimeout<'c> {
     fn set(conn: &'c Connection, timeout: Duration) -> Result<Self, Error> {
         let fail = || database_error("set the busy timeout");
@@ -171,7 +204,11 @@ pub(crate) fn execute(
         _ => None,
     };
     let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
+    // Dropped after the driver (declared before it): enforcement comes
+    // back on only once its transaction is rolled back or committed.
+    let foreign_keys = ForeignKeysOff::set(conn, options)?;
     let mut driver = Driver::new(conn, &sql, options);
+    driver.check_foreign_keys = foreign_keys.suspended;
     let run = Run {
         rules,
         options,
@@ -248,6 +285,8 @@ struct Driver<'c> {
     sql: &'c HistorySql,
     timeout: Duration,
     open: bool,
+    /// The run turned foreign key enforcement off: check each step.
+    check_foreign_keys: bool,
 }
 
 impl<'c> Driver<'c> {
@@ -257,6 +296,7 @@ impl<'c> Driver<'c> {
             sql,
             timeout: options.lock_timeout,
             open: false,
+            check_foreign_keys: false,
         }
     }
 }
@@ -313,6 +353,16 @@ impl PerformNow for Driver<'_> {
         _: bool,
     ) -> Result<(), ScriptError> {
         crate::script::run_sqlite(self.conn, &script.sql)
+    }
+
+    fn foreign_key_violation(&mut self) -> Result<Option<String>, Error> {
+        if !self.check_foreign_keys {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(FOREIGN_KEY_CHECK, [], |row| row.get(0))
+            .optional()
+            .map_err(database_error("check the foreign keys"))
     }
 
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {

@@ -57,6 +57,35 @@ pub(crate) fn transaction_control(dialect: Dialect, script: &str) -> Option<Stri
         .map(|statement| statement.trim().trim_end_matches(';').trim().to_owned())
 }
 
+/// The first statement of a SQLite script that sets a `PRAGMA` which
+/// cannot take effect inside a transaction, and what to do instead.
+pub(crate) fn sqlite_pragma_in_transaction(script: &str) -> Option<(String, &'static str)> {
+    sqlite::statements(script).into_iter().find_map(|range| {
+        let statement = &script[range];
+        let words = first_words(statement);
+        // `PRAGMA main.journal_mode = …` reads as `pragma`, `main`, `journal_mode`.
+        let name = match words.as_slice() {
+            [pragma, schema, name] if pragma == "pragma" && (schema == "main" || schema == "temp") => name,
+            [pragma, name, ..] if pragma == "pragma" => name,
+            _ => return None,
+        };
+        // Only setting it matters; reading it is harmless.
+        if !statement.contains('=') && !statement.contains('(') {
+            return None;
+        }
+        // `foreign_keys` is not among them: migrate runs each step with
+        // enforcement off already (what such a line intends), and real sets
+        // (authelia's) carry it around their table rebuilds.
+        let advice = match name.as_str() {
+            "journal_mode" => {
+                "set the journal mode on the connection instead, or add `-- migrate:no-transaction` as its first line to run it outside a transaction"
+            }
+            _ => return None,
+        };
+        Some((statement.trim().trim_end_matches(';').trim().to_owned(), advice))
+    })
+}
+
 /// The first three words of a statement, lower case, past comments.
 fn first_words(statement: &str) -> Vec<String> {
     let mut words = Vec::new();
@@ -77,6 +106,8 @@ fn first_words(statement: &str) -> Vec<String> {
             }
             words.push(rest[..len].to_ascii_lowercase());
             rest = &rest[len..];
+            // `main.journal_mode`: two words.
+            rest = rest.strip_prefix('.').unwrap_or(rest);
         }
     }
     words

@@ -178,19 +178,26 @@ fn ory_hydra_applies_with_foreign_keys_off_and_reverts_its_chain() {
     }
 }
 
+/// The corpus's README records that run as-is with foreign keys on,
+/// `20220210000001000_nid` (a table rebuild) fails with "foreign key
+/// mismatch", as popx's set needs enforcement off. migrate now runs each
+/// step with enforcement off when the connection has it on (checking the
+/// keys before each commit), so the set applies on such a connection too,
+/// and the connection has it on again afterwards.
 #[test]
-fn ory_hydra_with_foreign_keys_on_fails_at_its_table_rebuild() {
+fn ory_hydra_with_foreign_keys_on_applies_as_popx_runs_it() {
     let set = load("ory-hydra/sqlite");
     let db = TempDb::new();
     let conn = db.open();
     foreign_keys(&conn, true);
-    fails_at(
-        &set,
-        &conn,
-        "20220210000001000_nid.sql",
-        true,
-        "foreign key mismatch - \"_hydra_oauth2_logout_request_tmp\" referencing \"hydra_client\"",
-    );
+    if rusqlite::version_number() < 3_048_000 {
+        return;
+    }
+    up_and_down(&set, &conn);
+    let on: bool = conn
+        .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+        .unwrap();
+    assert!(on);
 }
 
 /// Authelia's SQLite driver registers these two application functions.

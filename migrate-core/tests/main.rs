@@ -6,6 +6,7 @@ mod conformance;
 mod corpus;
 mod corpus_servers;
 mod errors;
+mod foreign_keys;
 mod inputs;
 mod lifecycle;
 mod macros;

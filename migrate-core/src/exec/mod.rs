@@ -406,6 +406,13 @@ impl<'m> Execution<'m, '_> {
                 std::mem::take(&mut self.completed),
             ));
         }
+        if !outside && let Some(table) = p.foreign_key_violation().await? {
+            return Err(Error::ForeignKeyViolation {
+                version: step.version,
+                file: script.file.clone(),
+                table,
+            });
+        }
         let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let write = match (self.direction, step.action) {
             (Direction::Up, Action::Apply(_)) if outside => Write::Mark {

@@ -127,6 +127,13 @@ pub(crate) trait Perform {
         outside: bool,
     ) -> impl Future<Output = Result<(), ScriptError>> + Send;
 
+    /// Inside a step's transaction, after its script: a table with a row
+    /// whose foreign key points nowhere, where the run turned enforcement
+    /// off (SQLite) and so must check.
+    fn foreign_key_violation(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+
     /// Writes to the history table.
     fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send;
 
@@ -158,6 +165,8 @@ pub(crate) trait PerformNow {
         sending: Sending,
         outside: bool,
     ) -> Result<(), ScriptError>;
+    /// As [`Perform::foreign_key_violation`].
+    fn foreign_key_violation(&mut self) -> Result<Option<String>, Error>;
     /// As [`Perform::write`].
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error>;
     /// As [`Perform::commit`].
@@ -196,6 +205,11 @@ impl<T: PerformNow> Perform for T {
         outside: bool,
     ) -> impl Future<Output = Result<(), ScriptError>> + Send {
         ready(PerformNow::run_script(self, script, sending, outside))
+    }
+    fn foreign_key_violation(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
+        ready(PerformNow::foreign_key_violation(self))
     }
     fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send {
         ready(PerformNow::write(self, write))

@@ -47,14 +47,24 @@ impl Rules {
         if self.outside(no_transaction) {
             return Ok(());
         }
-        match crate::split::transaction_control(self.dialect, sql) {
-            Some(statement) => Err(Error::EndsTransaction {
+        if let Some(statement) = crate::split::transaction_control(self.dialect, sql) {
+            return Err(Error::EndsTransaction {
                 version: step.version,
                 file: file.to_owned(),
                 statement: crate::script::excerpt(&statement),
-            }),
-            None => Ok(()),
+            });
         }
+        if self.dialect == Dialect::Sqlite
+            && let Some((statement, advice)) = crate::split::sqlite_pragma_in_transaction(sql)
+        {
+            return Err(Error::PragmaInTransaction {
+                version: step.version,
+                file: file.to_owned(),
+                statement: crate::script::excerpt(&statement),
+                advice,
+            });
+        }
+        Ok(())
     }
 
     /// [`Rules::check`] for every step's script from the build, before

@@ -99,6 +99,9 @@ impl PerformNow for Recorder {
         }
         Ok(())
     }
+    fn foreign_key_violation(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
         self.log.push(match write {
             Write::Insert { row, .. } => format!("insert {} {}", row.version, row.success),

@@ -156,6 +156,11 @@ impl PerformNow for Printer<'_> {
         Ok(())
     }
 
+    /// What a run would find is not known ahead.
+    fn foreign_key_violation(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
         let dialect = self.sql.dialect;
         // What a run measures is not known ahead: printed as 0.

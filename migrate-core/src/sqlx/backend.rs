@@ -90,6 +90,14 @@ pub trait Backend: sqlx::Database + private::Sealed {
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<Option<i64>, Error>> + Send;
 
+    /// A table with a row whose foreign key points nowhere (SQLite's
+    /// `PRAGMA foreign_key_check`); `None` where the database checks keys
+    /// itself.
+    #[doc(hidden)]
+    fn foreign_key_violation(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+
     /// Refuses a backup where `migrate` cannot make one (server databases).
     #[doc(hidden)]
     fn can_back_up() -> Result<(), Error>;
@@ -124,6 +132,10 @@ pub enum RunLock {
     BusyTimeout {
         /// The connection's busy timeout before the run, in milliseconds.
         previous_ms: i64,
+        /// Foreign key enforcement was on and is off for the run
+        /// (`Options::suspend_foreign_keys`): each step's keys are
+        /// checked, and it is turned back on at the end.
+        foreign_keys_off: bool,
     },
     /// No lock: PostgreSQL's `LockMode::Transaction` (locked per step) and
     /// `LockMode::None`.
@@ -131,10 +143,29 @@ pub enum RunLock {
 }
 
 impl RunLock {
-    /// A lock the server holds for the connection: only closing the
-    /// connection releases it when the run cannot.
-    pub(crate) fn held_by_server(self) -> bool {
-        matches!(self, RunLock::Advisory | RunLock::Named)
+    /// What only closing the connection undoes when the run cannot: a lock
+    /// the server holds for it, or foreign keys left off.
+    pub(crate) fn close_if_dropped(self) -> bool {
+        matches!(
+            self,
+            RunLock::Advisory
+                | RunLock::Named
+                | RunLock::BusyTimeout {
+                    foreign_keys_off: true,
+                    ..
+                }
+        )
+    }
+
+    /// The run turned foreign key enforcement off: each step is checked.
+    pub(crate) fn check_foreign_keys(self) -> bool {
+        matches!(
+            self,
+            RunLock::BusyTimeout {
+                foreign_keys_off: true,
+                ..
+            }
+        )
     }
 }
 

@@ -13,7 +13,10 @@ use super::{database_error, script};
 #[cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql"))]
 use crate::dialect::lock;
 #[cfg(feature = "sqlx-sqlite")]
-use crate::dialect::{BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, VACUUM_INTO, set_busy_timeout};
+use crate::dialect::{
+    BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, FOREIGN_KEY_CHECK, FOREIGN_KEYS, FOREIGN_KEYS_OFF,
+    FOREIGN_KEYS_ON, VACUUM_INTO, set_busy_timeout,
+};
 use crate::dialect::{Dialect, HistorySql};
 #[cfg(feature = "sqlx-postgres")]
 use crate::exec::Rules;
@@ -205,6 +208,10 @@ impl Backend for sqlx::Postgres {
         Ok(None)
     }
 
+    async fn foreign_key_violation(_: &mut sqlx::PgConnection) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
     /// One statement at a time: PostgreSQL wraps a multi-statement query in
     /// an implicit transaction, where `CREATE INDEX CONCURRENTLY` fails.
     async fn run_each_statement(
@@ -284,6 +291,10 @@ impl Backend for sqlx::MySql {
     }
 
     async fn data_version(_: &mut sqlx::MySqlConnection) -> Result<Option<i64>, Error> {
+        Ok(None)
+    }
+
+    async fn foreign_key_violation(_: &mut sqlx::MySqlConnection) -> Result<Option<String>, Error> {
         Ok(None)
     }
 
@@ -369,7 +380,24 @@ impl Backend for sqlx::Sqlite {
             .execute(&mut *conn)
             .await
             .map_err(fail())?;
-        Ok(RunLock::BusyTimeout { previous_ms })
+        // SQLite ignores the setting inside a transaction: off for the run.
+        let on: bool = sqlx::query_scalar(FOREIGN_KEYS)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("read the foreign key setting"))?;
+        let foreign_keys_off = on && options.suspend_foreign_keys;
+        if foreign_keys_off {
+            sqlx::query(FOREIGN_KEYS_OFF)
+                .execute(&mut *conn)
+                .await
+                .map_err(database_error(
+                    "turn foreign key enforcement off for the run",
+                ))?;
+        }
+        Ok(RunLock::BusyTimeout {
+            previous_ms,
+            foreign_keys_off,
+        })
     }
 
     async fn unlock_run(
@@ -377,9 +405,19 @@ impl Backend for sqlx::Sqlite {
         _: &HistorySql,
         lock: &RunLock,
     ) -> Result<(), Error> {
-        let RunLock::BusyTimeout { previous_ms } = *lock else {
+        let RunLock::BusyTimeout {
+            previous_ms,
+            foreign_keys_off,
+        } = *lock
+        else {
             return Ok(());
         };
+        if foreign_keys_off {
+            sqlx::query(FOREIGN_KEYS_ON)
+                .execute(&mut *conn)
+                .await
+                .map_err(database_error("turn foreign key enforcement back on"))?;
+        }
         sqlx::query(AssertSqlSafe(set_busy_timeout(previous_ms)))
             .execute(&mut *conn)
             .await
@@ -393,6 +431,16 @@ impl Backend for sqlx::Sqlite {
         _: &Options,
     ) -> Result<(), Error> {
         Ok(())
+    }
+
+    async fn foreign_key_violation(
+        conn: &mut sqlx::SqliteConnection,
+    ) -> Result<Option<String>, Error> {
+        let row: Option<(String,)> = sqlx::query_as(FOREIGN_KEY_CHECK)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(database_error("check the foreign keys"))?;
+        Ok(row.map(|(table,)| table))
     }
 
     /// `data_version` changes when another connection commits; this

@@ -158,7 +158,7 @@ impl<DB: Backend> Held<DB> {
 
 impl<DB: Backend> Drop for Held<DB> {
     fn drop(&mut self) {
-        if self.open || self.lock.is_some_and(RunLock::held_by_server) {
+        if self.open || self.lock.is_some_and(RunLock::close_if_dropped) {
             self.conn.close_on_drop();
         }
     }
@@ -224,6 +224,13 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
             Sending::EachStatement => DB::run_each_statement(conn, &script.sql).await,
             Sending::Batch => DB::run_script(conn, &script.sql, &script.file).await,
         }
+    }
+
+    async fn foreign_key_violation(&mut self) -> Result<Option<String>, Error> {
+        if !self.held.lock.is_some_and(RunLock::check_foreign_keys) {
+            return Ok(None);
+        }
+        DB::foreign_key_violation(&mut self.held.conn).await
     }
 
     async fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
