@@ -34,9 +34,14 @@ pub(crate) fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite:
 }
 
 /// Reads the history with one query; an error is looked into only then.
-fn read_table(conn: &Connection, sql: &HistorySql) -> Result<Table, Error> {
+/// Waiting longer than `timeout` for another connection's lock is a lock
+/// timeout.
+fn read_table(conn: &Connection, sql: &HistorySql, timeout: Duration) -> Result<Table, Error> {
     match read_with(conn, &sql.read) {
         Ok(rows) => Ok(Table::rows(rows)),
+        Err(err) if err.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => {
+            Err(lock_error(err, timeout, "read the history table"))
+        }
         Err(err) => {
             let columns =
                 columns(conn, sql).map_err(database_error("inspect the history table"))?;
@@ -185,10 +190,13 @@ pub(crate) fn execute(
     if UpToDate::answers(direction, target) && up_to_date(conn, &sql, known, options) {
         return Ok(nothing_to_do(known));
     }
+    // From here on, waiting for another connection's lock (a writer holding
+    // an exclusive lock, say) is bounded by the lock timeout.
+    let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
     // Read before the history, so that under the lock the history is read
     // again only if another connection committed since.
-    let data_version = data_version(conn)?;
-    let table = read_table(conn, &sql)?;
+    let data_version = data_version(conn, options.lock_timeout)?;
+    let table = read_table(conn, &sql, options.lock_timeout)?;
     let rules = Rules::new(Dialect::Sqlite, options);
     let first = match exec::start(known, &table, direction, target, options, rules)? {
         Start::Done(report) => return Ok(report),
@@ -203,7 +211,6 @@ pub(crate) fn execute(
         }
         _ => None,
     };
-    let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
     // Dropped after the driver (declared before it): enforcement comes
     // back on only once its transaction is rolled back or committed.
     let foreign_keys = ForeignKeysOff::set(conn, options)?;
@@ -256,11 +263,11 @@ fn up_to_date(conn: &Connection, sql: &HistorySql, known: &[Migration], options:
 }
 
 /// SQLite's `data_version`: it changes whenever another connection commits.
-fn data_version(conn: &Connection) -> Result<Option<i64>, Error> {
+fn data_version(conn: &Connection, timeout: Duration) -> Result<Option<i64>, Error> {
     conn.prepare_cached(DATA_VERSION)
         .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
         .map(Some)
-        .map_err(database_error("read the database's data version"))
+        .map_err(|err| lock_error(err, timeout, "read the database's data version"))
 }
 
 /// Copies the database with SQLite's online backup API, consistent while
@@ -329,11 +336,11 @@ impl PerformNow for Driver<'_> {
     }
 
     fn data_version(&mut self) -> Result<Option<i64>, Error> {
-        data_version(self.conn)
+        data_version(self.conn, self.timeout)
     }
 
     fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
-        read_table(self.conn, self.sql).map(Table::into_rows)
+        read_table(self.conn, self.sql, self.timeout).map(Table::into_rows)
     }
 
     fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
@@ -406,7 +413,8 @@ impl PerformNow for Driver<'_> {
 /// Reads the history for the read-only views (status, history, current).
 pub(crate) fn read_rows(conn: &Connection, options: &Options) -> Result<Vec<AppliedRow>, Error> {
     let sql = HistorySql::sqlite(&options.table);
-    match read_table(conn, &sql)? {
+    let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
+    match read_table(conn, &sql, options.lock_timeout)? {
         Table::Rows(rows) => Ok(rows),
         Table::Missing => Ok(Vec::new()),
         // Read as it is: only a run that changes the database upgrades it.

@@ -183,3 +183,46 @@ fn a_runner_that_cannot_get_the_lock_gives_up_with_a_clear_error() {
         .unwrap();
     assert_eq!(timeout, 5000);
 }
+
+/// Regression: a writer holding SQLite's EXCLUSIVE lock made every verb
+/// fail after the connection's own 5 s busy timeout ("database is locked");
+/// the lock timeout applies, to reads too.
+#[test]
+fn a_writer_holding_an_exclusive_lock_is_waited_for_up_to_the_lock_timeout() {
+    let dir = logging_set();
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let db = TempDb::new();
+    migrate::run(&db.open(), &set).unwrap();
+    let writer = db.open();
+    writer
+        .execute_batch(
+            "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; INSERT INTO log VALUES (7);",
+        )
+        .unwrap();
+    let conn = db.open();
+    let options = migrate::Options::default().lock_timeout(std::time::Duration::from_millis(300));
+    let migrator = set.with_options(options);
+    let gave_up = "gave up after 300 ms waiting for the database lock, which another migration run or a long \
+                   write transaction holds; try again, or raise the lock timeout";
+    let started = std::time::Instant::now();
+    assert_eq!(migrator.status(&conn).unwrap_err().to_string(), gave_up);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    // A start's one history query waits as the connection is set to (5 s
+    // here, rusqlite's default); then the lock timeout applies.
+    assert_eq!(
+        migrator
+            .upgrade(&conn, migrate::Target::Head)
+            .unwrap_err()
+            .to_string(),
+        gave_up
+    );
+    writer
+        .execute_batch("COMMIT; PRAGMA locking_mode = NORMAL;")
+        .unwrap();
+    drop(writer);
+    assert_eq!(migrator.status(&conn).unwrap().pending, 0);
+}

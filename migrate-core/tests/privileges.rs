@@ -98,3 +98,21 @@ async fn mysql_names_the_table_a_user_may_not_read() {
         "{message}"
     );
 }
+
+/// Regression: through the library, a MySQL connection with no database
+/// selected read "no history" and then gave up "waiting for the database
+/// lock" (its name is made from the database's). It says so instead.
+#[tokio::test]
+async fn mysql_without_a_database_says_so() {
+    let Some(db) = Database::create(Kind::MySql).await else {
+        return;
+    };
+    let (_dir, set) = set();
+    let (server, _) = db.url.rsplit_once('/').unwrap();
+    let pool = sqlx::MySqlPool::connect(server).await.unwrap();
+    let err = migrate::sqlx::run(&pool, &set).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "could not read the history table `_migrate_history`: No database selected"
+    );
+}

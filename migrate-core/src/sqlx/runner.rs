@@ -43,15 +43,22 @@ fn denied(err: &sqlx::Error) -> bool {
                 .any(|words| db.message().contains(words)))
 }
 
+/// MySQL's "No database selected" (SQLSTATE 3D000): a URL without one.
+fn no_database(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.code().as_deref() == Some("3D000"))
+}
+
 pub(super) async fn read_table<DB: Backend>(
     conn: &mut DB::Connection,
     sql: &HistorySql,
 ) -> Result<Table, Error> {
     match DB::read_rows(conn, &sql.read).await {
         Ok(rows) => Ok(Table::rows(rows)),
-        // Not allowed to read it: no look at its columns (the catalog hides
-        // them too) could make that a missing table.
-        Err(err) if denied(&err) => Err(database_error(format!(
+        // Not allowed to read it, or no database to read it in: no look at
+        // its columns (the catalog hides them too) could make that a
+        // missing table.
+        Err(err) if denied(&err) || no_database(&err) => Err(database_error(format!(
             "read the history table {}",
             sql.table
         ))(err)),
