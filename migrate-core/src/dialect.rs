@@ -117,6 +117,9 @@ pub(crate) mod lock {
     /// to wait.
     #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
     pub(crate) const MYSQL_GET: &str = concat!("SELECT GET_LOCK(", mysql_key!(), ", ?)");
+    /// MySQL: the largest packet (and so script) the server takes.
+    #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+    pub(crate) const MYSQL_MAX_PACKET: &str = "SELECT CAST(@@max_allowed_packet AS UNSIGNED)";
     /// MySQL: releases it.
     #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
     pub(crate) const MYSQL_RELEASE: &str = concat!("SELECT RELEASE_LOCK(", mysql_key!(), ")");

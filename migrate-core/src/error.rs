@@ -228,6 +228,23 @@ pub enum Error {
         advice: &'static str,
     },
 
+    /// A script larger than the server accepts in one packet: refused
+    /// before anything is marked or run.
+    #[error(
+        "migration {version} ({file}) is {size} bytes, more than the server's max_allowed_packet ({limit} bytes); raise max_allowed_packet on the server (for example `SET GLOBAL max_allowed_packet = {}`) and run again; nothing was changed",
+        size.next_power_of_two().max(*limit)
+    )]
+    ScriptTooLarge {
+        /// The version.
+        version: i64,
+        /// The file.
+        file: String,
+        /// The script's size in bytes.
+        size: u64,
+        /// The server's `max_allowed_packet`.
+        limit: u64,
+    },
+
     /// All-in-one transaction mode met a `no-transaction` migration.
     #[error(
         "migration {version} ({file}) is marked `-- migrate:no-transaction`, so it cannot run inside one all-or-nothing transaction; use one transaction per step for this upgrade"

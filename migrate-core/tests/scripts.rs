@@ -234,3 +234,45 @@ async fn a_large_sqlx_sqlite_script_runs_whole_and_names_a_late_statement() {
     .unwrap();
     assert_eq!(counts, (20_000, 20_000 * 20_001 / 2, 20_000));
 }
+
+/// Regression: a MariaDB script larger than `max_allowed_packet` failed with
+/// "Connection reset by peer" and left a dirty mark though nothing ran. It
+/// is refused before its step marks anything, naming the setting.
+#[tokio::test]
+async fn a_mysql_script_larger_than_max_allowed_packet_is_refused_cleanly() {
+    let Some(db) = Database::create(Kind::MySql).await else {
+        return;
+    };
+    let pool = sqlx::MySqlPool::connect(&db.url).await.unwrap();
+    let limit: u64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS UNSIGNED)")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let padding = "x".repeat(usize::try_from(limit).unwrap());
+    let script = format!("CREATE TABLE big (id INT);\n-- {padding}\n");
+    let (_dir, set) = set_with("CREATE TABLE small (id INT);\n", &script);
+    let err = migrate::sqlx::run(&pool, &set).await.unwrap_err();
+    let size = script.len();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "migration 2 (0002_x.sql) is {size} bytes, more than the server's max_allowed_packet ({limit} bytes); \
+             raise max_allowed_packet on the server (for example `SET GLOBAL max_allowed_packet = {}`) and run \
+             again; nothing was changed",
+            size.next_power_of_two()
+        )
+    );
+    let rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _migrate_history ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(1, true)], "no dirty mark");
+    let big: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'big'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(big, 0);
+}

@@ -297,6 +297,7 @@ impl<'m> Execution<'m, '_> {
             }
             let step = self.steps.remove(0);
             let script = self.resolve(p, &step).await?;
+            p.admits(&step, &script)?;
             if self.rules.outside(script.no_transaction) {
                 let mark = match (self.direction, step.action) {
                     (Direction::Up, Action::Apply(migration)) => Write::Insert {
@@ -328,6 +329,7 @@ impl<'m> Execution<'m, '_> {
         let mut scripts = Vec::with_capacity(steps.len());
         for step in &steps {
             let script = self.resolve(p, step).await?;
+            p.admits(step, &script)?;
             if script.no_transaction {
                 return Err(Error::NoTransactionInSingle {
                     version: step.version,

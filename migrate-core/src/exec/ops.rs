@@ -113,6 +113,12 @@ pub(crate) trait Perform {
     /// Reads the whole history.
     fn read_history(&mut self) -> impl Future<Output = Result<Vec<AppliedRow>, Error>> + Send;
 
+    /// Before a step marks or runs anything: whether the database can take
+    /// its script at all (MySQL's `max_allowed_packet`).
+    fn admits(&mut self, _step: &Step<'_>, _script: &Resolved<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Reads the down script recorded for `version`.
     fn read_recorded(
         &mut self,

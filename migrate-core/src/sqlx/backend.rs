@@ -124,8 +124,12 @@ pub(crate) mod private {
 pub enum RunLock {
     /// PostgreSQL's session advisory lock (`LockMode::Session`).
     Advisory,
-    /// MySQL's named lock (`GET_LOCK`).
-    Named,
+    /// MySQL's named lock (`GET_LOCK`), and the server's
+    /// `max_allowed_packet`: the largest script it takes.
+    Named {
+        /// `@@max_allowed_packet`, in bytes.
+        max_packet: u64,
+    },
     /// SQLite: no lock for the run (its write lock is taken per step), but
     /// the connection's busy timeout is the lock timeout until it is
     /// restored to this.
@@ -149,7 +153,7 @@ impl RunLock {
         matches!(
             self,
             RunLock::Advisory
-                | RunLock::Named
+                | RunLock::Named { .. }
                 | RunLock::BusyTimeout {
                     foreign_keys_off: true,
                     ..

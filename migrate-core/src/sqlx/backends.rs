@@ -257,8 +257,12 @@ impl Backend for sqlx::MySql {
             .fetch_one(&mut *conn)
             .await
             .map_err(database_error("take the migration lock"))?;
+        let max_packet: u64 = sqlx::query_scalar(lock::MYSQL_MAX_PACKET)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("read the server's max_allowed_packet"))?;
         match taken {
-            Some(1) => Ok(RunLock::Named),
+            Some(1) => Ok(RunLock::Named { max_packet }),
             _ => Err(Error::LockTimeout {
                 waited: options.lock_timeout,
                 holder: None,
@@ -271,7 +275,7 @@ impl Backend for sqlx::MySql {
         sql: &HistorySql,
         lock: &RunLock,
     ) -> Result<(), Error> {
-        if *lock != RunLock::Named {
+        if !matches!(lock, RunLock::Named { .. }) {
             return Ok(());
         }
         sqlx::query(lock::MYSQL_RELEASE)

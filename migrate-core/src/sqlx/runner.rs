@@ -8,7 +8,7 @@ use sqlx::pool::PoolConnection;
 use super::backend::{Backend, Param, RunLock};
 use crate::dialect::HistorySql;
 use crate::exec::{self, Perform, Resolved, Rules, Run, Sending, Start, Write};
-use crate::plan::{AppliedRow, UpToDate};
+use crate::plan::{AppliedRow, Step, UpToDate};
 use crate::report::{Direction, Report};
 use crate::run::{ScriptError, Table, nothing_to_do};
 use crate::{Error, Migrations, Options, Target};
@@ -184,6 +184,23 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
             .await
             .map_err(|err| lock_error(err, self.options, "begin a transaction"))?;
         self.held.open = true;
+        Ok(())
+    }
+
+    fn admits(&mut self, step: &Step<'_>, script: &Resolved<'_>) -> Result<(), Error> {
+        let Some(RunLock::Named { max_packet }) = self.held.lock else {
+            return Ok(());
+        };
+        // The query's own header and framing take a little of the packet.
+        let size = u64::try_from(script.sql.len()).unwrap_or(u64::MAX);
+        if size.saturating_add(1024) > max_packet {
+            return Err(Error::ScriptTooLarge {
+                version: step.version,
+                file: script.file.clone(),
+                size,
+                limit: max_packet,
+            });
+        }
         Ok(())
     }
 
