@@ -385,8 +385,13 @@ fn targets_in_the_wrong_direction_and_bad_tables_are_usage_errors() {
 /// CI containers, writes any file whatever its mode), or as this user when
 /// it is not root.
 fn run_unprivileged(project: &Project, args: &[&str]) -> Run {
+    run_unprivileged_in(project, 0o755, args)
+}
+
+/// As [`run_unprivileged`], with the database's directory given `mode`.
+fn run_unprivileged_in(project: &Project, mode: u32, args: &[&str]) -> Run {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(project.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(project.tmp.path(), std::fs::Permissions::from_mode(mode)).unwrap();
     let url = project.url();
     let dir = project.dir.display().to_string();
     let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
@@ -538,4 +543,27 @@ fn control_characters_are_escaped_in_errors_and_tables() {
     assert!(!table.contains('\x1b'), "{table:?}");
     assert!(table.contains("evil\\u{1b}[2J\\nx"), "{table}");
     assert_eq!(table.lines().count(), 8, "{table}");
+}
+
+// Regression: a database in a read-only directory (no journal can be
+// created) made `upgrade` blame the first script: "fix the script and run
+// again". The directory is named instead, and nothing is changed.
+#[test]
+fn a_read_only_directory_is_named_not_blamed_on_the_script() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::fixture("app");
+    project.ok(&["upgrade", "2"]);
+    std::fs::set_permissions(&project.db, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let run = run_unprivileged_in(&project, 0o555, &["upgrade"]);
+    std::fs::set_permissions(project.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        (run.code, project.anonymous(&run.stderr)),
+        (
+            1,
+            "the directory [TMP] that holds the database sqlite://[TMP]/app.db is read-only, so SQLite cannot \
+             create the journal `upgrade` needs there; make the directory writable for this user\n"
+                .to_owned()
+        )
+    );
+    assert_eq!(project.versions(), [1, 2]);
 }

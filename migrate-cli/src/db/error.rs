@@ -78,6 +78,20 @@ pub enum DatabaseError {
         verb: &'static str,
     },
 
+    /// The directory that holds the database may not be written, so SQLite
+    /// cannot create its journal there, and the verb writes.
+    #[error(
+        "the directory {directory} that holds the database {url} is read-only, so SQLite cannot create the journal `{verb}` needs there; make the directory writable for this user"
+    )]
+    ReadOnlyDirectory {
+        /// The URL, redacted.
+        url: String,
+        /// The directory.
+        directory: String,
+        /// The verb.
+        verb: &'static str,
+    },
+
     /// An empty URL (a usage error).
     #[error(
         "the database URL is empty; name a database with --database-url or DATABASE_URL, such as sqlite://app.db or postgres://user@host/app"

@@ -105,6 +105,12 @@ pub fn open(
             url: shown.clone(),
             verb,
         })
+    } else if path.is_file() && !directory_writable(path) {
+        Some(DatabaseError::ReadOnlyDirectory {
+            url: shown.clone(),
+            directory: directory(path).display().to_string(),
+            verb,
+        })
     } else {
         None
     };
@@ -147,6 +153,29 @@ pub fn open(
 /// write. Opening for append writes nothing.
 fn writable(path: &Path) -> bool {
     std::fs::OpenOptions::new().append(true).open(path).is_ok()
+}
+
+/// The directory that holds the database file.
+fn directory(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// SQLite writes its journal beside the database: a verb that writes needs
+/// to create a file in its directory. Probed by creating (and removing) one.
+fn directory_writable(path: &Path) -> bool {
+    let probe = directory(path).join(format!(".migrate-probe-{}", std::process::id()));
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .is_ok();
+    if created {
+        let _ = std::fs::remove_file(&probe);
+    }
+    created
 }
 
 /// SQLite opens any file lazily: read its header now, so that a file that
