@@ -107,7 +107,7 @@ pub enum Error {
 
     /// A migration that ran outside a transaction failed or was interrupted.
     #[error(
-        "migration {version} ({name}) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; repair the schema by hand, then run `migrate stamp {version}` if its changes are complete or `migrate stamp {}` if they are not",
+        "migration {version} ({name}) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; repair the schema by hand, then run `migrate stamp {version}` if the schema has migration {version}'s changes (its up script finished, or an interrupted downgrade's down script did not start) or `migrate stamp {}` if it has none of them",
         previous.map_or_else(|| "base".to_owned(), |v| v.to_string())
     )]
     Dirty {

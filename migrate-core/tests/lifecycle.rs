@@ -354,8 +354,9 @@ fn a_failing_no_transaction_step_leaves_a_dirty_mark_that_stamp_clears() {
     assert_eq!(
         blocked.to_string(),
         "migration 2 (half) is marked dirty: it failed or was interrupted outside a transaction, so the database may \
-         be partly changed; repair the schema by hand, then run `migrate stamp 2` if its changes are complete or \
-         `migrate stamp 1` if they are not"
+         be partly changed; repair the schema by hand, then run `migrate stamp 2` if the schema has migration 2's \
+         changes (its up script finished, or an interrupted downgrade's down script did not start) or `migrate \
+         stamp 1` if it has none of them"
     );
     // The operator finishes the change by hand and stamps.
     conn.execute_batch("DROP TABLE b;").unwrap();
