@@ -5,6 +5,7 @@
 
 mod backends;
 mod backup;
+mod catalogue;
 mod common;
 mod concurrency;
 mod dialects;
