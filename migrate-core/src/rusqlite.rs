@@ -88,6 +88,8 @@ fn ensure_table(conn: &Connection, sql: &HistorySql, timeout: Duration) -> Resul
     let fail = |err| lock_error(err, timeout, &action);
     conn.execute_batch(&sql.create).map_err(fail)?;
     let existing = columns(conn, sql).map_err(fail)?;
+    // Some other table by that name is refused, never altered.
+    Table::from_columns(existing.clone(), Dialect::Sqlite, &sql.table)?;
     for (name, definition) in added_columns(Dialect::Sqlite) {
         if !existing.iter().any(|c| c == name) {
             conn.execute_batch(&sql.add_column(definition))

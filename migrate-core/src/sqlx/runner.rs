@@ -98,6 +98,8 @@ async fn ensure_table<DB: Backend>(
         .into_iter()
         .flatten()
         .collect();
+    // Some other table by that name is refused, never altered.
+    Table::from_columns(existing.clone(), DB::DIALECT, &sql.table)?;
     for (name, definition) in crate::dialect::added_columns(DB::DIALECT) {
         if !existing.iter().any(|c| c.eq_ignore_ascii_case(name)) {
             DB::execute(conn, &sql.add_column(definition), &[])
