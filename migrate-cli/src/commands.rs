@@ -134,7 +134,7 @@ fn print(printer: &Printer, done: Done) -> Result<ExitCode, CliError> {
             printer.print(&document, || output::check(&status))?;
             return Ok(match verdict {
                 Verdict::Current => ExitCode::SUCCESS,
-                Verdict::Pending => ExitCode::from(3),
+                Verdict::Pending | Verdict::InProgress => ExitCode::from(3),
                 Verdict::Drift | Verdict::Dirty => ExitCode::from(1),
             });
         }

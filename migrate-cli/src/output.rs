@@ -209,7 +209,11 @@ pub fn status(status: &Status) -> String {
         version(status.current),
         version(status.head),
         status.pending,
-        yes_no(status.dirty),
+        if status.in_progress {
+            "no (a migration is in progress)"
+        } else {
+            yes_no(status.dirty)
+        },
         yes_no(status.drift)
     )
 }
@@ -227,6 +231,7 @@ pub fn check(status: &Status) -> String {
         ),
         Verdict::Drift => "drift: the applied migrations differ from this directory's (edited, unknown or out of order); run `migrate history` to see which".to_owned(),
         Verdict::Dirty => "dirty: a migration failed or was interrupted outside a transaction; run `migrate history`, repair the schema, then `migrate stamp`".to_owned(),
+        Verdict::InProgress => "in progress: another runner is applying a migration outside a transaction; check again when it ends".to_owned(),
     }
 }
 

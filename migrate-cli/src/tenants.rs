@@ -36,7 +36,8 @@ pub fn run(
     let outcomes = fan_out(cli, databases, verb, migrators);
     let failed = finish(printer, verb, &outcomes)?;
     let pending = outcomes.iter().any(|(outcome, _)| {
-        matches!(&outcome.result, Ok(Done::Checked(checked)) if checked.verdict == Verdict::Pending)
+        matches!(&outcome.result, Ok(Done::Checked(checked))
+            if matches!(checked.verdict, Verdict::Pending | Verdict::InProgress))
     });
     Ok(match (failed, pending) {
         (false, true) => ExitCode::from(3),
@@ -166,6 +167,7 @@ fn result(done: &Done) -> &'static str {
             Verdict::Pending => "pending",
             Verdict::Drift => "drift",
             Verdict::Dirty => "dirty",
+            Verdict::InProgress => "in progress",
         },
         _ => "ok",
     }

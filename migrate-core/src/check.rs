@@ -29,23 +29,31 @@ pub enum Verdict {
     /// Applied migrations were edited or are unknown to this build, or
     /// pending ones are older than the newest applied one.
     Drift,
-    /// A migration that ran outside a transaction failed or is in flight.
+    /// A migration that ran outside a transaction failed or was
+    /// interrupted.
     Dirty,
+    /// A migration outside a transaction is being applied right now by a
+    /// live runner: check again when it ends.
+    #[serde(rename = "in_progress")]
+    InProgress,
 }
 
 impl Status {
-    /// The verdict: [`Verdict::Dirty`] before [`Verdict::Drift`] before
-    /// [`Verdict::Pending`]; [`Verdict::Current`] when none applies.
+    /// The verdict: [`Verdict::Dirty`] before [`Verdict::InProgress`] before
+    /// [`Verdict::Drift`] before [`Verdict::Pending`]; [`Verdict::Current`]
+    /// when none applies.
     ///
     /// # Examples
     ///
     /// ```
-    /// let status = migrate::Status { current: Some(2), head: Some(3), pending: 1, dirty: false, drift: true };
+    /// let status = migrate::Status { current: Some(2), head: Some(3), pending: 1, dirty: false, drift: true, in_progress: false };
     /// assert_eq!(status.verdict(), migrate::Verdict::Drift);
     /// ```
     pub fn verdict(&self) -> Verdict {
         if self.dirty {
             Verdict::Dirty
+        } else if self.in_progress {
+            Verdict::InProgress
         } else if self.drift {
             Verdict::Drift
         } else if self.pending > 0 {
@@ -68,6 +76,7 @@ mod tests {
             pending,
             dirty,
             drift,
+            in_progress: false,
         };
         assert_eq!(status(0, false, false).verdict(), Verdict::Current);
         assert_eq!(status(1, false, false).verdict(), Verdict::Pending);

@@ -25,6 +25,8 @@ mod preview;
 mod report;
 mod run;
 #[cfg(feature = "rusqlite")]
+mod run_file;
+#[cfg(feature = "rusqlite")]
 mod rusqlite;
 mod script;
 #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]

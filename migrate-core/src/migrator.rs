@@ -199,11 +199,13 @@ mod sync {
         /// A database error reading the history.
         pub fn status(&self, conn: &Connection) -> Result<Status, Error> {
             let rows = backend::read_rows(conn, &self.options)?;
-            Ok(plan::status(
-                self.migrations.as_slice(),
-                &rows,
-                &self.options,
-            ))
+            let mut status = plan::status(self.migrations.as_slice(), &rows, &self.options);
+            // A mark a live runner holds the run lock for is in flight.
+            if status.dirty && crate::run_file::held_elsewhere(conn.path().unwrap_or("")) {
+                status.dirty = false;
+                status.in_progress = true;
+            }
+            Ok(status)
         }
 
         /// Every known or applied migration with its state, by version.

@@ -88,6 +88,11 @@ pub struct Status {
     /// Applied migrations were edited, or are unknown to this build, or
     /// pending ones are older than the newest applied one.
     pub drift: bool,
+    /// A migration outside a transaction is being applied right now by a
+    /// live runner (SQLite: it holds the run lock), so its in-flight mark
+    /// is not dirt: `dirty` is then false. Serialized only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub in_progress: bool,
 }
 
 /// The state of one migration in `migrate history`.

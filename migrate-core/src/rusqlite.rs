@@ -22,6 +22,7 @@ use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Start, Write}
 use crate::plan::{AppliedRow, UpToDate};
 use crate::report::{Direction, Report};
 use crate::run::{ScriptError, Table, nothing_to_do};
+use crate::run_file;
 use crate::{Error, Migration, Options, Target};
 
 pub(crate) fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
@@ -200,13 +201,19 @@ pub(crate) fn execute(
     let data_version = data_version(conn, options.lock_timeout)?;
     let table = read_table(conn, &sql, options.lock_timeout)?;
     let rules = Rules::new(Dialect::Sqlite, options);
-    let first = match exec::start(known, &table, direction, target, options, rules)? {
-        Start::Done(report) => return Ok(report),
-        Start::Run(first) => first,
+    let database = conn.path().unwrap_or("");
+    let first = match exec::start(known, &table, direction, target, options, rules) {
+        Ok(Start::Done(report)) => return Ok(report),
+        Ok(Start::Run(first)) => first,
+        // A dirty mark while another run holds the run lock is its step in
+        // flight: wait for the lock, then plan under it.
+        Err(Error::Dirty { .. }) if run_file::held_elsewhere(database) => None,
+        Err(err) => return Err(err),
     };
     if !conn.is_autocommit() {
         return Err(Error::InTransaction);
     }
+    let _run = run_file::take(database, options.lock_timeout)?;
     let backup = match (&options.backup, direction) {
         (Some(backup), Direction::Up) => {
             Some(back_up(conn, backup, first.as_ref().and_then(|p| p.from))?)

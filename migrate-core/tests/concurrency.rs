@@ -226,3 +226,51 @@ fn a_writer_holding_an_exclusive_lock_is_waited_for_up_to_the_lock_timeout() {
     drop(writer);
     assert_eq!(migrator.status(&conn).unwrap().pending, 0);
 }
+
+/// Regression: while one runner's `no-transaction` step ran, a second
+/// starter saw its in-flight mark and exited "marked dirty … repair the
+/// schema by hand", an interruption of its own making. It waits for the run
+/// to end instead, and finds nothing left to do.
+#[test]
+fn a_step_in_flight_on_a_live_runner_is_waited_for_not_called_dirty() {
+    let dir = crate::common::migration_dir(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        (
+            "0002_slow.sql",
+            "-- migrate:no-transaction\n\
+             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+             SELECT count(*) FROM c;\n",
+        ),
+    ]);
+    let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
+    let db = TempDb::new();
+    migrate::run(&db.open(), &set).map(drop).ok();
+    // Back to before the slow step, then race it.
+    let conn = db.open();
+    conn.execute_batch("DELETE FROM _migrate_history WHERE version = 2;")
+        .unwrap();
+    let first = {
+        let (set, path) = (set.clone(), db.path.clone());
+        std::thread::spawn(move || {
+            migrate::run(&rusqlite::Connection::open(path).unwrap(), &set).unwrap()
+        })
+    };
+    // Until the first runner's mark is there, in flight.
+    let started = std::time::Instant::now();
+    while history_rows(&conn).len() < 2 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let in_flight = !history_rows(&conn)[1].success;
+    // `status` (and so `check`) says so: in progress, not dirty.
+    let status = set.status(&conn).unwrap();
+    if !history_rows(&conn)[1].success {
+        assert!(status.in_progress && !status.dirty, "{status:?}");
+        assert_eq!(status.verdict(), migrate::Verdict::InProgress);
+    }
+    let second = migrate::run(&conn, &set).unwrap();
+    assert_eq!(first.join().unwrap().steps.len(), 1);
+    assert!(second.steps.is_empty(), "the first runner applied it");
+    assert!(history_rows(&conn).iter().all(|row| row.success));
+    assert!(in_flight, "the test saw the step in flight");
+}

@@ -117,6 +117,7 @@ pub fn status(known: &[Migration], applied: &[AppliedRow], options: &Options) ->
         pending: pending.len(),
         dirty: applied.iter().any(|row| !row.success),
         drift: modified || unknown || out_of_order,
+        in_progress: false,
     }
 }
 
