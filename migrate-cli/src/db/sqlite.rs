@@ -166,7 +166,10 @@ fn directory(path: &Path) -> &Path {
 /// SQLite writes its journal beside the database: a verb that writes needs
 /// to create a file in its directory. Probed by creating (and removing) one.
 fn directory_writable(path: &Path) -> bool {
-    let probe = directory(path).join(format!(".migrate-probe-{}", std::process::id()));
+    // One name per probe: tenants in one directory are opened side by side.
+    static PROBES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = directory(path).join(format!(".migrate-probe-{}-{n}", std::process::id()));
     let created = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
