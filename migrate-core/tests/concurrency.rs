@@ -273,4 +273,7 @@ fn a_step_in_flight_on_a_live_runner_is_waited_for_not_called_dirty() {
     assert!(second.steps.is_empty(), "the first runner applied it");
     assert!(history_rows(&conn).iter().all(|row| row.success));
     assert!(in_flight, "the test saw the step in flight");
+    // The run lock is a file beside the database.
+    let lock = format!("{}-migrate.lock", db.path.display());
+    assert!(std::path::Path::new(&lock).is_file(), "{lock}");
 }
