@@ -89,3 +89,37 @@ fn postgres_runs_without_a_lock_when_told() {
     let (code, check) = db.json(&["--lock-mode", "none", "check"]);
     assert_eq!((code, &check["verdict"]), (0, &Value::from("current")));
 }
+
+/// A step marked in flight while another run holds the SQLite run lock (the
+/// file beside the database) is in progress, not dirt: `check` exits 3 and
+/// says so, `status` says the database is not dirty. Once the lock is free,
+/// the same mark is dirt.
+#[test]
+fn check_and_status_say_in_progress_while_a_run_holds_the_lock() {
+    let project = crate::common::Project::fixture("app");
+    project.ok(&["upgrade"]);
+    project
+        .open()
+        .execute_batch("UPDATE _migrate_history SET success = FALSE WHERE version = 6;")
+        .unwrap();
+    let lock = std::fs::File::create(format!("{}-migrate.lock", project.db.display())).unwrap();
+    lock.lock().unwrap();
+    let check = project.run(&["check"]);
+    assert_eq!(
+        (check.code, check.stdout.as_str()),
+        (
+            3,
+            "in progress: another runner is applying a migration outside a transaction; check again when it ends\n"
+        )
+    );
+    assert_eq!(
+        project.ok(&["status"]),
+        "current: 6\nhead:    6\npending: 0\ndirty:   no (a migration is in progress)\ndrift:   no\n"
+    );
+    lock.unlock().unwrap();
+    assert_eq!(
+        project.run(&["check"]).code,
+        1,
+        "a mark nobody holds is dirt"
+    );
+}

@@ -226,6 +226,8 @@ pub struct HistorySql {
     pub begin: &'static str,
     /// Commits a step's transaction.
     pub commit: &'static str,
+    /// Rolls back a transaction a failure left open.
+    pub rollback: &'static str,
 }
 
 impl HistorySql {
@@ -337,6 +339,7 @@ impl HistorySql {
                 Dialect::Postgres | Dialect::MySql => "BEGIN",
             },
             commit: "COMMIT",
+            rollback: "ROLLBACK",
             bare: name.table().to_owned(),
             table,
         }

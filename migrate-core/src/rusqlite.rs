@@ -237,13 +237,7 @@ pub(crate) fn execute(
     };
     let outcome = exec::block_on(exec::run(&mut driver, run))
         .map_err(|err| backup::name_backup(err, backup.as_ref()))?;
-    Ok(Report {
-        direction,
-        from: outcome.from,
-        to: outcome.to,
-        steps: outcome.steps,
-        backup,
-    })
+    Ok(outcome.report(direction, backup))
 }
 
 /// A start's fast path: true when the history holds every known migration,
@@ -322,7 +316,7 @@ impl Drop for Driver<'_> {
         if self.open {
             // Nothing better to do with an error here: the connection rolls
             // back on close anyway.
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.conn.execute_batch(self.sql.rollback);
         }
     }
 }

@@ -113,6 +113,7 @@ async fn mysql_without_a_database_says_so() {
     let err = migrate::sqlx::run(&pool, &set).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "could not read the history table `_migrate_history`: No database selected"
+        "could not read the history table `_migrate_history`: the connection has no database selected; name the \
+         database in the URL, as in mysql://user@host:3306/app"
     );
 }

@@ -84,6 +84,19 @@ pub(crate) struct Outcome {
     pub steps: Vec<StepReport>,
 }
 
+impl Outcome {
+    /// The report of the run, with the backup made before it, if any.
+    pub(crate) fn report(self, direction: Direction, backup: Option<std::path::PathBuf>) -> Report {
+        Report {
+            direction,
+            from: self.from,
+            to: self.to,
+            steps: self.steps,
+            backup,
+        }
+    }
+}
+
 /// Runs a plan: the program of every step, under the run's lock (taken by
 /// the caller where the dialect has one).
 pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<Outcome, Error> {
@@ -358,31 +371,26 @@ impl<'m> Execution<'m, '_> {
     }
 
     async fn resolve<P: Perform>(&self, p: &mut P, step: &Step<'m>) -> Result<Resolved<'m>, Error> {
-        let script = match step.action {
-            Action::Apply(migration) => migration.up(),
-            Action::Revert(script) => script,
-            Action::RevertRecorded => {
-                let Some(sql) = p.read_recorded(step.version).await? else {
-                    return Err(Error::Irreversible {
-                        version: step.version,
-                        file: format!("{}_{}", step.version, step.name),
-                    });
-                };
-                // A recorded script keeps its directives; an unknown one is ignored.
-                let no_transaction =
-                    migrate_files::directives(&sql).is_ok_and(|d| d.no_transaction);
-                self.rules.check(step, &step.file(), &sql, no_transaction)?;
-                return Ok(Resolved {
-                    file: step.file(),
-                    sql: Cow::Owned(sql),
-                    no_transaction,
-                });
-            }
+        if let Some(script) = step.script() {
+            return Ok(Resolved {
+                file: step.file(),
+                sql: Cow::Borrowed(script.sql()),
+                no_transaction: script.no_transaction(),
+            });
+        }
+        let Some(sql) = p.read_recorded(step.version).await? else {
+            return Err(Error::Irreversible {
+                version: step.version,
+                file: format!("{}_{}", step.version, step.name),
+            });
         };
+        // A recorded script keeps its directives; an unknown one is ignored.
+        let no_transaction = migrate_files::directives(&sql).is_ok_and(|d| d.no_transaction);
+        self.rules.check(step, &step.file(), &sql, no_transaction)?;
         Ok(Resolved {
             file: step.file(),
-            sql: Cow::Borrowed(script.sql()),
-            no_transaction: script.no_transaction(),
+            sql: Cow::Owned(sql),
+            no_transaction,
         })
     }
 

@@ -3,7 +3,7 @@
 
 use super::Sending;
 use crate::dialect::Dialect;
-use crate::plan::{self, Action, Plan, Step};
+use crate::plan::{self, Plan, Step};
 use crate::report::{Direction, Report};
 use crate::run::Table;
 use crate::{Error, LockMode, Migration, Options, Target, TransactionMode};
@@ -71,12 +71,9 @@ impl Rules {
     /// anything runs (a recorded one is checked when it is read).
     pub(crate) fn check_all(self, steps: &[Step<'_>]) -> Result<(), Error> {
         for step in steps {
-            let script = match step.action {
-                Action::Apply(migration) => migration.up(),
-                Action::Revert(script) => script,
-                Action::RevertRecorded => continue,
-            };
-            self.check(step, script.file(), script.sql(), script.no_transaction())?;
+            if let Some(script) = step.script() {
+                self.check(step, script.file(), script.sql(), script.no_transaction())?;
+            }
         }
         Ok(())
     }

@@ -67,7 +67,28 @@ pub struct Step<'m> {
     pub action: Action<'m>,
 }
 
-impl Step<'_> {
+impl<'m> Step<'m> {
+    /// The script this step runs, from the build; `None` for a down script
+    /// recorded in the history, which is read only when the step runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::write(dir.path().join("1_a.sql"), "CREATE TABLE a (id INT);").unwrap();
+    /// let set = migrate::Migrations::from_dir(dir.path())?;
+    /// let plan = migrate::plan::plan(set.as_slice(), &[], migrate::Direction::Up, migrate::Target::Head, &Default::default())?;
+    /// assert_eq!(plan.steps[0].script().map(|s| s.sql()), Some("CREATE TABLE a (id INT);"));
+    /// # Ok::<(), migrate::Error>(())
+    /// ```
+    pub fn script(&self) -> Option<&'m Script> {
+        match self.action {
+            Action::Apply(migration) => Some(migration.up()),
+            Action::Revert(script) => Some(script),
+            Action::RevertRecorded => None,
+        }
+    }
+
     /// The file to name in messages about this step.
     ///
     /// # Examples
@@ -81,15 +102,12 @@ impl Step<'_> {
     /// # Ok::<(), migrate::Error>(())
     /// ```
     pub fn file(&self) -> String {
-        match self.action {
-            Action::Apply(migration) => migration.up().file().to_owned(),
-            Action::Revert(script) => script.file().to_owned(),
-            Action::RevertRecorded => {
-                format!(
-                    "the down script recorded for {}_{}",
-                    self.version, self.name
-                )
-            }
+        match self.script() {
+            Some(script) => script.file().to_owned(),
+            None => format!(
+                "the down script recorded for {}_{}",
+                self.version, self.name
+            ),
         }
     }
 
@@ -112,11 +130,7 @@ impl Step<'_> {
     /// # Ok::<(), migrate::Error>(())
     /// ```
     pub fn runs_outside_transaction(&self, dialect: crate::Dialect) -> bool {
-        let no_transaction = match self.action {
-            Action::Apply(migration) => migration.up().no_transaction(),
-            Action::Revert(script) => script.no_transaction(),
-            Action::RevertRecorded => false,
-        };
+        let no_transaction = self.script().is_some_and(Script::no_transaction);
         crate::exec::Rules::new(dialect, &Options::default()).outside(no_transaction)
     }
 }

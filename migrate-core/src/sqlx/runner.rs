@@ -58,7 +58,15 @@ pub(super) async fn read_table<DB: Backend>(
         // Not allowed to read it, or no database to read it in: no look at
         // its columns (the catalog hides them too) could make that a
         // missing table.
-        Err(err) if denied(&err) || no_database(&err) => Err(database_error(format!(
+        Err(err) if no_database(&err) => Err(Error::Database {
+            action: format!("read the history table {}", sql.table),
+            message:
+                "the connection has no database selected; name the database in the URL, as in \
+                      mysql://user@host:3306/app"
+                    .to_owned(),
+            source: Some(Box::new(err)),
+        }),
+        Err(err) if denied(&err) => Err(database_error(format!(
             "read the history table {}",
             sql.table
         ))(err)),
@@ -152,7 +160,7 @@ impl<DB: Backend> Held<DB> {
     /// run's lock.
     async fn release(&mut self, sql: &HistorySql) -> Result<(), Error> {
         if self.open {
-            DB::execute(&mut self.conn, "ROLLBACK", &[])
+            DB::execute(&mut self.conn, sql.rollback, &[])
                 .await
                 .map_err(database_error("roll back"))?;
             self.open = false;
@@ -371,13 +379,7 @@ pub(super) async fn execute<DB: Backend>(
     let released = held.release(&sql).await;
     let outcome = ran.map_err(|err| crate::backup::name_backup(err, backup.as_ref()))?;
     released?;
-    Ok(Report {
-        direction,
-        from: outcome.from,
-        to: outcome.to,
-        steps: outcome.steps,
-        backup,
-    })
+    Ok(outcome.report(direction, backup))
 }
 
 /// Reads the history for the read-only views, bringing an older format up
