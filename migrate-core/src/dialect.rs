@@ -99,6 +99,12 @@ pub(crate) mod lock {
     #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
     pub(crate) const PG_TRY_TRANSACTION: &str =
         concat!("SELECT pg_try_advisory_xact_lock(", pg_key!(), ")");
+    /// PostgreSQL: whether the transaction a step began is gone (a script
+    /// ended it): in one that began earlier, the statement started later.
+    #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+    pub(crate) const PG_TRANSACTION_ENDED: &str =
+        "SELECT (transaction_timestamp() = statement_timestamp())::text";
+
     /// PostgreSQL: who holds the run's lock (either lock mode's), told as
     /// "PostgreSQL server process N (client, state, since when)".
     #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]

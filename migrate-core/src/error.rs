@@ -198,6 +198,19 @@ pub enum Error {
         statement: String,
     },
 
+    /// A script ended the transaction its step runs in with a statement
+    /// that could not be seen before it ran: what it did may be committed
+    /// in part, and the step is marked dirty.
+    #[error(
+        "migration {version} ({file}) ended the transaction it runs in (a COMMIT or ROLLBACK inside it), so part of it may be committed without its history row; it is marked dirty at {version}: check the schema against the script, repair it by hand, then run `migrate stamp`, and remove the statement that ends the transaction"
+    )]
+    TransactionEnded {
+        /// The version.
+        version: i64,
+        /// The file.
+        file: String,
+    },
+
     /// A step left rows that break a foreign key (checked before it commits
     /// when the run turned enforcement off): rolled back.
     #[error(

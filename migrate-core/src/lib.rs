@@ -24,7 +24,7 @@ pub mod plan;
 mod preview;
 mod report;
 mod run;
-#[cfg(feature = "rusqlite")]
+#[cfg_attr(not(feature = "rusqlite"), allow(dead_code))]
 mod run_file;
 #[cfg(feature = "rusqlite")]
 mod rusqlite;

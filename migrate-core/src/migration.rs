@@ -56,7 +56,9 @@ impl Script {
     /// # Ok::<(), migrate::Error>(())
     /// ```
     pub fn sql(&self) -> &str {
-        migrate_files::strip_bom(&self.sql)
+        // The loader (and the macro, through it) dropped the one leading
+        // BOM already: a second one is content, as in the checksum.
+        &self.sql
     }
 
     /// True when the script carries `-- migrate:no-transaction`.

@@ -199,13 +199,9 @@ mod sync {
         /// A database error reading the history.
         pub fn status(&self, conn: &Connection) -> Result<Status, Error> {
             let rows = backend::read_rows(conn, &self.options)?;
-            let mut status = plan::status(self.migrations.as_slice(), &rows, &self.options);
-            // A mark a live runner holds the run lock for is in flight.
-            if status.dirty && crate::run_file::held_elsewhere(conn.path().unwrap_or("")) {
-                status.dirty = false;
-                status.in_progress = true;
-            }
-            Ok(status)
+            let status = plan::status(self.migrations.as_slice(), &rows, &self.options);
+            let held = status.dirty && crate::run_file::held_elsewhere(conn.path().unwrap_or(""));
+            Ok(status.in_flight_if(held))
         }
 
         /// Every known or applied migration with its state, by version.

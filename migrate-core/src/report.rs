@@ -95,6 +95,18 @@ pub struct Status {
     pub in_progress: bool,
 }
 
+impl Status {
+    /// A dirty mark that a live runner holds the run lock for is its step
+    /// in flight: in progress, not dirty.
+    pub(crate) fn in_flight_if(mut self, held: bool) -> Status {
+        if self.dirty && held {
+            self.dirty = false;
+            self.in_progress = true;
+        }
+        self
+    }
+}
+
 /// The state of one migration in `migrate history`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

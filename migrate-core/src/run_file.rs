@@ -41,30 +41,79 @@ pub(crate) struct RunFile {
     _file: File,
 }
 
+#[cfg(feature = "rusqlite")]
 /// Takes the run lock, waiting up to `timeout` for another run to end;
 /// `None` where the database has no file beside which to lock (or it cannot
 /// be created there: the run then goes on as before, per step).
 pub(crate) fn take(database: &str, timeout: Duration) -> Result<Option<RunFile>, Error> {
-    let Some(file) = open(database) else {
-        return Ok(None);
-    };
-    let started = Instant::now();
-    let mut wait = Duration::from_millis(5);
+    let mut taking = Taking::new(database, timeout);
     loop {
+        match taking.attempt()? {
+            Ok(lock) => return Ok(lock),
+            Err(pause) => std::thread::sleep(pause),
+        }
+    }
+}
+
+/// [`take`] for a future: waits on the runtime's timer, not the thread.
+#[cfg(any(
+    feature = "sqlx-sqlite",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql"
+))]
+pub(crate) async fn take_async(
+    database: &str,
+    timeout: Duration,
+) -> Result<Option<RunFile>, Error> {
+    let mut taking = Taking::new(database, timeout);
+    loop {
+        match taking.attempt()? {
+            Ok(lock) => return Ok(lock),
+            Err(pause) => sqlx_core::rt::sleep(pause).await,
+        }
+    }
+}
+
+/// Taking the run lock, one attempt at a time: the caller pauses between
+/// attempts as it can (a thread sleeps, a future awaits a timer).
+pub(crate) struct Taking {
+    file: Option<File>,
+    started: Instant,
+    pause: Duration,
+    timeout: Duration,
+}
+
+impl Taking {
+    pub(crate) fn new(database: &str, timeout: Duration) -> Self {
+        Taking {
+            file: open(database),
+            started: Instant::now(),
+            pause: Duration::from_millis(5),
+            timeout,
+        }
+    }
+
+    /// `Ok(lock)` when taken (or when there is no lock to take), `Err(pause)`
+    /// to try again after `pause`; a lock timeout once `timeout` has passed.
+    pub(crate) fn attempt(&mut self) -> Result<Result<Option<RunFile>, Duration>, Error> {
+        let Some(file) = &self.file else {
+            return Ok(Ok(None));
+        };
         match file.try_lock() {
-            Ok(()) => return Ok(Some(RunFile { _file: file })),
-            Err(TryLockError::WouldBlock) if started.elapsed() < timeout => {
-                std::thread::sleep(wait.min(timeout.saturating_sub(started.elapsed())));
-                wait = (wait * 2).min(Duration::from_millis(200));
+            Ok(()) => Ok(Ok(self.file.take().map(|file| RunFile { _file: file }))),
+            Err(TryLockError::WouldBlock) if self.started.elapsed() < self.timeout => {
+                let pause = self
+                    .pause
+                    .min(self.timeout.saturating_sub(self.started.elapsed()));
+                self.pause = (self.pause * 2).min(Duration::from_millis(200));
+                Ok(Err(pause))
             }
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::LockTimeout {
-                    waited: timeout,
-                    holder: None,
-                });
-            }
+            Err(TryLockError::WouldBlock) => Err(Error::LockTimeout {
+                waited: self.timeout,
+                holder: None,
+            }),
             // A file system without locks: as before, per step.
-            Err(TryLockError::Error(_)) => return Ok(None),
+            Err(TryLockError::Error(_)) => Ok(Ok(None)),
         }
     }
 }

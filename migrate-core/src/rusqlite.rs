@@ -190,12 +190,15 @@ pub(crate) fn execute(
     options: &Options,
 ) -> Result<Report, Error> {
     let sql = HistorySql::sqlite(&options.table);
+    let started = std::time::Instant::now();
     if UpToDate::answers(direction, target) && up_to_date(conn, &sql, known, options) {
         return Ok(nothing_to_do(known));
     }
     // From here on, waiting for another connection's lock (a writer holding
-    // an exclusive lock, say) is bounded by the lock timeout.
-    let _lock = BusyTimeout::set(conn, options.lock_timeout)?;
+    // an exclusive lock, say) is bounded by what is left of the lock
+    // timeout. The fast path's one query waited as the caller set the
+    // connection (it sets nothing, to stay one query).
+    let _lock = BusyTimeout::set(conn, options.lock_timeout.saturating_sub(started.elapsed()))?;
     // Read before the history, so that under the lock the history is read
     // again only if another connection committed since.
     let data_version = data_version(conn, options.lock_timeout)?;
@@ -373,6 +376,15 @@ impl PerformNow for Driver<'_> {
             .query_row(FOREIGN_KEY_CHECK, [], |row| row.get(0))
             .optional()
             .map_err(database_error("check the foreign keys"))
+    }
+
+    /// SQLite tells whether a transaction is open at no cost.
+    fn transaction_ended(&mut self, _: bool) -> Result<bool, Error> {
+        let ended = self.open && self.conn.is_autocommit();
+        if ended {
+            self.open = false;
+        }
+        Ok(ended)
     }
 
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {

@@ -21,7 +21,8 @@ use crate::dialect::Dialect;
 
 /// The first statement of `script` that ends (or opens) the transaction a
 /// step runs in: `COMMIT`, `END`, `ROLLBACK` (but not `ROLLBACK TO` a
-/// savepoint), `ABORT`, `BEGIN`, `START TRANSACTION`. `None` where the
+/// savepoint), `ABORT`, `BEGIN`, `START TRANSACTION`, `PREPARE
+/// TRANSACTION`. `None` where the
 /// split cannot be trusted to find statements: a PostgreSQL function body
 /// written `BEGIN ATOMIC … END`.
 pub(crate) fn transaction_control(dialect: Dialect, script: &str) -> Option<String> {
@@ -31,7 +32,7 @@ pub(crate) fn transaction_control(dialect: Dialect, script: &str) -> Option<Stri
             .map(|range| &script[range])
             .collect(),
         Dialect::Postgres => {
-            if script.to_ascii_lowercase().contains("atomic") {
+            if !transaction_control_visible(dialect, script) {
                 return None;
             }
             statements(script)
@@ -47,7 +48,9 @@ pub(crate) fn transaction_control(dialect: Dialect, script: &str) -> Option<Stri
                 [first, second, ..] if first == "rollback" => {
                     second != "to" && !(second == "work" && words.get(2).is_some_and(|w| w == "to"))
                 }
-                [first, second, ..] if first == "start" => second == "transaction",
+                [first, second, ..] if first == "start" || first == "prepare" => {
+                    second == "transaction"
+                }
                 [first, ..] => {
                     ["commit", "end", "rollback", "abort", "begin"].contains(&first.as_str())
                 }
@@ -55,6 +58,15 @@ pub(crate) fn transaction_control(dialect: Dialect, script: &str) -> Option<Stri
             }
         })
         .map(|statement| statement.trim().trim_end_matches(';').trim().to_owned())
+}
+
+/// Whether [`transaction_control`] can see every statement of `script`:
+/// not in a PostgreSQL function body written `BEGIN ATOMIC … END`, whose
+/// `BEGIN` and `END` the split does not pair. Where it cannot, the runner
+/// asks the database after the script whether its transaction is still
+/// open.
+pub(crate) fn transaction_control_visible(dialect: Dialect, script: &str) -> bool {
+    !(dialect == Dialect::Postgres && script.to_ascii_lowercase().contains("atomic"))
 }
 
 /// The first statement of a SQLite script that sets a `PRAGMA` which

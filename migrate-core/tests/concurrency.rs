@@ -211,8 +211,11 @@ fn a_writer_holding_an_exclusive_lock_is_waited_for_up_to_the_lock_timeout() {
         "{:?}",
         started.elapsed()
     );
-    // A start's one history query waits as the connection is set to (5 s
-    // here, rusqlite's default); then the lock timeout applies.
+    // A start's one fast-path query waits as the caller set the connection
+    // (100 ms here); what is left of the lock timeout applies after it.
+    conn.busy_timeout(std::time::Duration::from_millis(100))
+        .unwrap();
+    let started = std::time::Instant::now();
     assert_eq!(
         migrator
             .upgrade(&conn, migrate::Target::Head)
@@ -220,11 +223,33 @@ fn a_writer_holding_an_exclusive_lock_is_waited_for_up_to_the_lock_timeout() {
             .to_string(),
         gave_up
     );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let timeout: i64 = conn
+        .pragma_query_value(None, "busy_timeout", |r| r.get(0))
+        .unwrap();
+    assert_eq!(timeout, 100, "the caller's busy timeout is restored");
     writer
         .execute_batch("COMMIT; PRAGMA locking_mode = NORMAL;")
         .unwrap();
     drop(writer);
     assert_eq!(migrator.status(&conn).unwrap().pending, 0);
+}
+
+/// A table, then a `no-transaction` step that takes a while.
+fn slow_no_transaction_step() -> tempfile::TempDir {
+    crate::common::migration_dir(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        (
+            "0002_slow.sql",
+            "-- migrate:no-transaction\n\
+             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+             SELECT count(*) FROM c;\n",
+        ),
+    ])
 }
 
 /// Regression: while one runner's `no-transaction` step ran, a second
@@ -233,15 +258,7 @@ fn a_writer_holding_an_exclusive_lock_is_waited_for_up_to_the_lock_timeout() {
 /// to end instead, and finds nothing left to do.
 #[test]
 fn a_step_in_flight_on_a_live_runner_is_waited_for_not_called_dirty() {
-    let dir = crate::common::migration_dir(&[
-        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
-        (
-            "0002_slow.sql",
-            "-- migrate:no-transaction\n\
-             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
-             SELECT count(*) FROM c;\n",
-        ),
-    ]);
+    let dir = slow_no_transaction_step();
     let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
     let db = TempDb::new();
     migrate::run(&db.open(), &set).map(drop).ok();
@@ -276,4 +293,95 @@ fn a_step_in_flight_on_a_live_runner_is_waited_for_not_called_dirty() {
     // The run lock is a file beside the database.
     let lock = format!("{}-migrate.lock", db.path.display());
     assert!(std::path::Path::new(&lock).is_file(), "{lock}");
+}
+
+/// The same through sqlx: a second starter waits for a live runner's
+/// `no-transaction` step instead of calling it dirty, and `status` says it
+/// is in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlx_sqlite_a_step_in_flight_is_waited_for_not_called_dirty() {
+    let dir = slow_no_transaction_step();
+    let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
+    let db = TempDb::new();
+    migrate::run(&db.open(), &set).unwrap();
+    let conn = db.open();
+    conn.execute_batch("DELETE FROM _migrate_history WHERE version = 2;")
+        .unwrap();
+    let url = format!("sqlite://{}", db.path.display());
+    let first = {
+        let (set, url) = (set.clone(), url.clone());
+        tokio::spawn(async move {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            migrate::sqlx::run(&pool, &set).await.unwrap()
+        })
+    };
+    let started = std::time::Instant::now();
+    while history_rows(&conn).len() < 2 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let options = migrate::Options::default();
+    let in_flight = !history_rows(&conn)[1].success;
+    let status = migrate::sqlx::status(&pool, &set, &options).await.unwrap();
+    if !history_rows(&conn)[1].success {
+        assert!(status.in_progress && !status.dirty, "{status:?}");
+    }
+    let second = migrate::sqlx::run(&pool, &set).await.unwrap();
+    assert_eq!(first.await.unwrap().steps.len(), 1);
+    assert!(second.steps.is_empty(), "the first runner applied it");
+    assert!(history_rows(&conn).iter().all(|row| row.success));
+    assert!(in_flight, "the test saw the step in flight");
+}
+
+/// Through sqlx too, a writer's EXCLUSIVE lock is waited for up to the lock
+/// timeout, not the pool's own busy timeout, and every verb says it gave up
+/// on the lock; the pool's setting is restored.
+#[tokio::test]
+async fn sqlx_sqlite_an_exclusive_lock_is_waited_for_up_to_the_lock_timeout() {
+    let dir = logging_set();
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let db = TempDb::new();
+    migrate::run(&db.open(), &set).unwrap();
+    let writer = db.open();
+    writer
+        .execute_batch(
+            "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; INSERT INTO log VALUES (7);",
+        )
+        .unwrap();
+    // A start's one fast-path query waits as the pool sets its connections
+    // (100 ms here); what is left of the lock timeout applies after it.
+    let connect = format!("sqlite://{}", db.path.display())
+        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+        .unwrap()
+        .busy_timeout(std::time::Duration::from_millis(100));
+    let pool = sqlx::pool::PoolOptions::<sqlx::Sqlite>::new()
+        .max_connections(1)
+        .connect_with(connect)
+        .await
+        .unwrap();
+    let options = migrate::Options::default().lock_timeout(std::time::Duration::from_millis(300));
+    let gave_up = "gave up after 300 ms waiting for the database lock, which another migration run or a long \
+                   write transaction holds; try again, or raise the lock timeout";
+    let started = std::time::Instant::now();
+    let upgrade = migrate::sqlx::upgrade(&pool, &set, migrate::Target::Head, &options).await;
+    assert_eq!(upgrade.unwrap_err().to_string(), gave_up);
+    let status = migrate::sqlx::status(&pool, &set, &options).await;
+    assert_eq!(status.unwrap_err().to_string(), gave_up);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    writer
+        .execute_batch("COMMIT; PRAGMA locking_mode = NORMAL;")
+        .unwrap();
+    drop(writer);
+    let status = migrate::sqlx::status(&pool, &set, &options).await.unwrap();
+    assert_eq!(status.pending, 0);
+    let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(timeout, 100, "the pool's own busy timeout is restored");
 }

@@ -920,6 +920,7 @@ pub async fn a_script_that_ends_its_transaction_is_refused_before_anything_runs<
         ("COMMIT;", "COMMIT"),
         ("rollback work;", "rollback work"),
         ("END;", "END"),
+        ("PREPARE TRANSACTION 'x';", "PREPARE TRANSACTION 'x'"),
     ] {
         let dir = migration_dir(&[
             ("0001_a.sql", "CREATE TABLE a (id INT);\n"),

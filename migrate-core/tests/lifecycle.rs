@@ -150,6 +150,20 @@ fn checksum_ignores_bom_and_crlf_but_a_real_edit_is_refused() {
 }
 
 #[test]
+fn only_one_leading_bom_is_dropped_from_what_runs() {
+    // One BOM is an editor's mark; a second one is content, in the checksum
+    // and in the SQL that runs alike (SQLite reads it as part of a name).
+    let dir = migration_dir(&[("0001_t.sql", "\u{feff}\u{feff}CREATE TABLE t (id INTEGER);")]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let up = set.get(1).unwrap().up();
+    assert_eq!(up.sql(), "\u{feff}CREATE TABLE t (id INTEGER);");
+    assert_eq!(
+        set.get(1).unwrap().checksum(),
+        sha256sum("\u{feff}CREATE TABLE t (id INTEGER);".as_bytes())
+    );
+}
+
+#[test]
 fn minus_one_reverts_exactly_the_newest_step_with_its_down_script() {
     let db = TempDb::new();
     let conn = db.open();

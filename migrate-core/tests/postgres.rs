@@ -262,3 +262,70 @@ async fn transaction_lock_mode_and_schema_qualified_tables() {
         2
     );
 }
+
+/// Where the split cannot see every statement (a `BEGIN ATOMIC` function
+/// body), a `COMMIT` or `ROLLBACK` in the script is not refused before it
+/// runs; the runner asks PostgreSQL after the script whether the step's
+/// transaction is still open, and when it is gone says so and marks the
+/// step dirty, instead of "rolled back, as it was" (after a `COMMIT`) or
+/// "applied" (after a `ROLLBACK`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_ended_where_the_split_cannot_see_is_found_and_marked_dirty() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let pool = pool(&database, 2).await;
+    let atomic = "CREATE FUNCTION one() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n";
+    for (end, failing) in [
+        ("COMMIT;", "INSERT INTO missing VALUES (1);\n"),
+        ("ROLLBACK;", ""),
+    ] {
+        sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let dir = migration_dir(&[
+            ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+            (
+                "0002_b.sql",
+                &format!(
+                    "{atomic}CREATE TABLE b (id INT);\n{end}\nCREATE TABLE c (id INT);\n{failing}"
+                ),
+            ),
+        ]);
+        let set = Migrations::from_dir(dir.path()).unwrap();
+        let err = migrate::sqlx::run(&pool, &set).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "migration 2 (0002_b.sql) ended the transaction it runs in (a COMMIT or ROLLBACK inside it), so \
+             part of it may be committed without its history row; it is marked dirty at 2: check the schema \
+             against the script, repair it by hand, then run `migrate stamp`, and remove the statement that \
+             ends the transaction",
+            "{end}"
+        );
+        let dirty: Vec<(i64, bool)> =
+            sqlx::query_as("SELECT version, success FROM _migrate_history ORDER BY version")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(dirty, [(1, true), (2, false)], "{end}");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' \
+             AND tablename <> '_migrate_history' ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        // After COMMIT, b stays (c failed with the INSERT after it); after
+        // ROLLBACK, b is gone and c committed on its own.
+        let expected: &[&str] = if end == "COMMIT;" {
+            &["a", "b"]
+        } else {
+            &["a", "c"]
+        };
+        assert_eq!(tables, expected, "{end}");
+        // The next start refuses to go on from a dirty step.
+        let again = migrate::sqlx::run(&pool, &set).await.unwrap_err();
+        assert!(again.to_string().contains("is marked dirty"), "{again}");
+    }
+}

@@ -394,6 +394,41 @@ impl<'m> Execution<'m, '_> {
         })
     }
 
+    /// A script ended its step's transaction: what ran is committed, in
+    /// part at least. The history says so (deferred rows, which that commit
+    /// made true, and a dirty mark for this step), outside any transaction.
+    async fn ended<P: Perform>(
+        &mut self,
+        p: &mut P,
+        step: &Step<'m>,
+        script: &Resolved<'_>,
+        started: Instant,
+    ) -> Error {
+        let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let mut writes = self.deferred.take().unwrap_or_default();
+        writes.push(match (self.direction, step.action) {
+            (Direction::Up, Action::Apply(migration)) => Write::Insert {
+                row: self.history.new_row(migration, execution_ms, false),
+                down_sql: migration.down().map(crate::Script::sql),
+            },
+            _ => Write::Mark {
+                version: step.version,
+                success: false,
+                execution_ms,
+            },
+        });
+        self.completed.clear();
+        for write in &writes {
+            if let Err(err) = p.write(write).await {
+                return err;
+            }
+        }
+        Error::TransactionEnded {
+            version: step.version,
+            file: script.file.clone(),
+        }
+    }
+
     /// Runs one step's script and writes its history row, timed and traced.
     async fn step<P: Perform>(
         &mut self,
@@ -404,10 +439,18 @@ impl<'m> Execution<'m, '_> {
     ) -> Result<(), Error> {
         let span = step_span(step, self.direction);
         let started = Instant::now();
+        // Where the split could not see every statement, the database is
+        // asked whether the step's transaction survived the script.
+        let ask = !crate::split::transaction_control_visible(self.rules.dialect, &script.sql);
         if let Err(failure) = p
             .run_script(script, self.rules.sending(outside), outside)
             .await
         {
+            // Only a database asked can say: SQLite rolls a transaction back
+            // by itself on some errors, which is no commit.
+            if !outside && ask && p.transaction_ended(ask).await.unwrap_or(false) {
+                return Err(self.ended(p, step, script, started).await);
+            }
             return Err(step_failed(
                 step,
                 &script.file,
@@ -415,6 +458,9 @@ impl<'m> Execution<'m, '_> {
                 outside,
                 std::mem::take(&mut self.completed),
             ));
+        }
+        if !outside && p.transaction_ended(ask).await? {
+            return Err(self.ended(p, step, script, started).await);
         }
         if !outside && let Some(table) = p.foreign_key_violation().await? {
             return Err(Error::ForeignKeyViolation {

@@ -140,6 +140,13 @@ pub(crate) trait Perform {
         &mut self,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
 
+    /// After a step's script in its transaction: whether the transaction
+    /// is gone (a statement the split could not see ended it); the driver
+    /// then no longer counts it open. `ask` allows a query for it, where
+    /// the driver cannot tell otherwise (PostgreSQL); without it, and
+    /// where nothing tells at no cost, the answer is false.
+    fn transaction_ended(&mut self, ask: bool) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Writes to the history table.
     fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send;
 
@@ -173,6 +180,10 @@ pub(crate) trait PerformNow {
     ) -> Result<(), ScriptError>;
     /// As [`Perform::foreign_key_violation`].
     fn foreign_key_violation(&mut self) -> Result<Option<String>, Error>;
+    /// As [`Perform::transaction_ended`].
+    fn transaction_ended(&mut self, _ask: bool) -> Result<bool, Error> {
+        Ok(false)
+    }
     /// As [`Perform::write`].
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error>;
     /// As [`Perform::commit`].
@@ -216,6 +227,9 @@ impl<T: PerformNow> Perform for T {
         &mut self,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
         ready(PerformNow::foreign_key_violation(self))
+    }
+    fn transaction_ended(&mut self, ask: bool) -> impl Future<Output = Result<bool, Error>> + Send {
+        ready(PerformNow::transaction_ended(self, ask))
     }
     fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send {
         ready(PerformNow::write(self, write))

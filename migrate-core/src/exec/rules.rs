@@ -12,7 +12,7 @@ use crate::{Error, LockMode, Migration, Options, Target, TransactionMode};
 /// execution stage, in one place.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules {
-    dialect: Dialect,
+    pub(crate) dialect: Dialect,
     lock_mode: LockMode,
 }
 

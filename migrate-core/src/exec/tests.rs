@@ -48,6 +48,10 @@ struct Recorder {
     data_version: Option<i64>,
     /// The script that fails.
     failing: Option<&'static str>,
+    /// The script after which the transaction is gone.
+    ends: Option<&'static str>,
+    /// The last script run.
+    last: String,
 }
 
 impl PerformNow for Recorder {
@@ -89,6 +93,7 @@ impl PerformNow for Recorder {
             (Sending::Batch, false) => "inside",
         };
         self.log.push(format!("run {} {how}", script.sql));
+        self.last = script.sql.to_string();
         if self.failing == Some(&*script.sql) {
             return Err(ScriptError {
                 statement: Some(1),
@@ -101,6 +106,9 @@ impl PerformNow for Recorder {
     }
     fn foreign_key_violation(&mut self) -> Result<Option<String>, Error> {
         Ok(None)
+    }
+    fn transaction_ended(&mut self, _: bool) -> Result<bool, Error> {
+        Ok(self.ends == Some(&*self.last))
     }
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
         self.log.push(match write {
@@ -398,6 +406,45 @@ fn an_outdated_table_is_brought_up_to_date_then_planned_under_the_lock() {
             "run up2 inside",
             "insert 2 true",
             "commit"
+        ]
+    );
+}
+
+#[test]
+fn a_transaction_a_script_ended_is_marked_dirty_outside_it() {
+    let known = set(false);
+    let mut recorder = Recorder {
+        ends: Some("up2"),
+        ..Recorder::default()
+    };
+    let err = upgrade(
+        &mut recorder,
+        &known,
+        None,
+        Dialect::Sqlite,
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::TransactionEnded { version: 2, ref file } if file == "2_b.sql"),
+        "{err:?}"
+    );
+    // 2's row is written dirty, and nothing is committed: there is no
+    // transaction left to commit.
+    assert_eq!(
+        log(&recorder),
+        [
+            "ensure table",
+            "-- 1",
+            "begin",
+            "read",
+            "run up1 inside",
+            "insert 1 true",
+            "commit",
+            "-- 2",
+            "begin",
+            "run up2 inside",
+            "insert 2 false"
         ]
     );
 }

@@ -66,6 +66,44 @@ pub trait Backend: sqlx::Database + private::Sealed {
         options: &Options,
     ) -> impl Future<Output = Result<RunLock, Error>> + Send;
 
+    /// Bounds every wait for another connection's lock by the lock timeout
+    /// (SQLite's busy timeout), reads included; returns the setting to
+    /// restore at the end, where one was changed.
+    #[doc(hidden)]
+    fn bound_waits(
+        _conn: &mut Self::Connection,
+        _timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<Option<i64>, Error>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Restores what [`Backend::bound_waits`] changed.
+    #[doc(hidden)]
+    fn restore_waits(
+        _conn: &mut Self::Connection,
+        _previous: i64,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The database's file (SQLite's main database), beside which a run
+    /// takes its run lock (`crate::run_file`); empty where there is none.
+    #[doc(hidden)]
+    fn database_file(
+        _conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<String, Error>> + Send {
+        async { Ok(String::new()) }
+    }
+
+    /// Whether the transaction a step began is gone (its script ended it),
+    /// where the database can be asked; false where it cannot.
+    #[doc(hidden)]
+    fn transaction_ended(
+        _conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
+        async { Ok(false) }
+    }
+
     /// Releases the run's lock.
     #[doc(hidden)]
     fn unlock_run(
@@ -88,7 +126,7 @@ pub trait Backend: sqlx::Database + private::Sealed {
     #[doc(hidden)]
     fn data_version(
         conn: &mut Self::Connection,
-    ) -> impl Future<Output = Result<Option<i64>, Error>> + Send;
+    ) -> impl Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
 
     /// A table with a row whose foreign key points nowhere (SQLite's
     /// `PRAGMA foreign_key_check`); `None` where the database checks keys
@@ -130,12 +168,9 @@ pub enum RunLock {
         /// `@@max_allowed_packet`, in bytes.
         max_packet: u64,
     },
-    /// SQLite: no lock for the run (its write lock is taken per step), but
-    /// the connection's busy timeout is the lock timeout until it is
-    /// restored to this.
-    BusyTimeout {
-        /// The connection's busy timeout before the run, in milliseconds.
-        previous_ms: i64,
+    /// SQLite: its write lock is taken per step; the run holds the run
+    /// lock file (`crate::run_file`) beside it.
+    Sqlite {
         /// Foreign key enforcement was on and is off for the run
         /// (`Options::suspend_foreign_keys`): each step's keys are
         /// checked, and it is turned back on at the end.
@@ -154,9 +189,8 @@ impl RunLock {
             self,
             RunLock::Advisory
                 | RunLock::Named { .. }
-                | RunLock::BusyTimeout {
-                    foreign_keys_off: true,
-                    ..
+                | RunLock::Sqlite {
+                    foreign_keys_off: true
                 }
         )
     }
@@ -165,9 +199,8 @@ impl RunLock {
     pub(crate) fn check_foreign_keys(self) -> bool {
         matches!(
             self,
-            RunLock::BusyTimeout {
-                foreign_keys_off: true,
-                ..
+            RunLock::Sqlite {
+                foreign_keys_off: true
             }
         )
     }

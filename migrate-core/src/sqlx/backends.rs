@@ -204,7 +204,16 @@ impl Backend for sqlx::Postgres {
         spin(conn, lock::PG_TRY_TRANSACTION, &sql.table, options).await
     }
 
-    async fn data_version(_: &mut sqlx::PgConnection) -> Result<Option<i64>, Error> {
+    /// Asked in the simple query protocol: there, a statement outside a
+    /// transaction block starts its own transaction when it arrives.
+    async fn transaction_ended(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
+        let row = sqlx::raw_sql(lock::PG_TRANSACTION_ENDED)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(row.try_get::<String, _>(0)? == "true")
+    }
+
+    async fn data_version(_: &mut sqlx::PgConnection) -> Result<Option<i64>, sqlx::Error> {
         Ok(None)
     }
 
@@ -294,7 +303,7 @@ impl Backend for sqlx::MySql {
         Ok(())
     }
 
-    async fn data_version(_: &mut sqlx::MySqlConnection) -> Result<Option<i64>, Error> {
+    async fn data_version(_: &mut sqlx::MySqlConnection) -> Result<Option<i64>, sqlx::Error> {
         Ok(None)
     }
 
@@ -339,15 +348,7 @@ impl Backend for sqlx::Sqlite {
         backup: &crate::Backup,
         current: Option<i64>,
     ) -> Result<std::path::PathBuf, Error> {
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(DATABASE_LIST)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(database_error("find the database file"))?;
-        let file = rows
-            .into_iter()
-            .find(|(_, name, _)| name == "main")
-            .map(|(_, _, file)| file)
-            .unwrap_or_default();
+        let file = Self::database_file(conn).await?;
         let path = crate::backup::create_file(backup, &file, current)?;
         sqlx::query(VACUUM_INTO)
             .bind(path.to_string_lossy().into_owned())
@@ -363,13 +364,10 @@ impl Backend for sqlx::Sqlite {
         Ok(path)
     }
 
-    /// SQLite's lock is its write lock, taken per step by `BEGIN IMMEDIATE`;
-    /// for the run, the connection's busy timeout becomes the lock timeout.
-    async fn lock_run(
+    async fn bound_waits(
         conn: &mut sqlx::SqliteConnection,
-        _: &HistorySql,
-        options: &Options,
-    ) -> Result<RunLock, Error> {
+        timeout: std::time::Duration,
+    ) -> Result<Option<i64>, Error> {
         let fail = || database_error("set the busy timeout");
         let previous_ms: i64 = sqlx::query_scalar(BUSY_TIMEOUT)
             .fetch_one(&mut *conn)
@@ -377,14 +375,44 @@ impl Backend for sqlx::Sqlite {
             .map_err(fail())?;
         // SQLite reads a busy timeout past i32::MAX ms (about 24.8 days) as
         // 0, "give up now": a longer timeout waits that long.
-        let millis = i64::try_from(options.lock_timeout.as_millis())
+        let millis = i64::try_from(timeout.as_millis())
             .unwrap_or(i64::MAX)
             .min(i64::from(i32::MAX));
         sqlx::query(AssertSqlSafe(set_busy_timeout(millis)))
             .execute(&mut *conn)
             .await
             .map_err(fail())?;
-        // SQLite ignores the setting inside a transaction: off for the run.
+        Ok(Some(previous_ms))
+    }
+
+    async fn restore_waits(conn: &mut sqlx::SqliteConnection, previous: i64) -> Result<(), Error> {
+        sqlx::query(AssertSqlSafe(set_busy_timeout(previous)))
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+            .map_err(database_error("restore the busy timeout"))
+    }
+
+    async fn database_file(conn: &mut sqlx::SqliteConnection) -> Result<String, Error> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(DATABASE_LIST)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(database_error("find the database file"))?;
+        Ok(rows
+            .into_iter()
+            .find(|(_, name, _)| name == "main")
+            .map(|(_, _, file)| file)
+            .unwrap_or_default())
+    }
+
+    /// SQLite's lock is its write lock, taken per step by `BEGIN IMMEDIATE`
+    /// (the run lock file is the runner's); foreign keys are off for the
+    /// run, since SQLite ignores the setting inside a transaction.
+    async fn lock_run(
+        conn: &mut sqlx::SqliteConnection,
+        _: &HistorySql,
+        options: &Options,
+    ) -> Result<RunLock, Error> {
         let on: bool = sqlx::query_scalar(FOREIGN_KEYS)
             .fetch_one(&mut *conn)
             .await
@@ -398,10 +426,7 @@ impl Backend for sqlx::Sqlite {
                     "turn foreign key enforcement off for the run",
                 ))?;
         }
-        Ok(RunLock::BusyTimeout {
-            previous_ms,
-            foreign_keys_off,
-        })
+        Ok(RunLock::Sqlite { foreign_keys_off })
     }
 
     async fn unlock_run(
@@ -409,24 +434,16 @@ impl Backend for sqlx::Sqlite {
         _: &HistorySql,
         lock: &RunLock,
     ) -> Result<(), Error> {
-        let RunLock::BusyTimeout {
-            previous_ms,
-            foreign_keys_off,
+        if let RunLock::Sqlite {
+            foreign_keys_off: true,
         } = *lock
-        else {
-            return Ok(());
-        };
-        if foreign_keys_off {
+        {
             sqlx::query(FOREIGN_KEYS_ON)
                 .execute(&mut *conn)
                 .await
                 .map_err(database_error("turn foreign key enforcement back on"))?;
         }
-        sqlx::query(AssertSqlSafe(set_busy_timeout(previous_ms)))
-            .execute(&mut *conn)
-            .await
-            .map(|_| ())
-            .map_err(database_error("restore the busy timeout"))
+        Ok(())
     }
 
     async fn lock_step(
@@ -449,12 +466,11 @@ impl Backend for sqlx::Sqlite {
 
     /// `data_version` changes when another connection commits; this
     /// connection's own commits leave it as it is.
-    async fn data_version(conn: &mut sqlx::SqliteConnection) -> Result<Option<i64>, Error> {
+    async fn data_version(conn: &mut sqlx::SqliteConnection) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar(DATA_VERSION)
             .fetch_one(&mut *conn)
             .await
             .map(Some)
-            .map_err(database_error("read the database's data version"))
     }
 
     async fn run_each_statement(

@@ -170,7 +170,9 @@ pub async fn status<DB: Backend>(
     options: &Options,
 ) -> Result<Status, Error> {
     let rows = runner::read_rows(pool, options).await?;
-    Ok(plan::status(migrations.as_slice(), &rows, options))
+    let status = plan::status(migrations.as_slice(), &rows, options);
+    let held = status.dirty && runner::in_flight(pool).await?;
+    Ok(status.in_flight_if(held))
 }
 
 /// Every known or applied migration with its state, by version.

@@ -52,9 +52,11 @@ fn no_database(err: &sqlx::Error) -> bool {
 pub(super) async fn read_table<DB: Backend>(
     conn: &mut DB::Connection,
     sql: &HistorySql,
+    options: &Options,
 ) -> Result<Table, Error> {
     match DB::read_rows(conn, &sql.read).await {
         Ok(rows) => Ok(Table::rows(rows)),
+        Err(err) if busy(&err) => Err(read_error(err, options, sql)),
         // Not allowed to read it, or no database to read it in: no look at
         // its columns (the catalog hides them too) could make that a
         // missing table.
@@ -131,6 +133,10 @@ struct Held<DB: Backend> {
     conn: PoolConnection<DB>,
     lock: Option<RunLock>,
     open: bool,
+    /// The setting [`Backend::bound_waits`] changed, to restore.
+    waits: Option<i64>,
+    /// SQLite's run lock file, held from the plan to the run's end.
+    run_file: Option<crate::run_file::RunFile>,
 }
 
 impl<DB: Backend> Held<DB> {
@@ -139,7 +145,16 @@ impl<DB: Backend> Held<DB> {
             conn: pool.acquire().await.map_err(connect_error)?,
             lock: None,
             open: false,
+            waits: None,
+            run_file: None,
         })
+    }
+
+    /// From here on, a wait for another connection's lock is bounded by the
+    /// lock timeout.
+    async fn bound_waits(&mut self, timeout: std::time::Duration) -> Result<(), Error> {
+        self.waits = DB::bound_waits(&mut self.conn, timeout).await?;
+        Ok(())
     }
 
     async fn lock(&mut self, sql: &HistorySql, options: &Options) -> Result<(), Error> {
@@ -169,13 +184,18 @@ impl<DB: Backend> Held<DB> {
             DB::unlock_run(&mut self.conn, sql, lock).await?;
             self.lock = None;
         }
+        self.run_file = None;
+        if let Some(previous) = self.waits {
+            DB::restore_waits(&mut self.conn, previous).await?;
+            self.waits = None;
+        }
         Ok(())
     }
 }
 
 impl<DB: Backend> Drop for Held<DB> {
     fn drop(&mut self) {
-        if self.open || self.lock.is_some_and(RunLock::close_if_dropped) {
+        if self.open || self.waits.is_some() || self.lock.is_some_and(RunLock::close_if_dropped) {
             self.conn.close_on_drop();
         }
     }
@@ -223,11 +243,11 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
     }
 
     async fn data_version(&mut self) -> Result<Option<i64>, Error> {
-        DB::data_version(&mut self.held.conn).await
+        data_version::<DB>(&mut self.held.conn, self.options).await
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
-        read_table::<DB>(&mut self.held.conn, self.sql)
+        read_table::<DB>(&mut self.held.conn, self.sql, self.options)
             .await
             .map(Table::into_rows)
     }
@@ -265,6 +285,19 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
             return Ok(None);
         }
         DB::foreign_key_violation(&mut self.held.conn).await
+    }
+
+    async fn transaction_ended(&mut self, ask: bool) -> Result<bool, Error> {
+        if !ask {
+            return Ok(false);
+        }
+        let ended = DB::transaction_ended(&mut self.held.conn)
+            .await
+            .map_err(database_error("check that the transaction is still open"))?;
+        if ended {
+            self.held.open = false;
+        }
+        Ok(ended)
     }
 
     async fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
@@ -314,12 +347,15 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
     }
 }
 
-/// SQLite answers `database is locked` (code 5) when its busy timeout ran
+/// SQLite's `database is locked` (code 5): its busy timeout ran out.
+pub(super) fn busy(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("5"))
+}
+
+/// SQLite answers `database is locked` when its busy timeout ran
 /// out: a lock timeout. Anything else could not do `action`.
 fn lock_error(err: sqlx::Error, options: &Options, action: &str) -> Error {
-    if let sqlx::Error::Database(db) = &err
-        && db.code().as_deref() == Some("5")
-    {
+    if busy(&err) {
         return Error::LockTimeout {
             waited: options.lock_timeout,
             holder: None,
@@ -336,27 +372,54 @@ pub(super) async fn execute<DB: Backend>(
     target: Target,
     options: &Options,
 ) -> Result<Report, Error> {
-    let known = migrations.as_slice();
     let sql = HistorySql::new(DB::DIALECT, &options.table);
     if options.backup.is_some() && direction == Direction::Up {
         DB::can_back_up()?;
     }
     let mut held = Held::<DB>::acquire(pool).await?;
+    let ran = execute_held(&mut held, &sql, migrations, direction, target, options).await;
+    let released = held.release(&sql).await;
+    let report = ran?;
+    released?;
+    Ok(report)
+}
+
+async fn execute_held<DB: Backend>(
+    held: &mut Held<DB>,
+    sql: &HistorySql,
+    migrations: &Migrations,
+    direction: Direction,
+    target: Target,
+    options: &Options,
+) -> Result<Report, Error> {
+    let known = migrations.as_slice();
+    let started = std::time::Instant::now();
     if UpToDate::answers(direction, target)
-        && super::fast::up_to_date::<DB>(&mut held.conn, &sql, known, options).await
+        && super::fast::up_to_date::<DB>(&mut held.conn, sql, known, options).await
     {
         return Ok(nothing_to_do(known));
     }
+    // The fast path's one query waited as the pool sets its connections (it
+    // sets nothing, to stay one query); what is left of the lock timeout
+    // bounds every wait after it.
+    held.bound_waits(options.lock_timeout.saturating_sub(started.elapsed()))
+        .await?;
     // Read before the history, so that under the lock the history is read
     // again only if another connection committed since (where the database
     // can tell).
-    let data_version = DB::data_version(&mut held.conn).await?;
-    let table = read_table::<DB>(&mut held.conn, &sql).await?;
+    let data_version = data_version::<DB>(&mut held.conn, options).await?;
+    let table = read_table::<DB>(&mut held.conn, sql, options).await?;
     let rules = Rules::new(DB::DIALECT, options);
-    let first = match exec::start(known, &table, direction, target, options, rules)? {
-        Start::Done(report) => return Ok(report),
-        Start::Run(first) => first,
+    let database = DB::database_file(&mut held.conn).await?;
+    let first = match exec::start(known, &table, direction, target, options, rules) {
+        Ok(Start::Done(report)) => return Ok(report),
+        Ok(Start::Run(first)) => first,
+        // A dirty mark while another run holds the run lock is its step in
+        // flight: wait for the lock, then plan under it.
+        Err(Error::Dirty { .. }) if crate::run_file::held_elsewhere(&database) => None,
+        Err(err) => return Err(err),
     };
+    held.run_file = crate::run_file::take_async(&database, options.lock_timeout).await?;
     let backup = match (&options.backup, direction) {
         (Some(backup), Direction::Up) => {
             let from = first.as_ref().and_then(|plan| plan.from);
@@ -374,12 +437,28 @@ pub(super) async fn execute<DB: Backend>(
         first,
         data_version,
     };
-    held.lock(&sql, options).await?;
-    let ran = exec::run(&mut held.driver(&sql, options), run).await;
-    let released = held.release(&sql).await;
-    let outcome = ran.map_err(|err| crate::backup::name_backup(err, backup.as_ref()))?;
-    released?;
+    held.lock(sql, options).await?;
+    let outcome = exec::run(&mut held.driver(sql, options), run)
+        .await
+        .map_err(|err| crate::backup::name_backup(err, backup.as_ref()))?;
     Ok(outcome.report(direction, backup))
+}
+
+async fn data_version<DB: Backend>(
+    conn: &mut DB::Connection,
+    options: &Options,
+) -> Result<Option<i64>, Error> {
+    DB::data_version(conn)
+        .await
+        .map_err(|err| lock_error(err, options, "read the database's data version"))
+}
+
+/// Whether a dirty mark is a step in flight on a live runner: another run
+/// holds the run lock (SQLite's lock file).
+pub(crate) async fn in_flight<DB: Backend>(pool: &Pool<DB>) -> Result<bool, Error> {
+    let mut held = Held::<DB>::acquire(pool).await?;
+    let database = DB::database_file(&mut held.conn).await?;
+    Ok(crate::run_file::held_elsewhere(&database))
 }
 
 /// Reads the history for the read-only views, bringing an older format up
@@ -390,18 +469,31 @@ pub(crate) async fn read_rows<DB: Backend>(
 ) -> Result<Vec<AppliedRow>, Error> {
     let sql = HistorySql::new(DB::DIALECT, &options.table);
     let mut held = Held::<DB>::acquire(pool).await?;
-    match read_table::<DB>(&mut held.conn, &sql).await? {
-        Table::Rows(rows) => Ok(rows),
-        Table::Missing => Ok(Vec::new()),
-        // Read as it is: only a run that changes the database upgrades it.
-        Table::Outdated(columns) => DB::read_rows(&mut held.conn, &sql.read_outdated(&columns))
-            .await
-            .map(|rows| Table::rows(rows).into_rows())
-            .map_err(database_error(format!(
-                "read the history table {}",
-                sql.table
-            ))),
+    let read = async {
+        held.bound_waits(options.lock_timeout).await?;
+        match read_table::<DB>(&mut held.conn, &sql, options).await? {
+            Table::Rows(rows) => Ok(rows),
+            Table::Missing => Ok(Vec::new()),
+            // Read as it is: only a run that changes the database upgrades it.
+            Table::Outdated(columns) => DB::read_rows(&mut held.conn, &sql.read_outdated(&columns))
+                .await
+                .map(|rows| Table::rows(rows).into_rows())
+                .map_err(|err| read_error(err, options, &sql)),
+        }
     }
+    .await;
+    let released = held.release(&sql).await;
+    let rows = read?;
+    released?;
+    Ok(rows)
+}
+
+fn read_error(err: sqlx::Error, options: &Options, sql: &HistorySql) -> Error {
+    lock_error(
+        err,
+        options,
+        &format!("read the history table {}", sql.table),
+    )
 }
 
 /// Records the history as if at `target`, under the run's lock.
@@ -414,9 +506,13 @@ pub(super) async fn stamp<DB: Backend>(
     let sql = HistorySql::new(DB::DIALECT, &options.table);
     let mut held = Held::<DB>::acquire(pool).await?;
     let rules = Rules::new(DB::DIALECT, options);
-    held.lock(&sql, options).await?;
     let known = migrations.as_slice();
-    let stamped = exec::stamp(&mut held.driver(&sql, options), rules, known, target).await;
+    let stamped = async {
+        held.bound_waits(options.lock_timeout).await?;
+        held.lock(&sql, options).await?;
+        exec::stamp(&mut held.driver(&sql, options), rules, known, target).await
+    }
+    .await;
     let released = held.release(&sql).await;
     let report = stamped?;
     released?;
