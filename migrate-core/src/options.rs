@@ -18,10 +18,14 @@ pub enum TransactionMode {
     Single,
 }
 
-/// How PostgreSQL runners keep each other out (other databases have one way).
+/// How runners on PostgreSQL and MySQL/MariaDB keep each other out (SQLite
+/// has one way: its write lock and the run lock file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LockMode {
-    /// A session advisory lock held for the whole run (the default).
+    /// A lock held for the whole run (the default): on PostgreSQL an
+    /// advisory lock, on MySQL/MariaDB a named lock (`GET_LOCK`). On a
+    /// MariaDB Galera cluster (`wsrep_on=ON`), where a named lock is local
+    /// to one node, the runner takes the lease instead.
     #[default]
     Session,
     /// A transaction-scoped advisory lock taken in each step's transaction,
@@ -29,6 +33,13 @@ pub enum LockMode {
     /// PgBouncer, where a session lock could be released on another
     /// server connection.
     Transaction,
+    /// A lease: a row in a small lock table beside the history table
+    /// (`<table>_lock`), taken and renewed with ordinary writes, so that it
+    /// holds across the nodes of a cluster, through any pooler, and on
+    /// PostgreSQL-compatible databases without advisory locks. A heartbeat
+    /// renews it while the run lasts; a runner that dies loses it when it
+    /// expires (see [`Options::lease_duration`]).
+    Lease,
     /// No lock, for PostgreSQL-compatible databases without advisory locks
     /// (CockroachDB): run one migrator at a time yourself.
     None,
@@ -59,6 +70,9 @@ pub struct Options {
     pub(crate) lock_mode: LockMode,
     pub(crate) backup: Option<Backup>,
     pub(crate) suspend_foreign_keys: bool,
+    pub(crate) statement_lock_timeout: Option<Duration>,
+    pub(crate) lock_retries: u32,
+    pub(crate) lease_duration: Duration,
 }
 
 impl Default for Options {
@@ -73,11 +87,33 @@ impl Default for Options {
             lock_mode: LockMode::Session,
             backup: None,
             suspend_foreign_keys: true,
+            statement_lock_timeout: None,
+            lock_retries: DEFAULT_LOCK_RETRIES,
+            lease_duration: Duration::from_secs(30),
         }
     }
 }
 
+/// PostgreSQL's statement lock timeout when none is set.
+pub(crate) const DEFAULT_STATEMENT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many times a step that hit the statement lock timeout is retried.
+pub(crate) const DEFAULT_LOCK_RETRIES: u32 = 5;
+
 impl Options {
+    /// The statement lock timeout a run on `dialect` uses: PostgreSQL's
+    /// default when none is set, none on MySQL unless set, never on
+    /// SQLite; a zero turns it off.
+    #[allow(dead_code)]
+    pub(crate) fn statement_lock_timeout_on(&self, dialect: crate::Dialect) -> Option<Duration> {
+        let timeout = match (dialect, self.statement_lock_timeout) {
+            (crate::Dialect::Sqlite, _) | (crate::Dialect::MySql, None) => return None,
+            (crate::Dialect::Postgres, None) => DEFAULT_STATEMENT_LOCK_TIMEOUT,
+            (_, Some(timeout)) => timeout,
+        };
+        (!timeout.is_zero()).then_some(timeout)
+    }
+
     /// Uses another history table (default `_migrate_history`), optionally
     /// schema-qualified.
     ///
@@ -196,7 +232,8 @@ impl Options {
         self
     }
 
-    /// How PostgreSQL runners lock (default: a session advisory lock).
+    /// How PostgreSQL and MySQL/MariaDB runners lock (default: a lock held
+    /// for the run; see [`LockMode`]).
     ///
     /// # Examples
     ///
@@ -207,6 +244,64 @@ impl Options {
     #[must_use]
     pub fn lock_mode(mut self, mode: LockMode) -> Self {
         self.lock_mode = mode;
+        self
+    }
+
+    /// How long one statement of a step may wait for a table lock before
+    /// the step is rolled back and retried ([`Options::lock_retries`]), so
+    /// that a step queued behind a long transaction never makes the
+    /// application's queries queue behind it. On PostgreSQL it is on by
+    /// default (2 s; each step runs with `SET LOCAL lock_timeout`); on
+    /// MySQL/MariaDB it is off unless set (`lock_wait_timeout`, in whole
+    /// seconds). `Duration::ZERO` turns it off. SQLite has no table locks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default()
+    ///     .statement_lock_timeout(std::time::Duration::from_millis(500))
+    ///     .lock_retries(30);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn statement_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_lock_timeout = Some(timeout);
+        self
+    }
+
+    /// How many times a step that hit the statement lock timeout is rolled
+    /// back and tried again, with a growing pause, before the run fails
+    /// (default 5). A `no-transaction` step is retried only while none of
+    /// its statements has run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().lock_retries(0);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn lock_retries(mut self, retries: u32) -> Self {
+        self.lock_retries = retries;
+        self
+    }
+
+    /// How long a lease ([`LockMode::Lease`]) lasts without being renewed
+    /// (default 30 s): a runner renews it at a third of that while it
+    /// runs, and a runner that died loses it this long after its last
+    /// renewal, when the next runner takes over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default()
+    ///     .lock_mode(migrate::LockMode::Lease)
+    ///     .lease_duration(std::time::Duration::from_secs(10));
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn lease_duration(mut self, duration: Duration) -> Self {
+        self.lease_duration = duration.max(Duration::from_secs(1));
         self
     }
 
