@@ -79,6 +79,13 @@ pub(crate) mod lock {
         };
     }
 
+    /// PostgreSQL's second key: a step in flight outside a transaction.
+    macro_rules! pg_in_flight_key {
+        () => {
+            "hashtext(current_database()), hashtext($1 || ' in flight')"
+        };
+    }
+
     /// MySQL's lock name (at most 64 characters, server-wide): the database
     /// and the history table, hashed.
     macro_rules! mysql_key {
@@ -87,18 +94,41 @@ pub(crate) mod lock {
         };
     }
 
-    /// PostgreSQL: tries the session lock that spans a run, without waiting.
+    /// PostgreSQL: tries, in the transaction just begun, the migration lock
+    /// without waiting: the run's key, held until the transaction ends, and
+    /// the in-flight key ([`PG_TRY_IN_FLIGHT`]) free (taken and let go in
+    /// the same statement, so nothing stays). Transaction-scoped, so that
+    /// nothing stays on the server connection: a pooler in transaction
+    /// mode (PgBouncer) keeps the connection for the client while the
+    /// transaction is open, and the lock goes with the transaction when
+    /// the client goes. (`CASE` fixes the order: `AND` may evaluate its sides in any.)
     #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
-    pub(crate) const PG_TRY_SESSION: &str = concat!("SELECT pg_try_advisory_lock(", pg_key!(), ")");
-    /// PostgreSQL: releases it.
+    pub(crate) const PG_TRY_RUN: &str = concat!(
+        "SELECT (CASE WHEN pg_try_advisory_xact_lock(",
+        pg_key!(),
+        ") THEN CASE WHEN pg_try_advisory_lock(",
+        pg_in_flight_key!(),
+        ") THEN pg_advisory_unlock(",
+        pg_in_flight_key!(),
+        ") ELSE FALSE END ELSE FALSE END)::text"
+    );
+    /// PostgreSQL: tries the in-flight key alone, taken while the run's key
+    /// is held (so nobody else can be taking it) and held while a
+    /// `no-transaction` step runs in transaction lock mode (the run's key
+    /// is then free between that step's transactions): a runner that finds
+    /// it taken waits for the step instead of calling it dirty.
     #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
-    pub(crate) const PG_UNLOCK_SESSION: &str =
-        concat!("SELECT pg_advisory_unlock(", pg_key!(), ")");
-    /// PostgreSQL: tries the transaction-scoped lock of one step (released
-    /// at its commit or rollback), for poolers in transaction mode.
+    pub(crate) const PG_TRY_IN_FLIGHT: &str = concat!(
+        "SELECT pg_try_advisory_xact_lock(",
+        pg_in_flight_key!(),
+        ")::text"
+    );
+    /// PostgreSQL: opens the transaction of a connection that holds the
+    /// lock for a run (or a step in flight), which may stay idle for long:
+    /// the server's idle-in-transaction timeout must not end it.
     #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
-    pub(crate) const PG_TRY_TRANSACTION: &str =
-        concat!("SELECT pg_try_advisory_xact_lock(", pg_key!(), ")");
+    pub(crate) const PG_HOLD_BEGIN: &str =
+        "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0";
     /// PostgreSQL: whether the transaction a step began is gone (a script
     /// ended it): in one that began earlier, the statement started later.
     #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
@@ -114,11 +144,9 @@ pub(crate) mod lock {
          ' since ' || to_char(a.state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)' \
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
          WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() \
-         AND l.classid = hashtext(current_database())::oid AND l.objid = hashtext($1)::oid \
+         AND l.classid = hashtext(current_database())::oid \
+         AND l.objid IN (hashtext($1)::oid, hashtext($1 || ' in flight')::oid) \
          AND l.objsubid = 2 LIMIT 1";
-    /// PostgreSQL: waits on the server between two tries: seconds.
-    #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
-    pub(crate) const PG_PAUSE: &str = "SELECT pg_sleep($1)";
     /// MySQL: takes the named lock, waiting on the server: then the seconds
     /// to wait.
     #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
@@ -129,6 +157,13 @@ pub(crate) mod lock {
     /// MySQL: releases it.
     #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
     pub(crate) const MYSQL_RELEASE: &str = concat!("SELECT RELEASE_LOCK(", mysql_key!(), ")");
+    /// MySQL: who holds it (a connection id), if anyone does.
+    #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+    pub(crate) const MYSQL_HOLDER: &str = concat!(
+        "SELECT CONCAT('MySQL connection ', IS_USED_LOCK(",
+        mysql_key!(),
+        "))"
+    );
 }
 
 /// SQLite: changes whenever another connection commits to the database.
@@ -387,13 +422,16 @@ impl HistorySql {
     }
 }
 
-/// A value written into a statement as a literal, for SQL that is printed
-/// rather than run (`migrate upgrade --sql`).
+/// A value for a statement's placeholder: bound by a driver, or written
+/// into the statement as a literal ([`with_literals`]) for SQL that is
+/// printed (`migrate upgrade --sql`) or sent without a prepared statement
+/// (PostgreSQL). Internal.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Literal<'v> {
+pub enum Literal<'v> {
     /// An integer.
     Integer(i64),
-    /// A string, quoted.
+    /// Text.
     Text(&'v str),
     /// `NULL`.
     Null,
@@ -401,24 +439,45 @@ pub(crate) enum Literal<'v> {
     Boolean(bool),
 }
 
-impl std::fmt::Display for Literal<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Literal<'_> {
+    /// The value as a literal of `dialect`. A string's `'` is doubled;
+    /// MySQL and MariaDB read `\` in a string as an escape (unless the
+    /// server runs with `NO_BACKSLASH_ESCAPES`), so there each backslash
+    /// is doubled; PostgreSQL reads it as an escape only where
+    /// `standard_conforming_strings` is off, so a string with one is
+    /// written `E'…'` with it doubled, which reads the same either way.
+    fn write_to(&self, dialect: Dialect, out: &mut String) {
+        use std::fmt::Write as _;
         match *self {
-            Literal::Integer(value) => write!(f, "{value}"),
-            Literal::Text(text) => {
-                write!(f, "'{}'", text.replace('\'', "''"))
+            Literal::Integer(value) => {
+                let _ = write!(out, "{value}");
             }
-            Literal::Null => f.write_str("NULL"),
-            Literal::Boolean(value) => f.write_str(if value { "TRUE" } else { "FALSE" }),
+            Literal::Text(text) => {
+                let backslash = text.contains('\\');
+                if backslash && dialect == Dialect::Postgres {
+                    out.push('E');
+                }
+                out.push('\'');
+                for c in text.chars() {
+                    match c {
+                        '\'' => out.push_str("''"),
+                        '\\' if dialect != Dialect::Sqlite => out.push_str("\\\\"),
+                        c => out.push(c),
+                    }
+                }
+                out.push('\'');
+            }
+            Literal::Null => out.push_str("NULL"),
+            Literal::Boolean(value) => out.push_str(if value { "TRUE" } else { "FALSE" }),
         }
     }
 }
 
 /// One of the statements above with its placeholders (`?N`, `$N`, or
-/// MySQL's positional `?`) replaced by the values as literals. The
-/// statements hold no `?` or `$` but their placeholders (table names are
-/// validated identifiers), so the replacement is exact.
-pub(crate) fn with_literals(statement: &str, values: &[Literal<'_>]) -> String {
+/// MySQL's positional `?`) replaced by the values as literals of
+/// `dialect`. The statements hold no `?` or `$` but their placeholders
+/// (table names are validated identifiers), so the replacement is exact.
+pub(crate) fn with_literals(dialect: Dialect, statement: &str, values: &[Literal<'_>]) -> String {
     let mut out = String::with_capacity(statement.len() + 64);
     let mut rest = statement;
     let mut position = 0;
@@ -435,7 +494,7 @@ pub(crate) fn with_literals(statement: &str, values: &[Literal<'_>]) -> String {
             rest[at + 1..at + 1 + digits].parse().unwrap_or(0)
         };
         match index.checked_sub(1).and_then(|i| values.get(i)) {
-            Some(value) => out.push_str(&value.to_string()),
+            Some(value) => value.write_to(dialect, &mut out),
             None => out.push_str(&rest[at..at + 1 + digits]),
         }
         rest = &rest[at + 1 + digits..];
@@ -453,6 +512,7 @@ mod tests {
         let sql = HistorySql::sqlite(&TableName::new("app.h").unwrap());
         assert_eq!(
             with_literals(
+                Dialect::Sqlite,
                 &sql.insert,
                 &[
                     Literal::Integer(12),
@@ -469,6 +529,7 @@ mod tests {
         );
         assert_eq!(
             with_literals(
+                Dialect::Sqlite,
                 &sql.mark,
                 &[
                     Literal::Boolean(false),
@@ -483,7 +544,10 @@ mod tests {
             "SELECT count(*) FROM \"app\".sqlite_master WHERE type = 'table' AND name = ?1"
         );
         // A placeholder without a value is left as it is.
-        assert_eq!(with_literals("a ?2 ?3", &[Literal::Integer(1)]), "a ?2 ?3");
+        assert_eq!(
+            with_literals(Dialect::Sqlite, "a ?2 ?3", &[Literal::Integer(1)]),
+            "a ?2 ?3"
+        );
         let mysql = HistorySql::new(Dialect::MySql, &TableName::new("h").unwrap());
         assert_eq!(
             mysql.mark,
@@ -492,6 +556,7 @@ mod tests {
         );
         assert_eq!(
             with_literals(
+                Dialect::MySql,
                 &mysql.mark,
                 &[
                     Literal::Boolean(true),
@@ -507,12 +572,29 @@ mod tests {
             "DELETE FROM \"app\".\"h\" WHERE version = $1"
         );
         assert_eq!(
-            with_literals(&postgres.delete, &[Literal::Integer(4)]),
+            with_literals(Dialect::Postgres, &postgres.delete, &[Literal::Integer(4)]),
             "DELETE FROM \"app\".\"h\" WHERE version = 4"
         );
         assert_eq!(
             postgres.create_schema.as_deref(),
             Some("CREATE SCHEMA IF NOT EXISTS \"app\"")
+        );
+    }
+
+    #[test]
+    fn a_string_reads_back_as_it_was_in_every_dialect() {
+        let text = [Literal::Text(r"it's a \n")];
+        assert_eq!(with_literals(Dialect::Sqlite, "?1", &text), r"'it''s a \n'");
+        assert_eq!(with_literals(Dialect::MySql, "?", &text), r"'it''s a \\n'");
+        // `E'…'` reads `\\` as one backslash whatever
+        // standard_conforming_strings says; a string without one is plain.
+        assert_eq!(
+            with_literals(Dialect::Postgres, "$1", &text),
+            r"E'it''s a \\n'"
+        );
+        assert_eq!(
+            with_literals(Dialect::Postgres, "$1", &[Literal::Text("it's")]),
+            "'it''s'"
         );
     }
 }

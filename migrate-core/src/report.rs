@@ -89,7 +89,7 @@ pub struct Status {
     /// pending ones are older than the newest applied one.
     pub drift: bool,
     /// A migration outside a transaction is being applied right now by a
-    /// live runner (SQLite: it holds the run lock), so its in-flight mark
+    /// live runner (it holds the migration lock), so its in-flight mark
     /// is not dirt: `dirty` is then false. Serialized only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub in_progress: bool,

@@ -329,3 +329,59 @@ async fn a_transaction_ended_where_the_split_cannot_see_is_found_and_marked_dirt
         assert!(again.to_string().contains("is marked dirty"), "{again}");
     }
 }
+
+/// Regression (issue 10, item 9): in transaction lock mode, while one
+/// runner's `no-transaction` step ran, a second starter saw its in-flight
+/// mark and exited "marked dirty … repair the schema by hand". The step
+/// now holds the in-flight lock while it runs: the second runner waits for
+/// it and finds nothing left to do, and `status` says it is in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_mode_waits_for_a_step_in_flight_instead_of_calling_it_dirty() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        (
+            "0002_slow.sql",
+            "-- migrate:no-transaction\nSELECT pg_sleep(2);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+        ),
+    ]);
+    let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
+    let options = Options::default().lock_mode(LockMode::Transaction);
+    let first = {
+        let (set, options, url) = (set.clone(), options.clone(), database.url.clone());
+        tokio::spawn(async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            migrate::sqlx::upgrade(&pool, &set, Target::Head, &options).await
+        })
+    };
+    let pool = pool(&database, 2).await;
+    let started = std::time::Instant::now();
+    loop {
+        let marks: Vec<bool> =
+            sqlx::query_scalar("SELECT success FROM _migrate_history WHERE version = 2")
+                .fetch_all(&pool)
+                .await
+                .unwrap_or_default();
+        if marks == [false] {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no mark seen");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let status = migrate::sqlx::status(&pool, &set, &options).await.unwrap();
+    assert!(status.in_progress && !status.dirty, "{status:?}");
+    let second = migrate::sqlx::upgrade(&pool, &set, Target::Head, &options)
+        .await
+        .unwrap();
+    assert!(second.steps.is_empty(), "the first runner applied it");
+    assert_eq!(first.await.unwrap().unwrap().steps.len(), 2);
+    let rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _migrate_history ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(1, true), (2, true)]);
+    assert!(lock_is_free(&pool).await, "every lock is released");
+}

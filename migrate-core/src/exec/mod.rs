@@ -325,10 +325,17 @@ impl<'m> Execution<'m, '_> {
                 };
                 p.write(&mark).await?;
                 self.history.apply(&mark);
+                let guarded = self.rules.lock_per_step();
+                if guarded {
+                    p.guard_in_flight().await?;
+                }
                 if self.rules.transactional() {
                     p.commit().await?;
                 }
                 self.step(p, &step, &script, true).await?;
+                if guarded {
+                    p.end_guard().await?;
+                }
             } else {
                 self.step(p, &step, &script, false).await?;
                 p.commit().await?;

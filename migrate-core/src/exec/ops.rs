@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::future::{Future, ready};
 
 use crate::Error;
+use crate::dialect::{HistorySql, Literal};
 use crate::plan::{AppliedRow, Step};
 use crate::run::ScriptError;
 
@@ -62,6 +63,50 @@ pub(crate) enum Write<'m> {
 }
 
 impl Write<'_> {
+    /// The statement that makes this write, and its values in placeholder
+    /// order: bound by a driver, or written in as literals (the preview,
+    /// and PostgreSQL, which sends no prepared statement a pooler could
+    /// lose). `measured: false` writes the execution time as 0, for SQL
+    /// printed before it runs.
+    pub(crate) fn statement<'s>(
+        &'s self,
+        sql: &'s HistorySql,
+        measured: bool,
+    ) -> (&'s str, Vec<Literal<'s>>) {
+        let ms = |ms: i64| Literal::Integer(if measured { ms } else { 0 });
+        match self {
+            Write::Insert { row, down_sql } => (
+                &sql.insert,
+                vec![
+                    Literal::Integer(row.version),
+                    Literal::Text(&row.name),
+                    Literal::Text(&row.checksum),
+                    down_sql.map_or(Literal::Null, Literal::Text),
+                    Literal::Text(&row.applied_at),
+                    ms(row.execution_ms),
+                    Literal::Boolean(row.success),
+                ],
+            ),
+            Write::Mark {
+                version,
+                success,
+                execution_ms,
+            } => (
+                &sql.mark,
+                vec![
+                    Literal::Boolean(*success),
+                    ms(*execution_ms),
+                    Literal::Integer(*version),
+                ],
+            ),
+            Write::Delete(version) => (&sql.delete, vec![Literal::Integer(*version)]),
+            Write::MarkClean { version, checksum } => (
+                &sql.mark_clean,
+                vec![Literal::Text(checksum), Literal::Integer(*version)],
+            ),
+        }
+    }
+
     /// What a failure of this write could not do, for its message.
     pub(crate) fn action(&self) -> String {
         match self {
@@ -147,6 +192,16 @@ pub(crate) trait Perform {
     /// where nothing tells at no cost, the answer is false.
     fn transaction_ended(&mut self, ask: bool) -> impl Future<Output = Result<bool, Error>> + Send;
 
+    /// Before a `no-transaction` step's in-flight mark commits, where the
+    /// run's lock is taken per step (PostgreSQL's transaction lock mode):
+    /// holds the in-flight lock until [`Perform::end_guard`], so that a
+    /// runner that sees the mark waits for the step instead of calling it
+    /// dirty.
+    fn guard_in_flight(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Releases what [`Perform::guard_in_flight`] took.
+    fn end_guard(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Writes to the history table.
     fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send;
 
@@ -230,6 +285,13 @@ impl<T: PerformNow> Perform for T {
     }
     fn transaction_ended(&mut self, ask: bool) -> impl Future<Output = Result<bool, Error>> + Send {
         ready(PerformNow::transaction_ended(self, ask))
+    }
+    /// Only PostgreSQL, through sqlx, locks per step.
+    fn guard_in_flight(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(Ok(()))
+    }
+    fn end_guard(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(Ok(()))
     }
     fn write(&mut self, write: &Write<'_>) -> impl Future<Output = Result<(), Error>> + Send {
         ready(PerformNow::write(self, write))

@@ -96,10 +96,17 @@ impl Rules {
     /// dirty mark seen without it may be a step in flight: plan under it.
     pub(crate) fn holds_run_lock(self) -> bool {
         match self.dialect {
-            Dialect::Postgres => self.lock_mode == LockMode::Session,
+            Dialect::Postgres => matches!(self.lock_mode, LockMode::Session | LockMode::Lease),
             Dialect::MySql => true,
             Dialect::Sqlite => false,
         }
+    }
+
+    /// A dirty mark seen before the lock may be a step in flight on a live
+    /// runner, which the lock (or, per step, the in-flight lock) makes this
+    /// one wait for: plan under it.
+    pub(crate) fn waits_for_in_flight(self) -> bool {
+        self.holds_run_lock() || self.lock_per_step()
     }
 }
 
@@ -141,7 +148,7 @@ pub(crate) fn start<'m>(
                     }));
                 }
                 Ok(first) => Some(first),
-                Err(Error::Dirty { .. }) if rules.holds_run_lock() => None,
+                Err(Error::Dirty { .. }) if rules.waits_for_in_flight() => None,
                 Err(err) => return Err(err),
             }
         }

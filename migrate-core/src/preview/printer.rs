@@ -1,11 +1,10 @@
 //! The preview's performer: the execution stage's program written down as
 //! SQL instead of carried out.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::dialect::{Dialect, HistorySql, Literal, added_columns, with_literals};
+use crate::dialect::{HistorySql, added_columns, with_literals};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Write};
 use crate::plan::{AppliedRow, Plan, Step};
 use crate::report::Direction;
@@ -29,18 +28,6 @@ fn terminated(script: &str) -> String {
         text.push_str("\n;");
     }
     text
-}
-
-/// A down script as a string literal of the dialect: MySQL and MariaDB
-/// read `\` in a string as an escape (unless the server runs with
-/// `NO_BACKSLASH_ESCAPES`), so there each backslash is doubled; `'` is
-/// doubled by [`Literal`] everywhere.
-fn text(dialect: Dialect, text: &str) -> Cow<'_, str> {
-    if dialect == Dialect::MySql && text.contains('\\') {
-        Cow::Owned(text.replace('\\', "\\\\"))
-    } else {
-        Cow::Borrowed(text)
-    }
 }
 
 /// A step's block of printed SQL: its header, then its statements.
@@ -162,43 +149,9 @@ impl PerformNow for Printer<'_> {
     }
 
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
-        let dialect = self.sql.dialect;
         // What a run measures is not known ahead: printed as 0.
-        let statement = match write {
-            Write::Insert { row, down_sql } => {
-                let down = down_sql.map(|down| text(dialect, down));
-                with_literals(
-                    &self.sql.insert,
-                    &[
-                        Literal::Integer(row.version),
-                        Literal::Text(&row.name),
-                        Literal::Text(&row.checksum),
-                        down.as_deref().map_or(Literal::Null, Literal::Text),
-                        Literal::Text(&row.applied_at),
-                        Literal::Integer(0),
-                        Literal::Boolean(row.success),
-                    ],
-                )
-            }
-            Write::Mark {
-                version, success, ..
-            } => with_literals(
-                &self.sql.mark,
-                &[
-                    Literal::Boolean(*success),
-                    Literal::Integer(0),
-                    Literal::Integer(*version),
-                ],
-            ),
-            Write::Delete(version) => {
-                with_literals(&self.sql.delete, &[Literal::Integer(*version)])
-            }
-            Write::MarkClean { version, checksum } => with_literals(
-                &self.sql.mark_clean,
-                &[Literal::Text(checksum), Literal::Integer(*version)],
-            ),
-        };
-        self.statement(&statement);
+        let (statement, values) = write.statement(self.sql, false);
+        self.statement(&with_literals(self.sql.dialect, statement, &values));
         Ok(())
     }
 

@@ -86,6 +86,15 @@ pub trait Backend: sqlx::Database + private::Sealed {
         async { Ok(()) }
     }
 
+    /// Who holds the migration lock now, if another runner does (a dirty
+    /// mark is then its step in flight): SQLite's run lock file, the
+    /// server's lock elsewhere.
+    #[doc(hidden)]
+    fn lock_holder(
+        conn: &mut Self::Connection,
+        sql: &HistorySql,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+
     /// The database's file (SQLite's main database), beside which a run
     /// takes its run lock (`crate::run_file`); empty where there is none.
     #[doc(hidden)]
@@ -102,6 +111,22 @@ pub trait Backend: sqlx::Database + private::Sealed {
         _conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
         async { Ok(false) }
+    }
+
+    /// On a connection of its own (PostgreSQL), begins a transaction and
+    /// takes the migration lock in it, waiting up to the lock timeout:
+    /// both keys for a run (`in_flight: false`), or the in-flight key
+    /// alone while a `no-transaction` step runs in transaction lock mode.
+    /// The lock is released when that transaction ends or the connection
+    /// closes, whatever killed the run.
+    #[doc(hidden)]
+    fn hold(
+        _conn: &mut Self::Connection,
+        _sql: &HistorySql,
+        _options: &Options,
+        _in_flight: bool,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
     }
 
     /// Releases the run's lock.
@@ -160,8 +185,10 @@ pub(crate) mod private {
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunLock {
-    /// PostgreSQL's session advisory lock (`LockMode::Session`).
-    Advisory,
+    /// PostgreSQL (`LockMode::Session`): a connection of its own holds
+    /// the lock for the run, in an open transaction (see
+    /// [`Backend::hold`]); the run's connection holds nothing.
+    Hold,
     /// MySQL's named lock (`GET_LOCK`), and the server's
     /// `max_allowed_packet`: the largest script it takes.
     Named {
@@ -187,8 +214,7 @@ impl RunLock {
     pub(crate) fn close_if_dropped(self) -> bool {
         matches!(
             self,
-            RunLock::Advisory
-                | RunLock::Named { .. }
+            RunLock::Named { .. }
                 | RunLock::Sqlite {
                     foreign_keys_off: true
                 }
@@ -206,16 +232,7 @@ impl RunLock {
     }
 }
 
-/// A value bound to a statement's placeholder.
+/// A value bound to a statement's placeholder (or written in as a literal,
+/// on PostgreSQL).
 #[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub enum Param<'v> {
-    /// An integer.
-    Integer(i64),
-    /// Text.
-    Text(&'v str),
-    /// Text or NULL.
-    OptionalText(Option<&'v str>),
-    /// A boolean.
-    Boolean(bool),
-}
+pub type Param<'v> = crate::dialect::Literal<'v>;

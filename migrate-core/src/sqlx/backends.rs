@@ -25,6 +25,7 @@ use crate::run::ScriptError;
 use crate::{Error, Options};
 
 /// Binds `params` in order to a query.
+#[cfg(any(feature = "sqlx-sqlite", feature = "sqlx-mysql"))]
 macro_rules! bind_all {
     ($query:expr, $params:expr) => {{
         let mut query = $query;
@@ -32,7 +33,7 @@ macro_rules! bind_all {
             query = match *param {
                 Param::Integer(value) => query.bind(value),
                 Param::Text(value) => query.bind(value.to_owned()),
-                Param::OptionalText(value) => query.bind(value.map(str::to_owned)),
+                Param::Null => query.bind(None::<String>),
                 Param::Boolean(value) => query.bind(value),
             };
         }
@@ -40,8 +41,29 @@ macro_rules! bind_all {
     }};
 }
 
-/// The operations whose code is the same for every database type.
-macro_rules! shared_operations {
+/// A history row as read by any database type.
+fn applied_row<R: sqlx::Row>(row: &R) -> Result<AppliedRow, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(AppliedRow {
+        version: row.try_get(0)?,
+        name: row.try_get(1)?,
+        checksum: row.try_get(2)?,
+        applied_at: row.try_get(3)?,
+        execution_ms: row.try_get(4)?,
+        success: row.try_get(5)?,
+        has_down_sql: row.try_get(6)?,
+    })
+}
+
+/// The operations as prepared statements with bound values (SQLite,
+/// MySQL and MariaDB).
+#[cfg(any(feature = "sqlx-sqlite", feature = "sqlx-mysql"))]
+macro_rules! prepared_operations {
     ($db:ty) => {
         async fn read_rows(
             conn: &mut <$db as sqlx::Database>::Connection,
@@ -50,19 +72,7 @@ macro_rules! shared_operations {
             let rows = sqlx::query(AssertSqlSafe(statement))
                 .fetch_all(&mut *conn)
                 .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(AppliedRow {
-                        version: row.try_get(0)?,
-                        name: row.try_get(1)?,
-                        checksum: row.try_get(2)?,
-                        applied_at: row.try_get(3)?,
-                        execution_ms: row.try_get(4)?,
-                        success: row.try_get(5)?,
-                        has_down_sql: row.try_get(6)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(applied_row).collect()
         }
 
         async fn execute(
@@ -91,6 +101,80 @@ macro_rules! shared_operations {
     };
 }
 
+/// PostgreSQL's statements go in the simple query protocol, values written
+/// in as literals: no statement is prepared (named or unnamed) that a pooler
+/// in transaction mode (PgBouncer) could hand to another client or lose
+/// between two messages, and nothing is left on the server connection.
+#[cfg(feature = "sqlx-postgres")]
+mod simple {
+    use sqlx::{AssertSqlSafe, Row as _};
+
+    use super::{Param, applied_row};
+    use crate::dialect::{Dialect, with_literals};
+    use crate::plan::AppliedRow;
+
+    fn sql(statement: &str, params: &[Param<'_>]) -> AssertSqlSafe<String> {
+        AssertSqlSafe(with_literals(Dialect::Postgres, statement, params))
+    }
+
+    pub(super) async fn rows(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+        sqlx::raw_sql(sql(statement, params))
+            .fetch_all(&mut *conn)
+            .await
+    }
+
+    pub(super) async fn read_rows(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+    ) -> Result<Vec<AppliedRow>, sqlx::Error> {
+        rows(conn, statement, &[])
+            .await?
+            .iter()
+            .map(applied_row)
+            .collect()
+    }
+
+    pub(super) async fn execute(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+        params: &[Param<'_>],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(sql(statement, params))
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    }
+
+    pub(super) async fn texts(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Option<String>>, sqlx::Error> {
+        rows(conn, statement, params)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<Option<String>, _>(0))
+            .collect()
+    }
+
+    /// The first column of the first row, as text.
+    pub(super) async fn text(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<String>, sqlx::Error> {
+        Ok(texts(conn, statement, params)
+            .await?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+}
+
 /// Server databases are backed up with their own dump tools.
 #[cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql"))]
 macro_rules! no_backups {
@@ -115,32 +199,36 @@ macro_rules! no_backups {
     };
 }
 
-/// Takes a lock by trying `try_lock` until it answers true, pausing on the
-/// server in between with growing pauses, until the lock timeout.
+/// Takes the migration lock in the transaction open on `conn`, trying
+/// `try_lock` until it answers true. Between tries the transaction is
+/// rolled back and the runner waits on its own side, not the server's: a
+/// waiting runner holds no server connection a pooler in transaction mode
+/// could give the lock's holder; `begin` opens the next try's transaction.
+/// Past the lock timeout it says who holds the lock (after a runner was
+/// killed, its server process may keep it until its statement ends).
 #[cfg(feature = "sqlx-postgres")]
 async fn spin(
     conn: &mut sqlx::PgConnection,
+    begin: &str,
     try_lock: &'static str,
     key: &str,
     options: &Options,
 ) -> Result<(), Error> {
     let started = Instant::now();
     let mut wait = Duration::from_millis(10);
+    let key = [Param::Text(key)];
     loop {
-        let taken: bool = sqlx::query_scalar(try_lock)
-            .bind(key)
-            .fetch_one(&mut *conn)
+        let taken = simple::text(conn, try_lock, &key)
             .await
             .map_err(database_error("take the migration lock"))?;
-        if taken {
+        if taken.as_deref() == Some("true") {
             return Ok(());
         }
+        simple::execute(conn, "ROLLBACK", &[])
+            .await
+            .map_err(database_error("wait for the migration lock"))?;
         if started.elapsed() >= options.lock_timeout {
-            // Who holds it: after a runner was killed, its server process
-            // keeps the lock until its statement ends.
-            let holder: Option<String> = sqlx::query_scalar(lock::PG_HOLDER)
-                .bind(key)
-                .fetch_optional(&mut *conn)
+            let holder = simple::text(conn, lock::PG_HOLDER, &key)
                 .await
                 .ok()
                 .flatten();
@@ -149,12 +237,12 @@ async fn spin(
                 holder,
             });
         }
-        sqlx::query(lock::PG_PAUSE)
-            .bind(wait.as_secs_f64())
-            .execute(&mut *conn)
+        sqlx_core::rt::sleep(wait.min(options.lock_timeout.saturating_sub(started.elapsed())))
+            .await;
+        wait = (wait * 2).min(Duration::from_millis(500));
+        simple::execute(conn, begin, &[])
             .await
             .map_err(database_error("wait for the migration lock"))?;
-        wait = (wait * 2).min(Duration::from_millis(500));
     }
 }
 
@@ -165,52 +253,94 @@ impl private::Sealed for sqlx::Postgres {}
 impl Backend for sqlx::Postgres {
     const DIALECT: Dialect = Dialect::Postgres;
 
-    shared_operations!(sqlx::Postgres);
+    async fn read_rows(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+    ) -> Result<Vec<AppliedRow>, sqlx::Error> {
+        simple::read_rows(conn, statement).await
+    }
+
+    async fn execute(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+        params: &[Param<'_>],
+    ) -> Result<(), sqlx::Error> {
+        simple::execute(conn, statement, params).await
+    }
+
+    async fn texts(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Option<String>>, sqlx::Error> {
+        simple::texts(conn, statement, params).await
+    }
+
     no_backups!("PostgreSQL", "pg_dump");
 
+    /// The lock for a run is held on a connection of its own
+    /// ([`Backend::hold`]), in transaction-scoped form: nothing is left on
+    /// the run's connection, which a pooler may share.
     async fn lock_run(
-        conn: &mut sqlx::PgConnection,
-        sql: &HistorySql,
+        _: &mut sqlx::PgConnection,
+        _: &HistorySql,
         options: &Options,
     ) -> Result<RunLock, Error> {
-        if !Rules::new(Dialect::Postgres, options).holds_run_lock() {
-            return Ok(RunLock::Unlocked);
-        }
-        spin(conn, lock::PG_TRY_SESSION, &sql.table, options).await?;
-        Ok(RunLock::Advisory)
+        Ok(if Rules::new(Dialect::Postgres, options).holds_run_lock() {
+            RunLock::Hold
+        } else {
+            RunLock::Unlocked
+        })
     }
 
     async fn unlock_run(
-        conn: &mut sqlx::PgConnection,
-        sql: &HistorySql,
-        lock: &RunLock,
+        _: &mut sqlx::PgConnection,
+        _: &HistorySql,
+        _: &RunLock,
     ) -> Result<(), Error> {
-        match lock {
-            RunLock::Advisory => sqlx::query(lock::PG_UNLOCK_SESSION)
-                .bind(&sql.table)
-                .execute(&mut *conn)
-                .await
-                .map(|_| ())
-                .map_err(database_error("release the migration lock")),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 
+    async fn hold(
+        conn: &mut sqlx::PgConnection,
+        sql: &HistorySql,
+        options: &Options,
+        in_flight: bool,
+    ) -> Result<(), Error> {
+        simple::execute(conn, lock::PG_HOLD_BEGIN, &[])
+            .await
+            .map_err(database_error("take the migration lock"))?;
+        let try_lock = if in_flight {
+            lock::PG_TRY_IN_FLIGHT
+        } else {
+            lock::PG_TRY_RUN
+        };
+        spin(conn, lock::PG_HOLD_BEGIN, try_lock, &sql.table, options).await
+    }
+
+    /// In the step's transaction (begun with `sql.begin`).
     async fn lock_step(
         conn: &mut sqlx::PgConnection,
         sql: &HistorySql,
         options: &Options,
     ) -> Result<(), Error> {
-        spin(conn, lock::PG_TRY_TRANSACTION, &sql.table, options).await
+        spin(conn, sql.begin, lock::PG_TRY_RUN, &sql.table, options).await
+    }
+
+    async fn lock_holder(
+        conn: &mut sqlx::PgConnection,
+        sql: &HistorySql,
+    ) -> Result<Option<String>, Error> {
+        simple::text(conn, lock::PG_HOLDER, &[Param::Text(&sql.table)])
+            .await
+            .map_err(database_error("find who holds the migration lock"))
     }
 
     /// Asked in the simple query protocol: there, a statement outside a
     /// transaction block starts its own transaction when it arrives.
     async fn transaction_ended(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
-        let row = sqlx::raw_sql(lock::PG_TRANSACTION_ENDED)
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(row.try_get::<String, _>(0)? == "true")
+        let ended = simple::text(conn, lock::PG_TRANSACTION_ENDED, &[]).await?;
+        Ok(ended.as_deref() == Some("true"))
     }
 
     async fn data_version(_: &mut sqlx::PgConnection) -> Result<Option<i64>, sqlx::Error> {
@@ -246,7 +376,7 @@ impl private::Sealed for sqlx::MySql {}
 impl Backend for sqlx::MySql {
     const DIALECT: Dialect = Dialect::MySql;
 
-    shared_operations!(sqlx::MySql);
+    prepared_operations!(sqlx::MySql);
     no_backups!("MySQL", "mysqldump");
 
     /// `GET_LOCK` waits on the server, which holds no snapshot that could
@@ -277,6 +407,17 @@ impl Backend for sqlx::MySql {
                 holder: None,
             }),
         }
+    }
+
+    async fn lock_holder(
+        conn: &mut sqlx::MySqlConnection,
+        sql: &HistorySql,
+    ) -> Result<Option<String>, Error> {
+        sqlx::query_scalar(lock::MYSQL_HOLDER)
+            .bind(&sql.table)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("find who holds the migration lock"))
     }
 
     async fn unlock_run(
@@ -336,7 +477,7 @@ impl private::Sealed for sqlx::Sqlite {}
 impl Backend for sqlx::Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;
 
-    shared_operations!(sqlx::Sqlite);
+    prepared_operations!(sqlx::Sqlite);
 
     fn can_back_up() -> Result<(), Error> {
         Ok(())
@@ -391,6 +532,15 @@ impl Backend for sqlx::Sqlite {
             .await
             .map(|_| ())
             .map_err(database_error("restore the busy timeout"))
+    }
+
+    async fn lock_holder(
+        conn: &mut sqlx::SqliteConnection,
+        _: &HistorySql,
+    ) -> Result<Option<String>, Error> {
+        let database = Self::database_file(conn).await?;
+        Ok(crate::run_file::held_elsewhere(&database)
+            .then(|| format!("another runner (it holds {database}-migrate.lock)")))
     }
 
     async fn database_file(conn: &mut sqlx::SqliteConnection) -> Result<String, Error> {

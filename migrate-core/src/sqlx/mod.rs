@@ -171,7 +171,7 @@ pub async fn status<DB: Backend>(
 ) -> Result<Status, Error> {
     let rows = runner::read_rows(pool, options).await?;
     let status = plan::status(migrations.as_slice(), &rows, options);
-    let held = status.dirty && runner::in_flight(pool).await?;
+    let held = status.dirty && runner::in_flight(pool, options).await?;
     Ok(status.in_flight_if(held))
 }
 

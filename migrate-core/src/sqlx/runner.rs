@@ -137,7 +137,17 @@ struct Held<DB: Backend> {
     waits: Option<i64>,
     /// SQLite's run lock file, held from the plan to the run's end.
     run_file: Option<crate::run_file::RunFile>,
+    /// How to open a connection of the run's own, outside the pool.
+    connect: ConnectWith<DB>,
+    /// The connection that holds the migration lock in an open
+    /// transaction (PostgreSQL; see [`Backend::hold`]): for the run, or
+    /// for a `no-transaction` step in flight. Dropped, it closes, and the
+    /// server releases the lock.
+    hold: Option<DB::Connection>,
 }
+
+type ConnectWith<DB> =
+    std::sync::Arc<<<DB as sqlx::Database>::Connection as sqlx::Connection>::Options>;
 
 impl<DB: Backend> Held<DB> {
     async fn acquire(pool: &Pool<DB>) -> Result<Self, Error> {
@@ -147,7 +157,39 @@ impl<DB: Backend> Held<DB> {
             open: false,
             waits: None,
             run_file: None,
+            connect: pool.connect_options(),
+            hold: None,
         })
+    }
+
+    /// Takes the lock on a connection of its own (not the pool's: a pool
+    /// of one must not wait for itself), for the run or for a step in
+    /// flight.
+    async fn hold(
+        &mut self,
+        sql: &HistorySql,
+        options: &Options,
+        in_flight: bool,
+    ) -> Result<(), Error> {
+        let mut conn = <DB::Connection as sqlx::Connection>::connect_with(&self.connect)
+            .await
+            .map_err(database_error(
+                "open a connection to hold the migration lock",
+            ))?;
+        DB::hold(&mut conn, sql, options, in_flight).await?;
+        self.hold = Some(conn);
+        Ok(())
+    }
+
+    /// Ends the hold's transaction and closes its connection.
+    async fn let_go(&mut self, sql: &HistorySql) -> Result<(), Error> {
+        let Some(mut conn) = self.hold.take() else {
+            return Ok(());
+        };
+        let rolled_back = DB::execute(&mut conn, sql.rollback, &[]).await;
+        // Closing releases the lock too, whatever the rollback did.
+        let _ = sqlx::Connection::close(conn).await;
+        rolled_back.map_err(database_error("release the migration lock"))
     }
 
     /// From here on, a wait for another connection's lock is bounded by the
@@ -158,7 +200,11 @@ impl<DB: Backend> Held<DB> {
     }
 
     async fn lock(&mut self, sql: &HistorySql, options: &Options) -> Result<(), Error> {
-        self.lock = Some(DB::lock_run(&mut self.conn, sql, options).await?);
+        let lock = DB::lock_run(&mut self.conn, sql, options).await?;
+        if lock == RunLock::Hold {
+            self.hold(sql, options, false).await?;
+        }
+        self.lock = Some(lock);
         Ok(())
     }
 
@@ -184,6 +230,7 @@ impl<DB: Backend> Held<DB> {
             DB::unlock_run(&mut self.conn, sql, lock).await?;
             self.lock = None;
         }
+        self.let_go(sql).await?;
         self.run_file = None;
         if let Some(previous) = self.waits {
             DB::restore_waits(&mut self.conn, previous).await?;
@@ -287,6 +334,14 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
         DB::foreign_key_violation(&mut self.held.conn).await
     }
 
+    async fn guard_in_flight(&mut self) -> Result<(), Error> {
+        self.held.hold(self.sql, self.options, true).await
+    }
+
+    async fn end_guard(&mut self) -> Result<(), Error> {
+        self.held.let_go(self.sql).await
+    }
+
     async fn transaction_ended(&mut self, ask: bool) -> Result<bool, Error> {
         if !ask {
             return Ok(false);
@@ -301,38 +356,7 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
     }
 
     async fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
-        let sql = self.sql;
-        let (statement, params) = match write {
-            Write::Insert { row, down_sql } => (
-                &sql.insert,
-                vec![
-                    Param::Integer(row.version),
-                    Param::Text(&row.name),
-                    Param::Text(&row.checksum),
-                    Param::OptionalText(*down_sql),
-                    Param::Text(&row.applied_at),
-                    Param::Integer(row.execution_ms),
-                    Param::Boolean(row.success),
-                ],
-            ),
-            Write::Mark {
-                version,
-                success,
-                execution_ms,
-            } => (
-                &sql.mark,
-                vec![
-                    Param::Boolean(*success),
-                    Param::Integer(*execution_ms),
-                    Param::Integer(*version),
-                ],
-            ),
-            Write::Delete(version) => (&sql.delete, vec![Param::Integer(*version)]),
-            Write::MarkClean { version, checksum } => (
-                &sql.mark_clean,
-                vec![Param::Text(checksum), Param::Integer(*version)],
-            ),
-        };
+        let (statement, params) = write.statement(self.sql, true);
         DB::execute(&mut self.held.conn, statement, &params)
             .await
             .map_err(database_error(write.action()))
@@ -454,11 +478,14 @@ async fn data_version<DB: Backend>(
 }
 
 /// Whether a dirty mark is a step in flight on a live runner: another run
-/// holds the run lock (SQLite's lock file).
-pub(crate) async fn in_flight<DB: Backend>(pool: &Pool<DB>) -> Result<bool, Error> {
+/// holds the migration lock.
+pub(crate) async fn in_flight<DB: Backend>(
+    pool: &Pool<DB>,
+    options: &Options,
+) -> Result<bool, Error> {
+    let sql = HistorySql::new(DB::DIALECT, &options.table);
     let mut held = Held::<DB>::acquire(pool).await?;
-    let database = DB::database_file(&mut held.conn).await?;
-    Ok(crate::run_file::held_elsewhere(&database))
+    Ok(DB::lock_holder(&mut held.conn, &sql).await?.is_some())
 }
 
 /// Reads the history for the read-only views, bringing an older format up
