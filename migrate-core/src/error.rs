@@ -337,14 +337,29 @@ pub enum Error {
     #[error(
         "gave up after {} waiting for the database lock, which {}; try again, or raise the lock timeout",
         human(*waited),
-        holder.as_deref().map_or_else(|| "another migration run or a long write transaction holds".to_owned(), |holder| format!("{holder} holds (after a killed runner, `SELECT pg_terminate_backend(pid)` frees it)"))
+        holder.as_deref().unwrap_or("another migration run or a long write transaction holds")
     )]
     LockTimeout {
         /// How long we waited.
         waited: Duration,
-        /// Who holds the lock, where the database can tell (PostgreSQL:
-        /// the server process, its client and what it is doing).
+        /// Who holds the lock, where the database can tell, as a clause
+        /// ("… holds (…)"): PostgreSQL's server process, its client and
+        /// what it is doing; a lease's runner, its host and process, and
+        /// until when; and how it is freed after a killed runner.
         holder: Option<String>,
+    },
+
+    /// The run's lease was taken over by another runner: it was not
+    /// renewed in time (the database or the network stalled this runner
+    /// for longer than the lease lasts). The step that found it out was
+    /// rolled back.
+    #[error(
+        "this run lost its migration lease to another runner (it was not renewed within {}), so it stopped: the step in progress was rolled back and the steps before it are recorded; run again to finish, and raise the lease duration if the database or network stalls this long",
+        human(*lease)
+    )]
+    LeaseLost {
+        /// How long the lease lasts.
+        lease: Duration,
     },
 
     /// The connection is already inside a transaction.

@@ -378,6 +378,19 @@ impl TableName {
         &self.text
     }
 
+    /// The name of a table beside this one: its name with `suffix` added,
+    /// in the same schema (the name shortened to stay within 63 bytes).
+    pub(crate) fn with_suffix(&self, suffix: &str) -> TableName {
+        let table = self.table();
+        let table = &table[..table.len().min(63usize.saturating_sub(suffix.len()))];
+        TableName {
+            text: match self.schema() {
+                Some(schema) => format!("{schema}.{table}{suffix}"),
+                None => format!("{table}{suffix}"),
+            },
+        }
+    }
+
     /// The schema part, if any.
     pub(crate) fn schema(&self) -> Option<&str> {
         self.text.split_once('.').map(|(schema, _)| schema)

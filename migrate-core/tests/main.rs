@@ -8,6 +8,7 @@ mod corpus_servers;
 mod errors;
 mod foreign_keys;
 mod inputs;
+mod lease;
 mod lifecycle;
 mod macros;
 mod observability;

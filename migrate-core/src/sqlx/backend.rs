@@ -25,13 +25,14 @@ pub trait Backend: sqlx::Database + private::Sealed {
         statement: &str,
     ) -> impl Future<Output = Result<Vec<AppliedRow>, sqlx::Error>> + Send;
 
-    /// Runs a statement with no result, binding `params` in order.
+    /// Runs a statement with no result, binding `params` in order; returns
+    /// how many rows it changed (MySQL: matched).
     #[doc(hidden)]
     fn execute(
         conn: &mut Self::Connection,
         statement: &str,
         params: &[Param<'_>],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
 
     /// Reads the first column of a statement's rows as text.
     #[doc(hidden)]
@@ -202,6 +203,15 @@ pub enum RunLock {
         /// (`Options::suspend_foreign_keys`): each step's keys are
         /// checked, and it is turned back on at the end.
         foreign_keys_off: bool,
+    },
+    /// The lease (`LockMode::Lease`, and on a MariaDB Galera cluster
+    /// whatever the mode): taken by the runner (`sqlx::lease`).
+    Lease {
+        /// MySQL's `@@max_allowed_packet`, in bytes (elsewhere: no limit).
+        max_packet: u64,
+        /// A Galera cluster: the history is read with causal reads
+        /// (`wsrep_sync_wait`), so that a node sees what another committed.
+        causal: bool,
     },
     /// No lock: PostgreSQL's `LockMode::Transaction` (locked per step) and
     /// `LockMode::None`.

@@ -79,11 +79,11 @@ macro_rules! prepared_operations {
             conn: &mut <$db as sqlx::Database>::Connection,
             statement: &str,
             params: &[Param<'_>],
-        ) -> Result<(), sqlx::Error> {
+        ) -> Result<u64, sqlx::Error> {
             bind_all!(sqlx::query(AssertSqlSafe(statement)), params)
                 .execute(&mut *conn)
                 .await
-                .map(|_| ())
+                .map(|done| done.rows_affected())
         }
 
         async fn texts(
@@ -142,11 +142,11 @@ mod simple {
         conn: &mut sqlx::PgConnection,
         statement: &str,
         params: &[Param<'_>],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
         sqlx::raw_sql(sql(statement, params))
             .execute(&mut *conn)
             .await
-            .map(|_| ())
+            .map(|done| done.rows_affected())
     }
 
     pub(super) async fn texts(
@@ -231,7 +231,12 @@ async fn spin(
             let holder = simple::text(conn, lock::PG_HOLDER, &key)
                 .await
                 .ok()
-                .flatten();
+                .flatten()
+                .map(|holder| {
+                    format!(
+                        "{holder} holds (after a killed runner, `SELECT pg_terminate_backend(pid)` frees it)"
+                    )
+                });
             return Err(Error::LockTimeout {
                 waited: options.lock_timeout,
                 holder,
@@ -264,7 +269,7 @@ impl Backend for sqlx::Postgres {
         conn: &mut sqlx::PgConnection,
         statement: &str,
         params: &[Param<'_>],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
         simple::execute(conn, statement, params).await
     }
 
@@ -286,10 +291,13 @@ impl Backend for sqlx::Postgres {
         _: &HistorySql,
         options: &Options,
     ) -> Result<RunLock, Error> {
-        Ok(if Rules::new(Dialect::Postgres, options).holds_run_lock() {
-            RunLock::Hold
-        } else {
-            RunLock::Unlocked
+        Ok(match options.lock_mode {
+            crate::LockMode::Lease => RunLock::Lease {
+                max_packet: u64::MAX,
+                causal: false,
+            },
+            _ if Rules::new(Dialect::Postgres, options).holds_run_lock() => RunLock::Hold,
+            _ => RunLock::Unlocked,
         })
     }
 
@@ -389,6 +397,22 @@ impl Backend for sqlx::MySql {
         // A year is MySQL's own "wait forever" (its LONG_TIMEOUT, what a
         // negative timeout means there; MariaDB refuses a negative one), and
         // far larger values overflow on the server, which then gives up at once.
+        let max_packet: u64 = sqlx::query_scalar(lock::MYSQL_MAX_PACKET)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("read the server's max_allowed_packet"))?;
+        // A named lock is local to one node of a Galera cluster.
+        let wsrep: Option<(String, String)> = sqlx::query_as(lock::MYSQL_WSREP_ON)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(database_error("find whether the server is a Galera node"))?;
+        let galera = wsrep.is_some_and(|(_, on)| on.eq_ignore_ascii_case("on"));
+        if galera || options.lock_mode == crate::LockMode::Lease {
+            return Ok(RunLock::Lease {
+                max_packet,
+                causal: galera,
+            });
+        }
         let seconds = options.lock_timeout.as_secs().clamp(1, 60 * 60 * 24 * 365);
         let taken: Option<i64> = sqlx::query_scalar(lock::MYSQL_GET)
             .bind(&sql.table)
@@ -396,17 +420,14 @@ impl Backend for sqlx::MySql {
             .fetch_one(&mut *conn)
             .await
             .map_err(database_error("take the migration lock"))?;
-        let max_packet: u64 = sqlx::query_scalar(lock::MYSQL_MAX_PACKET)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(database_error("read the server's max_allowed_packet"))?;
-        match taken {
-            Some(1) => Ok(RunLock::Named { max_packet }),
-            _ => Err(Error::LockTimeout {
-                waited: options.lock_timeout,
-                holder: None,
-            }),
+        if taken == Some(1) {
+            return Ok(RunLock::Named { max_packet });
         }
+        let holder = Self::lock_holder(conn, sql).await.ok().flatten();
+        Err(Error::LockTimeout {
+            waited: options.lock_timeout,
+            holder: holder.map(|holder| format!("{holder} holds")),
+        })
     }
 
     async fn lock_holder(

@@ -7,6 +7,7 @@ use sqlx::pool::PoolConnection;
 
 use super::backend::{Backend, Param, RunLock};
 use crate::dialect::HistorySql;
+use crate::dialect::lease::LeaseSql;
 use crate::exec::{self, Perform, Resolved, Rules, Run, Sending, Start, Write};
 use crate::plan::{AppliedRow, Step, UpToDate};
 use crate::report::{Direction, Report};
@@ -144,6 +145,10 @@ struct Held<DB: Backend> {
     /// for a `no-transaction` step in flight. Dropped, it closes, and the
     /// server releases the lock.
     hold: Option<DB::Connection>,
+    /// The lease this run holds, and the connection its heartbeat renews
+    /// it on (taken by the run while it lasts).
+    lease: Option<super::lease::Lease>,
+    beat: Option<DB::Connection>,
 }
 
 type ConnectWith<DB> =
@@ -159,23 +164,34 @@ impl<DB: Backend> Held<DB> {
             run_file: None,
             connect: pool.connect_options(),
             hold: None,
+            lease: None,
+            beat: None,
         })
     }
 
     /// Takes the lock on a connection of its own (not the pool's: a pool
     /// of one must not wait for itself), for the run or for a step in
     /// flight.
+    /// A connection of the run's own (a future that holds no borrow of
+    /// `self`, which is not `Sync`).
+    fn connect(&self) -> impl Future<Output = Result<DB::Connection, Error>> + Send + use<DB> {
+        let options = self.connect.clone();
+        async move {
+            <DB::Connection as sqlx::Connection>::connect_with(&options)
+                .await
+                .map_err(database_error(
+                    "open a connection to hold the migration lock",
+                ))
+        }
+    }
+
     async fn hold(
         &mut self,
         sql: &HistorySql,
         options: &Options,
         in_flight: bool,
     ) -> Result<(), Error> {
-        let mut conn = <DB::Connection as sqlx::Connection>::connect_with(&self.connect)
-            .await
-            .map_err(database_error(
-                "open a connection to hold the migration lock",
-            ))?;
+        let mut conn = self.connect().await?;
         DB::hold(&mut conn, sql, options, in_flight).await?;
         self.hold = Some(conn);
         Ok(())
@@ -189,7 +205,9 @@ impl<DB: Backend> Held<DB> {
         let rolled_back = DB::execute(&mut conn, sql.rollback, &[]).await;
         // Closing releases the lock too, whatever the rollback did.
         let _ = sqlx::Connection::close(conn).await;
-        rolled_back.map_err(database_error("release the migration lock"))
+        rolled_back
+            .map(drop)
+            .map_err(database_error("release the migration lock"))
     }
 
     /// From here on, a wait for another connection's lock is bounded by the
@@ -201,8 +219,14 @@ impl<DB: Backend> Held<DB> {
 
     async fn lock(&mut self, sql: &HistorySql, options: &Options) -> Result<(), Error> {
         let lock = DB::lock_run(&mut self.conn, sql, options).await?;
-        if lock == RunLock::Hold {
-            self.hold(sql, options, false).await?;
+        match lock {
+            RunLock::Hold => self.hold(sql, options, false).await?,
+            RunLock::Lease { .. } => {
+                let leases = LeaseSql::new(DB::DIALECT, &options.table);
+                self.lease = Some(super::lease::take::<DB>(&mut self.conn, leases, options).await?);
+                self.beat = Some(self.connect().await?);
+            }
+            _ => {}
         }
         self.lock = Some(lock);
         Ok(())
@@ -231,6 +255,10 @@ impl<DB: Backend> Held<DB> {
             self.lock = None;
         }
         self.let_go(sql).await?;
+        self.beat = None;
+        if let Some(lease) = self.lease.take() {
+            lease.release::<DB>(&mut self.conn).await?;
+        }
         self.run_file = None;
         if let Some(previous) = self.waits {
             DB::restore_waits(&mut self.conn, previous).await?;
@@ -265,7 +293,9 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
     }
 
     fn admits(&mut self, step: &Step<'_>, script: &Resolved<'_>) -> Result<(), Error> {
-        let Some(RunLock::Named { max_packet }) = self.held.lock else {
+        let (Some(RunLock::Named { max_packet }) | Some(RunLock::Lease { max_packet, .. })) =
+            self.held.lock
+        else {
             return Ok(());
         };
         // The query's own header and framing take a little of the packet.
@@ -294,6 +324,15 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
+        if let Some(RunLock::Lease { causal: true, .. }) = self.held.lock {
+            let causal = crate::dialect::lock::causal(&self.sql.read);
+            return DB::read_rows(&mut self.held.conn, &causal)
+                .await
+                .map_err(database_error(format!(
+                    "read the history table {}",
+                    self.sql.table
+                )));
+        }
         read_table::<DB>(&mut self.held.conn, self.sql, self.options)
             .await
             .map(Table::into_rows)
@@ -359,13 +398,27 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
         let (statement, params) = write.statement(self.sql, true);
         DB::execute(&mut self.held.conn, statement, &params)
             .await
+            .map(drop)
             .map_err(database_error(write.action()))
     }
 
+    /// Under a lease, the step commits only if the lease is still this
+    /// run's, confirmed in the same transaction.
     async fn commit(&mut self) -> Result<(), Error> {
-        DB::execute(&mut self.held.conn, self.sql.commit, &[])
-            .await
-            .map_err(|err| lock_error(err, self.options, "commit"))?;
+        let lease = self.held.lease.clone();
+        let committed = async {
+            if let Some(lease) = &lease {
+                lease.confirm::<DB>(&mut self.held.conn).await?;
+            }
+            DB::execute(&mut self.held.conn, self.sql.commit, &[])
+                .await
+                .map_err(|err| lock_error(err, self.options, "commit"))
+        }
+        .await;
+        if let Some(lease) = &lease {
+            lease.committed();
+        }
+        committed?;
         self.held.open = false;
         Ok(())
     }
@@ -462,9 +515,14 @@ async fn execute_held<DB: Backend>(
         data_version,
     };
     held.lock(sql, options).await?;
-    let outcome = exec::run(&mut held.driver(sql, options), run)
-        .await
-        .map_err(|err| crate::backup::name_backup(err, backup.as_ref()))?;
+    let heartbeat = held.lease.clone().zip(held.beat.take());
+    let mut driver = held.driver(sql, options);
+    let work = exec::run(&mut driver, run);
+    let ran = match heartbeat {
+        Some((lease, beat)) => super::lease::beside(work, lease.heartbeat::<DB>(beat)).await,
+        None => work.await,
+    };
+    let outcome = ran.map_err(|err| crate::backup::name_backup(err, backup.as_ref()))?;
     Ok(outcome.report(direction, backup))
 }
 

@@ -1,0 +1,100 @@
+//! The lease (`LockMode::Lease`): a row in a small table beside the history
+//! table (`<table>_lock`), taken, renewed and given back with ordinary
+//! writes, which the database serialises whatever is in between (the nodes
+//! of a Galera cluster, a pooler in transaction mode). Times are the
+//! server's, so that runners' clocks do not matter.
+//!
+//! Every statement takes its values in one order, written `$N` on
+//! PostgreSQL and `?` on MySQL: see each field.
+
+use super::Dialect;
+use crate::options::TableName;
+
+/// The lease's statements for one history table.
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseSql {
+    /// Creates the lock table if it is missing.
+    pub create: String,
+    /// Takes a free lease: holder, host, pid, seconds. One row: taken.
+    pub insert: String,
+    /// Takes an expired lease (or renews one's own): holder, host, pid,
+    /// seconds, holder. One row: taken.
+    pub take_over: String,
+    /// Renews one's own lease: seconds, holder. No row: it was lost.
+    pub renew: String,
+    /// Gives it back: holder.
+    pub release: String,
+    /// Who holds it, as a phrase (no values).
+    pub describe: String,
+}
+
+impl LeaseSql {
+    /// The statements for the lock table of the history table `history`
+    /// (its name with `_lock` added).
+    pub(crate) fn new(dialect: Dialect, history: &TableName) -> Self {
+        let t = history.with_suffix("_lock").quoted(dialect.quote());
+        match dialect {
+            Dialect::MySql => {
+                let now = "UTC_TIMESTAMP(6)";
+                LeaseSql {
+                    create: format!(
+                        "CREATE TABLE IF NOT EXISTS {t} (id INT NOT NULL PRIMARY KEY, holder VARCHAR(100) NOT NULL, \
+                         host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, acquired_at DATETIME(6) NOT NULL, \
+                         expires_at DATETIME(6) NOT NULL) ENGINE=InnoDB"
+                    ),
+                    insert: format!(
+                        "INSERT IGNORE INTO {t} (id, holder, host, pid, acquired_at, expires_at) \
+                         VALUES (1, ?, ?, ?, {now}, {now} + INTERVAL ? SECOND)"
+                    ),
+                    take_over: format!(
+                        "UPDATE {t} SET holder = ?, host = ?, pid = ?, acquired_at = {now}, \
+                         expires_at = {now} + INTERVAL ? SECOND WHERE id = 1 AND (expires_at < {now} OR holder = ?)"
+                    ),
+                    renew: format!(
+                        "UPDATE {t} SET expires_at = {now} + INTERVAL ? SECOND WHERE id = 1 AND holder = ?"
+                    ),
+                    release: format!("DELETE FROM {t} WHERE id = 1 AND holder = ?"),
+                    describe: format!(
+                        "SELECT CONCAT('a runner on ', host, ' (process ', pid, ') since ', \
+                         DATE_FORMAT(acquired_at, '%Y-%m-%d %H:%i:%s'), ' UTC, whose lease runs until ', \
+                         DATE_FORMAT(expires_at, '%Y-%m-%d %H:%i:%s'), ' UTC') FROM {t} WHERE id = 1"
+                    ),
+                }
+            }
+            Dialect::Postgres | Dialect::Sqlite => {
+                let now = "clock_timestamp()";
+                let utc = |column: &str| {
+                    format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')")
+                };
+                LeaseSql {
+                    create: format!(
+                        "CREATE TABLE IF NOT EXISTS {t} (id INT NOT NULL PRIMARY KEY, holder TEXT NOT NULL, \
+                         host TEXT NOT NULL, pid BIGINT NOT NULL, acquired_at TIMESTAMPTZ NOT NULL, \
+                         expires_at TIMESTAMPTZ NOT NULL)"
+                    ),
+                    insert: format!(
+                        "INSERT INTO {t} (id, holder, host, pid, acquired_at, expires_at) \
+                         VALUES (1, $1, $2, $3, {now}, {now} + make_interval(secs => $4)) \
+                         ON CONFLICT (id) DO NOTHING"
+                    ),
+                    take_over: format!(
+                        "UPDATE {t} SET holder = $1, host = $2, pid = $3, acquired_at = {now}, \
+                         expires_at = {now} + make_interval(secs => $4) \
+                         WHERE id = 1 AND (expires_at < {now} OR holder = $5)"
+                    ),
+                    renew: format!(
+                        "UPDATE {t} SET expires_at = {now} + make_interval(secs => $1) \
+                         WHERE id = 1 AND holder = $2"
+                    ),
+                    release: format!("DELETE FROM {t} WHERE id = 1 AND holder = $1"),
+                    describe: format!(
+                        "SELECT 'a runner on ' || host || ' (process ' || pid || ') since ' || {} || \
+                         ' UTC, whose lease runs until ' || {} || ' UTC' FROM {t} WHERE id = 1",
+                        utc("acquired_at"),
+                        utc("expires_at")
+                    ),
+                }
+            }
+        }
+    }
+}

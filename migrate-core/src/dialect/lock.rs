@@ -1,0 +1,108 @@
+//! The statements of each dialect's migration lock. Each takes the quoted
+//! history table's name as its first parameter: the lock is keyed by the
+//! database and the history table, so runners of different tables or
+//! databases do not wait for each other.
+
+/// PostgreSQL's advisory lock key: the database and the history table.
+macro_rules! pg_key {
+    () => {
+        "hashtext(current_database()), hashtext($1)"
+    };
+}
+
+/// PostgreSQL's second key: a step in flight outside a transaction.
+macro_rules! pg_in_flight_key {
+    () => {
+        "hashtext(current_database()), hashtext($1 || ' in flight')"
+    };
+}
+
+/// MySQL's lock name (at most 64 characters, server-wide): the database
+/// and the history table, hashed.
+macro_rules! mysql_key {
+    () => {
+        "SHA1(CONCAT('migrate:', DATABASE(), '.', ?))"
+    };
+}
+
+/// PostgreSQL: tries, in the transaction just begun, the migration lock
+/// without waiting: the run's key, held until the transaction ends, and
+/// the in-flight key ([`PG_TRY_IN_FLIGHT`]) free (taken and let go in
+/// the same statement, so nothing stays). Transaction-scoped, so that
+/// nothing stays on the server connection: a pooler in transaction
+/// mode (PgBouncer) keeps the connection for the client while the
+/// transaction is open, and the lock goes with the transaction when
+/// the client goes. (`CASE` fixes the order: `AND` may evaluate its sides in any.)
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+pub(crate) const PG_TRY_RUN: &str = concat!(
+    "SELECT (CASE WHEN pg_try_advisory_xact_lock(",
+    pg_key!(),
+    ") THEN CASE WHEN pg_try_advisory_lock(",
+    pg_in_flight_key!(),
+    ") THEN pg_advisory_unlock(",
+    pg_in_flight_key!(),
+    ") ELSE FALSE END ELSE FALSE END)::text"
+);
+/// PostgreSQL: tries the in-flight key alone, taken while the run's key
+/// is held (so nobody else can be taking it) and held while a
+/// `no-transaction` step runs in transaction lock mode (the run's key
+/// is then free between that step's transactions): a runner that finds
+/// it taken waits for the step instead of calling it dirty.
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+pub(crate) const PG_TRY_IN_FLIGHT: &str = concat!(
+    "SELECT pg_try_advisory_xact_lock(",
+    pg_in_flight_key!(),
+    ")::text"
+);
+/// PostgreSQL: opens the transaction of a connection that holds the
+/// lock for a run (or a step in flight), which may stay idle for long:
+/// the server's idle-in-transaction timeout must not end it.
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+pub(crate) const PG_HOLD_BEGIN: &str = "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0";
+/// PostgreSQL: whether the transaction a step began is gone (a script
+/// ended it): in one that began earlier, the statement started later.
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+pub(crate) const PG_TRANSACTION_ENDED: &str =
+    "SELECT (transaction_timestamp() = statement_timestamp())::text";
+
+/// PostgreSQL: who holds the run's lock (either lock mode's), told as
+/// "PostgreSQL server process N (client, state, since when)".
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+pub(crate) const PG_HOLDER: &str = "SELECT 'PostgreSQL server process ' || a.pid || ' (' || \
+     coalesce(nullif(a.application_name, ''), 'no application name') || ' from ' || \
+     coalesce(host(a.client_addr), 'a local socket') || ', ' || coalesce(a.state, 'state unknown') || \
+     ' since ' || to_char(a.state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)' \
+     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+     WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() \
+     AND l.classid = hashtext(current_database())::oid \
+     AND l.objid IN (hashtext($1)::oid, hashtext($1 || ' in flight')::oid) \
+     AND l.objsubid = 2 LIMIT 1";
+/// MySQL: takes the named lock, waiting on the server: then the seconds
+/// to wait.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) const MYSQL_GET: &str = concat!("SELECT GET_LOCK(", mysql_key!(), ", ?)");
+/// MySQL: the largest packet (and so script) the server takes.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) const MYSQL_MAX_PACKET: &str = "SELECT CAST(@@max_allowed_packet AS UNSIGNED)";
+/// MySQL: releases it.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) const MYSQL_RELEASE: &str = concat!("SELECT RELEASE_LOCK(", mysql_key!(), ")");
+/// MySQL: who holds it (a connection id), if anyone does.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) const MYSQL_HOLDER: &str = concat!(
+    "SELECT CONCAT('MySQL connection ', IS_USED_LOCK(",
+    mysql_key!(),
+    "))"
+);
+
+/// MySQL/MariaDB: whether this is a node of a Galera cluster (a row with
+/// `ON`), where a named lock is local to one node.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) const MYSQL_WSREP_ON: &str = "SHOW VARIABLES LIKE 'wsrep_on'";
+
+/// MariaDB (Galera): a read that first waits until this node has applied
+/// everything the cluster committed before it.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) fn causal(read: &str) -> String {
+    format!("SET STATEMENT wsrep_sync_wait = 1 FOR {read}")
+}

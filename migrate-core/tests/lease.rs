@@ -1,0 +1,271 @@
+//! The lease (`LockMode::Lease`) on PostgreSQL and MariaDB: runners at once
+//! apply each step once and leave the lease free; a lease left by a dead
+//! runner is taken over once it expires; a live one is waited for and
+//! named; a run whose lease was taken from it stops before recording a
+//! step.
+
+use std::time::Duration;
+
+use migrate::{LockMode, Migrations, Options, Target};
+
+use crate::common::migration_dir;
+use crate::servers::{Database, Kind};
+
+/// `n` steps, each adding one row to `log`: a step applied twice shows.
+fn logging_set(n: usize) -> tempfile::TempDir {
+    let mut files = vec![(
+        "0001_log.sql".to_owned(),
+        "CREATE TABLE log (n INT NOT NULL PRIMARY KEY);\nINSERT INTO log VALUES (1);\n".to_owned(),
+    )];
+    for i in 2..=n {
+        files.push((
+            format!("{i:04}_log{i}.sql"),
+            format!("INSERT INTO log VALUES ({i});\n"),
+        ));
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(name, sql)| (name.as_str(), sql.as_str()))
+        .collect();
+    migration_dir(&files)
+}
+
+fn lease() -> Options {
+    Options::default()
+        .lock_mode(LockMode::Lease)
+        .lease_duration(Duration::from_secs(3))
+}
+
+async fn count(url: &str, kind: Kind, sql: &str) -> i64 {
+    match kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+        Kind::MySql => {
+            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+async fn execute(url: &str, kind: Kind, sql: &str) {
+    match kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        Kind::MySql => {
+            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn upgrade(
+    url: &str,
+    kind: Kind,
+    set: &Migrations,
+    options: &Options,
+) -> Result<usize, migrate::Error> {
+    let steps = match kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            migrate::sqlx::upgrade(&pool, set, Target::Head, options).await
+        }
+        Kind::MySql => {
+            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+            migrate::sqlx::upgrade(&pool, set, Target::Head, options).await
+        }
+    };
+    steps.map(|report| report.steps.len())
+}
+
+async fn runners_at_once_apply_each_step_once(kind: Kind) {
+    let Some(database) = Database::create(kind).await else {
+        return;
+    };
+    let dir = logging_set(12);
+    let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (set, url) = (set.clone(), database.url.clone());
+            tokio::spawn(async move { upgrade(&url, kind, &set, &lease()).await.unwrap() })
+        })
+        .collect();
+    let mut applied = 0;
+    for task in tasks {
+        applied += task.await.unwrap();
+    }
+    assert_eq!(applied, 12, "each step applied once");
+    assert_eq!(
+        count(&database.url, kind, "SELECT count(*) FROM log").await,
+        12
+    );
+    // Given back at the end.
+    let left = count(
+        &database.url,
+        kind,
+        "SELECT count(*) FROM _migrate_history_lock",
+    )
+    .await;
+    assert_eq!(left, 0, "the lease is given back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_runners_at_once_apply_each_step_once() {
+    runners_at_once_apply_each_step_once(Kind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_runners_at_once_apply_each_step_once() {
+    runners_at_once_apply_each_step_once(Kind::MySql).await;
+}
+
+/// A lease row another runner holds: while it is live, a runner waits up to
+/// its lock timeout and names the holder; once it expired (the runner
+/// died), the next runner takes it over.
+async fn a_live_lease_is_waited_for_and_a_dead_one_taken_over(kind: Kind) {
+    let Some(database) = Database::create(kind).await else {
+        return;
+    };
+    let dir = logging_set(2);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    upgrade(
+        &database.url,
+        kind,
+        &Migrations::from_dir(logging_set(1).path()).unwrap(),
+        &lease(),
+    )
+    .await
+    .unwrap();
+    let (live, dead) = match kind {
+        Kind::Postgres => (
+            "INSERT INTO _migrate_history_lock VALUES (1, 'other', 'web-7', 4242, \
+             TIMESTAMPTZ '2026-01-02 03:04:05+00', clock_timestamp() + interval '1 hour')",
+            "UPDATE _migrate_history_lock SET expires_at = clock_timestamp() - interval '1 second'",
+        ),
+        Kind::MySql => (
+            "INSERT INTO _migrate_history_lock VALUES (1, 'other', 'web-7', 4242, \
+             '2026-01-02 03:04:05', UTC_TIMESTAMP(6) + INTERVAL 1 HOUR)",
+            "UPDATE _migrate_history_lock SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND",
+        ),
+    };
+    execute(&database.url, kind, live).await;
+    let options = lease().lock_timeout(Duration::from_millis(300));
+    let err = upgrade(&database.url, kind, &set, &options)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "gave up after 300 ms waiting for the database lock, which a runner on web-7 (process 4242) \
+             since 2026-01-02 03:04:05 UTC, whose lease runs until "
+        ) && message.ends_with(
+            " UTC, holds (a runner that died loses it then); try again, or raise the lock timeout"
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        count(&database.url, kind, "SELECT count(*) FROM log").await,
+        1,
+        "nothing ran"
+    );
+    execute(&database.url, kind, dead).await;
+    assert_eq!(
+        upgrade(&database.url, kind, &set, &options).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        count(
+            &database.url,
+            kind,
+            "SELECT count(*) FROM _migrate_history_lock"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_live_lease_is_waited_for_and_a_dead_one_taken_over() {
+    a_live_lease_is_waited_for_and_a_dead_one_taken_over(Kind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_a_live_lease_is_waited_for_and_a_dead_one_taken_over() {
+    a_live_lease_is_waited_for_and_a_dead_one_taken_over(Kind::MySql).await;
+}
+
+/// While a step runs, the lease is taken from the run (as if it had
+/// stalled past its lease): the step is rolled back when it would commit,
+/// and the run says so; the steps before it stay recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_run_that_lost_its_lease_records_nothing_more() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        (
+            "0002_slow.sql",
+            "SELECT pg_sleep(1);\nCREATE TABLE b (id INT);\n",
+        ),
+    ]);
+    let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
+    let run = {
+        let (set, url) = (set.clone(), database.url.clone());
+        tokio::spawn(async move { upgrade(&url, Kind::Postgres, &set, &lease()).await })
+    };
+    let started = std::time::Instant::now();
+    while count(
+        &database.url,
+        Kind::Postgres,
+        "SELECT count(*) FROM pg_tables WHERE tablename = 'a'",
+    )
+    .await
+        == 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    execute(
+        &database.url,
+        Kind::Postgres,
+        "UPDATE _migrate_history_lock SET holder = 'thief'",
+    )
+    .await;
+    let err = run.await.unwrap().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this run lost its migration lease to another runner (it was not renewed within 3 s), so it \
+         stopped: the step in progress was rolled back and the steps before it are recorded; run again \
+         to finish, and raise the lease duration if the database or network stalls this long"
+    );
+    let tables = count(
+        &database.url,
+        Kind::Postgres,
+        "SELECT count(*) FROM pg_tables WHERE tablename = 'b'",
+    )
+    .await;
+    assert_eq!(tables, 0, "the step was rolled back");
+    let recorded = count(
+        &database.url,
+        Kind::Postgres,
+        "SELECT count(*) FROM _migrate_history",
+    )
+    .await;
+    assert_eq!(recorded, 1);
+}
