@@ -1,11 +1,13 @@
 //! One integration-test binary for the `migrate` command: a module per area.
-//! Every test runs the built binary, on temporary SQLite files and, where
-//! `servers` finds them configured, on fresh PostgreSQL and MySQL/MariaDB
-//! databases.
+//! Every test but those of `clusters` runs the built binary, on temporary
+//! SQLite files and, where `servers` finds them configured, on fresh
+//! PostgreSQL and MySQL/MariaDB databases; `clusters` checks, without the
+//! binary, the helpers that give tests a Galera cluster and PgBouncer.
 
 mod backends;
 mod backup;
 mod catalogue;
+mod clusters;
 mod common;
 mod concurrency;
 mod dialects;

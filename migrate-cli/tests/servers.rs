@@ -7,8 +7,11 @@
 //! helper: it reads `MIGRATE_TEST_POSTGRES_URL` and
 //! `MIGRATE_TEST_MYSQL_URL`, prints one line saying a test was skipped when
 //! one is unset, and fails the test instead when `MIGRATE_REQUIRE_SERVERS=1`
-//! is set. The tests talk to the servers through sqlx on a runtime of their
-//! own, never through `migrate`.
+//! is set. The same goes for a database on every node of the Galera cluster
+//! of `MIGRATE_TEST_GALERA_URLS` ([`GaleraDatabase`]) and one behind the
+//! PgBouncer of `MIGRATE_TEST_PGBOUNCER_URL` ([`PgBouncerDatabase`]). The
+//! tests talk to the servers through sqlx on a runtime of their own, never
+//! through `migrate`.
 //!
 //! [`Subject`] is a database of any kind with a copy of a fixture
 //! directory, so that a scenario is written once and run on SQLite,
@@ -181,6 +184,79 @@ impl ServerDatabase {
                 "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
                  WHERE table_schema = DATABASE() ORDER BY 1"
             }
+        })
+    }
+}
+
+/// A fresh database on the MariaDB Galera cluster, on every node: created
+/// on the first node of `MIGRATE_TEST_GALERA_URLS`, there on every node
+/// before `create` returns, dropped on drop.
+pub struct GaleraDatabase(shared::Galera);
+
+impl GaleraDatabase {
+    /// A fresh database on the cluster, or `None` (after saying why) when
+    /// the cluster is not configured and not required.
+    pub fn create() -> Option<GaleraDatabase> {
+        block_on(shared::Galera::create()).map(GaleraDatabase)
+    }
+
+    /// The database's URL on each node, the node it was made on first.
+    pub fn urls(&self) -> &[String] {
+        &self.0.urls
+    }
+
+    /// The integers `query` returns (one column) on the node `urls()[node]`,
+    /// read causally (`wsrep_sync_wait = 1`): after everything the cluster
+    /// committed before the read.
+    pub fn integers(&self, node: usize, query: &str) -> Vec<i64> {
+        block_on(async {
+            let mut conn = sqlx::MySqlConnection::connect(&self.0.urls[node])
+                .await
+                .unwrap();
+            sqlx::raw_sql("SET SESSION wsrep_sync_wait = 1")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query_scalar(AssertSqlSafe(query))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+        })
+    }
+}
+
+/// A fresh database on the PostgreSQL server, reached through the PgBouncer
+/// of `MIGRATE_TEST_PGBOUNCER_URL`; made and dropped directly on the server.
+pub struct PgBouncerDatabase(shared::PgBouncer);
+
+impl PgBouncerDatabase {
+    /// A fresh database behind PgBouncer, or `None` (after saying why) when
+    /// PgBouncer or the server is not configured and not required.
+    pub fn create() -> Option<PgBouncerDatabase> {
+        block_on(shared::PgBouncer::create()).map(PgBouncerDatabase)
+    }
+
+    /// The database through PgBouncer.
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// The database directly on the server, PgBouncer bypassed.
+    pub fn direct_url(&self) -> &str {
+        &self.0.database.url
+    }
+
+    /// The integers `query` returns (one column), read directly on the
+    /// server.
+    pub fn integers(&self, query: &str) -> Vec<i64> {
+        block_on(async {
+            let mut conn = sqlx::PgConnection::connect(self.direct_url())
+                .await
+                .unwrap();
+            sqlx::query_scalar(AssertSqlSafe(query))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
         })
     }
 }

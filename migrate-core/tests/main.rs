@@ -1,5 +1,6 @@
 //! One integration-test binary for migrate-core: a module per area.
 
+mod clusters;
 mod common;
 mod concurrency;
 mod conformance;

@@ -3,9 +3,13 @@
 //! panics), so tests run in parallel and leave nothing behind.
 //!
 //! The servers come from `MIGRATE_TEST_POSTGRES_URL` and
-//! `MIGRATE_TEST_MYSQL_URL`. Unset, a server test prints one line saying it
-//! was skipped and why; with `MIGRATE_REQUIRE_SERVERS=1`, an unset or
-//! unreachable server fails the test instead.
+//! `MIGRATE_TEST_MYSQL_URL`; a MariaDB Galera cluster ([`Galera`]) from
+//! `MIGRATE_TEST_GALERA_URLS` (its nodes' URLs, comma-separated) and a
+//! PgBouncer in front of the PostgreSQL server ([`PgBouncer`]) from
+//! `MIGRATE_TEST_PGBOUNCER_URL` (`scripts/galera` and `scripts/pgbouncer`
+//! start both). Unset, a server test prints one line saying it was skipped
+//! and why; with `MIGRATE_REQUIRE_SERVERS=1`, an unset or unreachable server
+//! fails the test instead.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -38,6 +42,30 @@ fn required() -> bool {
     std::env::var("MIGRATE_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
 
+/// The value of `variable`, or `None` (after saying why) when it is unset
+/// or empty and servers are not required.
+fn configured(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ => {
+            assert!(
+                !required(),
+                "{variable} is not set but MIGRATE_REQUIRE_SERVERS=1"
+            );
+            println!("skipped: {variable} is not set (see README.md, \"Server tests\")");
+            None
+        }
+    }
+}
+
+/// Says that the server `variable` configures cannot be used (`failure`,
+/// naming the variable, then `err`); a test failure when servers are
+/// required.
+fn unreachable_server(variable: &str, failure: &str, err: &dyn std::fmt::Display) {
+    assert!(!required(), "{failure}: {err}");
+    println!("skipped: the server at {variable} is unreachable: {err}");
+}
+
 /// `base` with its path (the database) replaced by `name`.
 fn with_database(base: &str, name: &str) -> String {
     let (before_query, query) = base
@@ -61,21 +89,14 @@ impl Database {
     /// A fresh database, or `None` (after saying why) when the server is not
     /// configured and not required.
     pub async fn create(kind: Kind) -> Option<Database> {
-        let admin_url = match std::env::var(kind.variable()) {
-            Ok(url) if !url.is_empty() => url,
-            _ => {
-                assert!(
-                    !required(),
-                    "{} is not set but MIGRATE_REQUIRE_SERVERS=1",
-                    kind.variable()
-                );
-                println!(
-                    "skipped: {} is not set (see README.md, \"Server tests\")",
-                    kind.variable()
-                );
-                return None;
-            }
-        };
+        let admin_url = configured(kind.variable())?;
+        Database::create_on(kind, kind.variable(), admin_url).await
+    }
+
+    /// A fresh database on the server `admin_url` names, which `variable`
+    /// configured, or `None` (after saying why) when it is unreachable and
+    /// not required.
+    async fn create_on(kind: Kind, variable: &str, admin_url: String) -> Option<Database> {
         let name = format!(
             "migrate_test_{}_{}_{}",
             std::process::id(),
@@ -110,15 +131,8 @@ impl Database {
             }
         };
         if let Err(err) = created {
-            assert!(
-                !required(),
-                "cannot create a test database on {}: {err}",
-                kind.variable()
-            );
-            println!(
-                "skipped: the server at {} is unreachable: {err}",
-                kind.variable()
-            );
+            let failure = format!("cannot create a test database on {variable}");
+            unreachable_server(variable, &failure, &err);
             return None;
         }
         Some(Database {
@@ -168,6 +182,108 @@ impl Drop for Database {
         if let Ok(Err(err)) = dropped {
             eprintln!("could not drop the test database {}: {err}", self.name);
         }
+    }
+}
+
+/// A fresh database on a MariaDB Galera cluster, on every node: created on
+/// the first node of `MIGRATE_TEST_GALERA_URLS`, replicated to the others
+/// (each node has it before `create` returns), dropped on drop.
+pub struct Galera {
+    /// The database on the first node, where it was created and is dropped.
+    _database: Database,
+    /// The database's URL on each node, in the order of the variable.
+    pub urls: Vec<String>,
+}
+
+impl Galera {
+    const VARIABLE: &str = "MIGRATE_TEST_GALERA_URLS";
+
+    /// A fresh database on the cluster, or `None` (after saying why) when
+    /// the cluster is not configured and not required.
+    pub async fn create() -> Option<Galera> {
+        let nodes: Vec<String> = configured(Self::VARIABLE)?
+            .split(',')
+            .map(str::trim)
+            .filter(|node| !node.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let database = Database::create_on(Kind::MySql, Self::VARIABLE, nodes[0].clone()).await?;
+        for (at, node) in nodes.iter().enumerate() {
+            if let Err(err) = has_database(node, &database.name).await {
+                let failure = format!(
+                    "cannot find the test database on node {} of {}",
+                    at + 1,
+                    Self::VARIABLE
+                );
+                unreachable_server(Self::VARIABLE, &failure, &err);
+                return None;
+            }
+        }
+        let urls = nodes
+            .iter()
+            .map(|node| with_database(node, &database.name))
+            .collect();
+        Some(Galera {
+            _database: database,
+            urls,
+        })
+    }
+}
+
+/// Waits (through a causal read) until the Galera node `url` names has the
+/// database `name`.
+async fn has_database(url: &str, name: &str) -> Result<(), sqlx::Error> {
+    let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(url).await?;
+    sqlx::raw_sql("SET SESSION wsrep_sync_wait = 1")
+        .execute(&mut conn)
+        .await?;
+    let found: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+    )
+    .bind(name)
+    .fetch_one(&mut conn)
+    .await?;
+    if found != 1 {
+        return Err(sqlx::Error::Protocol(format!(
+            "the database {name} has not reached this node"
+        )));
+    }
+    <sqlx::MySqlConnection as sqlx::Connection>::close(conn).await
+}
+
+/// A fresh database on the PostgreSQL server, reached through the PgBouncer
+/// of `MIGRATE_TEST_PGBOUNCER_URL` (which must pass every database name to
+/// that server): created and dropped directly on the server
+/// (`MIGRATE_TEST_POSTGRES_URL`), with `WITH (FORCE)` since PgBouncer may
+/// still hold server connections to it.
+pub struct PgBouncer {
+    /// The database directly on the server, PgBouncer bypassed.
+    pub database: Database,
+    /// The database through PgBouncer.
+    pub url: String,
+}
+
+impl PgBouncer {
+    const VARIABLE: &str = "MIGRATE_TEST_PGBOUNCER_URL";
+
+    /// A fresh database behind PgBouncer, or `None` (after saying why) when
+    /// PgBouncer or the server is not configured and not required.
+    pub async fn create() -> Option<PgBouncer> {
+        let bouncer = configured(Self::VARIABLE)?;
+        let database = Database::create(Kind::Postgres).await?;
+        let url = with_database(&bouncer, &database.name);
+        let reached = async {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await?;
+            sqlx::raw_sql("SELECT 1").execute(&mut conn).await?;
+            <sqlx::PgConnection as sqlx::Connection>::close(conn).await
+        }
+        .await;
+        if let Err(err) = reached {
+            let failure = format!("cannot reach the test database through {}", Self::VARIABLE);
+            unreachable_server(Self::VARIABLE, &failure, &err);
+            return None;
+        }
+        Some(PgBouncer { database, url })
     }
 }
 
