@@ -73,7 +73,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             .as_ref()
             .expect("every verb but `--from` previews has a URL");
         tracing::info!(database = %url.shown(), dir = %cli.dir.display(), "{verb}");
-        db::open(url, access, verb)
+        db::open(url, access, verb, cli.lock_timeout)
     };
     if let Some((direction, target, preview)) = preview_of(&cli.command) {
         let dialect = url.as_ref().map_or(Dialect::Sqlite, DatabaseUrl::dialect);
