@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-/// The units, longest first (so that `ms` is not read as `m`), with their
-/// length in nanoseconds.
+/// The units, with their length in nanoseconds; `ms` before `s`, so that
+/// `500ms` is not read as `500m` and an `s`.
 const UNITS: [(&str, u128); 4] = [
     ("ms", 1_000_000),
     ("h", 3_600_000_000_000),
