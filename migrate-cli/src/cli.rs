@@ -3,10 +3,13 @@
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use migrate::{LockMode, Target};
+
+use crate::duration::parse_duration;
 
 const ABOUT: &str = "Safe SQL schema migrations: upgrade, downgrade, inspect and stamp a database.";
 
@@ -30,6 +33,9 @@ Several databases (one per tenant): repeat --database-url, list URLs in a file
 `current` then run on each, --jobs at a time, and print a summary table (or,
 with --json, an array of one report per database); every failure is reported
 (--fail-fast stops at the first) and makes the exit code 1.
+
+Durations (--lock-timeout, --statement-lock-timeout, --lease-duration) are a
+number with a unit, ms, s, m or h (500ms, 1.5s, 2s, 1m, 1h), or 0.
 
 Exit codes: 0 success, 1 error, 2 usage error, 3 (`check` only) migrations pending.";
 
@@ -124,9 +130,58 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_out_of_order: bool,
 
-    /// PostgreSQL only: how concurrent runners keep each other out.
+    /// How concurrent runners keep each other out: PostgreSQL (every mode)
+    /// and MySQL/MariaDB (`session`, `lease`). SQLite always uses its write
+    /// lock.
     #[arg(long, global = true, value_enum, value_name = "MODE")]
     pub lock_mode: Option<LockModeArg>,
+
+    /// How long to wait for the migration lock, which another run (or on
+    /// SQLite a long write transaction) holds, before giving up
+    /// [default: 60s].
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        allow_hyphen_values = true
+    )]
+    pub lock_timeout: Option<Duration>,
+
+    /// PostgreSQL and MySQL/MariaDB: how long each statement of a step
+    /// waits for a table lock before the step is rolled back and retried;
+    /// `0` turns it off [default: 2s on PostgreSQL, off on MySQL/MariaDB].
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        allow_hyphen_values = true
+    )]
+    pub statement_lock_timeout: Option<Duration>,
+
+    /// PostgreSQL and MySQL/MariaDB: how many times a step that hit the
+    /// statement lock timeout is retried before the run fails [default: 5].
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        value_parser = parse_retries,
+        allow_hyphen_values = true
+    )]
+    pub lock_retries: Option<u32>,
+
+    /// PostgreSQL and MySQL/MariaDB: how long a lease (`--lock-mode lease`,
+    /// or `session` on a Galera cluster) lasts unless its runner renews it;
+    /// a runner that died loses it this long after [default: 30s].
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        allow_hyphen_values = true
+    )]
+    pub lease_duration: Option<Duration>,
 
     /// More log lines on stderr: -v steps, -vv debug, -vvv trace.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -217,7 +272,8 @@ Examples:
   migrate upgrade --sql --from 3       the SQL from version 3 on, with no database
   migrate upgrade --backup=backups     copy the SQLite database to backups/ first
   migrate --lock-mode transaction upgrade
-                                       PostgreSQL behind PgBouncer in transaction mode")]
+                                       PostgreSQL behind PgBouncer in transaction mode
+  migrate --lock-timeout 10s upgrade   give up after 10 s if another run holds the lock")]
     Upgrade(Upgrade),
 
     /// Revert applied migrations down to TARGET, newest first.
@@ -331,13 +387,18 @@ pub struct Mode {
 /// `--lock-mode`: [`LockMode`] as the command line spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LockModeArg {
-    /// A session advisory lock held for the whole run (the default).
+    /// A lock held for the whole run (the default): an advisory lock on
+    /// PostgreSQL, GET_LOCK on MySQL/MariaDB.
     Session,
     /// A transaction-scoped advisory lock in each step's transaction, for
-    /// poolers in transaction mode such as PgBouncer.
+    /// poolers in transaction mode such as PgBouncer (PostgreSQL only).
     Transaction,
+    /// A lock row with an expiry beside the history table, renewed while
+    /// the run lasts: holds across a cluster's nodes and through any
+    /// pooler.
+    Lease,
     /// No lock, for PostgreSQL-compatible databases without advisory locks
-    /// (CockroachDB): run one migrate at a time yourself.
+    /// (CockroachDB): run one migrate at a time yourself (PostgreSQL only).
     None,
 }
 
@@ -346,8 +407,19 @@ impl From<LockModeArg> for LockMode {
         match mode {
             LockModeArg::Session => LockMode::Session,
             LockModeArg::Transaction => LockMode::Transaction,
+            LockModeArg::Lease => LockMode::Lease,
             LockModeArg::None => LockMode::None,
         }
+    }
+}
+
+/// The mode as typed (`transaction`), for messages.
+impl std::fmt::Display for LockModeArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.to_possible_value()
+            .expect("no mode is skipped")
+            .get_name()
+            .fmt(f)
     }
 }
 
@@ -399,6 +471,17 @@ fn parse_table(input: &str) -> Result<String, String> {
         .table(input)
         .map(|_| input.to_owned())
         .map_err(|err| err.to_string())
+}
+
+/// `--lock-retries`: a count, refused with a sentence rather than Rust's
+/// "invalid digit found in string".
+fn parse_retries(input: &str) -> Result<u32, String> {
+    input.parse().map_err(|_| {
+        format!(
+            "`{input}` is not a number of retries; use a whole number from 0 to {}",
+            u32::MAX
+        )
+    })
 }
 
 fn parse_from(input: &str) -> Result<Target, String> {

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use migrate::{Backup, Dialect, Direction, Migrations, Migrator, Options, Target, Verdict};
 
-use crate::cli::{Cli, Command, Preview, Upgrade};
+use crate::cli::{Cli, Command, LockModeArg, Preview, Upgrade};
 use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
 use crate::output::{self, Palette, Printer};
@@ -60,7 +60,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         }
     };
     for url in &databases {
-        refuse_server_only_options(cli, url)?;
+        refuse_options_for_other_databases(cli, url)?;
     }
     let set = Migrations::from_dir(&cli.dir)?;
     let migrators = migrators(cli, &set)?;
@@ -73,7 +73,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             .as_ref()
             .expect("every verb but `--from` previews has a URL");
         tracing::info!(database = %url.shown(), dir = %cli.dir.display(), "{verb}");
-        db::open(url, access, verb)
+        db::open(url, access, verb, cli.lock_timeout)
     };
     if let Some((direction, target, preview)) = preview_of(&cli.command) {
         let dialect = url.as_ref().map_or(Dialect::Sqlite, DatabaseUrl::dialect);
@@ -105,6 +105,18 @@ fn migrators<'m>(cli: &Cli, set: &'m Migrations) -> Result<Migrators<'m>, CliErr
     }
     if let Some(mode) = cli.lock_mode {
         options = options.lock_mode(mode.into());
+    }
+    if let Some(timeout) = cli.lock_timeout {
+        options = options.lock_timeout(timeout);
+    }
+    if let Some(timeout) = cli.statement_lock_timeout {
+        options = options.statement_lock_timeout(timeout);
+    }
+    if let Some(retries) = cli.lock_retries {
+        options = options.lock_retries(retries);
+    }
+    if let Some(duration) = cli.lease_duration {
+        options = options.lease_duration(duration);
     }
     Ok(Migrators {
         backing_up: match &cli.command {
@@ -177,10 +189,12 @@ fn verb_for_several(command: &Command) -> Result<Verb, CliError> {
     Err(CliError::OneDatabaseOnly { what })
 }
 
-/// `--backup` is for SQLite files and `--lock-mode` for PostgreSQL: refused
-/// elsewhere rather than ignored, before anything is opened (with several
-/// databases, before any of them is).
-fn refuse_server_only_options(cli: &Cli, url: &DatabaseUrl) -> Result<(), CliError> {
+/// Options for another kind of database are refused rather than ignored,
+/// before anything is opened (with several databases, before any of them
+/// is): `--backup` copies SQLite files; `--lock-mode transaction` and
+/// `none` are PostgreSQL's; SQLite has its write lock and nothing else, so
+/// no lock mode, no table locks and no lease.
+fn refuse_options_for_other_databases(cli: &Cli, url: &DatabaseUrl) -> Result<(), CliError> {
     let dialect = url.dialect();
     if let Command::Upgrade(Upgrade {
         backup: Some(_), ..
@@ -189,12 +203,41 @@ fn refuse_server_only_options(cli: &Cli, url: &DatabaseUrl) -> Result<(), CliErr
     {
         return Err(CliError::BackupOnServer { dialect });
     }
-    let lock = match (cli.lock_mode, dialect) {
-        (None, _) | (_, Dialect::Postgres) => return Ok(()),
-        (Some(_), Dialect::Sqlite) => "its write lock",
-        (Some(_), Dialect::MySql) => "GET_LOCK",
-    };
-    Err(CliError::LockModeNotPostgres { dialect, lock })
+    match dialect {
+        Dialect::Postgres => Ok(()),
+        Dialect::MySql => match cli.lock_mode {
+            Some(mode @ (LockModeArg::Transaction | LockModeArg::None)) => {
+                Err(CliError::LockModePostgresOnly { mode })
+            }
+            _ => Ok(()),
+        },
+        Dialect::Sqlite => {
+            const NO_TABLE_LOCKS: &str =
+                "has no table locks (a migration holds the whole database's write lock)";
+            let given = [
+                cli.lock_mode.map(|mode| {
+                    (
+                        format!("--lock-mode {mode}"),
+                        "always locks with its write lock",
+                    )
+                }),
+                cli.statement_lock_timeout
+                    .map(|_| ("--statement-lock-timeout".to_owned(), NO_TABLE_LOCKS)),
+                cli.lock_retries
+                    .map(|_| ("--lock-retries".to_owned(), NO_TABLE_LOCKS)),
+                cli.lease_duration.map(|_| {
+                    (
+                        "--lease-duration".to_owned(),
+                        "locks with its write lock and takes no lease",
+                    )
+                }),
+            ];
+            match given.into_iter().flatten().next() {
+                Some((option, why)) => Err(CliError::NotForSqlite { option, why }),
+                None => Ok(()),
+            }
+        }
+    }
 }
 
 /// `--sql` and `--dry-run`, from the database (a SQLite file opened
@@ -232,4 +275,72 @@ fn show_preview(
         printer.print(&output::plan_json(&plan), || output::plan(&plan, dialect))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::{CommandFactory, Parser};
+    use migrate::LockMode;
+
+    use super::*;
+
+    fn options_of(args: &[&str]) -> Options {
+        let cli = Cli::try_parse_from([&["migrate"], args, &["status"]].concat()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let set = Migrations::from_dir(dir.path()).unwrap();
+        migrators(&cli, &set).unwrap().plain.options().clone()
+    }
+
+    #[test]
+    fn every_lock_option_reaches_the_run_options() {
+        assert_eq!(options_of(&[]), Options::default());
+        assert_eq!(
+            options_of(&[
+                "--lock-mode",
+                "lease",
+                "--lock-timeout",
+                "300ms",
+                "--statement-lock-timeout",
+                "0",
+                "--lock-retries",
+                "0",
+                "--lease-duration",
+                "1.5m",
+            ]),
+            Options::default()
+                .lock_mode(LockMode::Lease)
+                .lock_timeout(Duration::from_millis(300))
+                .statement_lock_timeout(Duration::ZERO)
+                .lock_retries(0)
+                .lease_duration(Duration::from_secs(90))
+        );
+    }
+
+    /// The help names the library's defaults; this fails when they move.
+    #[test]
+    fn the_defaults_the_help_names_are_the_librarys() {
+        assert_eq!(
+            Options::default(),
+            Options::default()
+                .lock_timeout(Duration::from_secs(60))
+                .lock_retries(5)
+                .lease_duration(Duration::from_secs(30))
+        );
+        let command = Cli::command();
+        for (option, default) in [
+            ("lock_timeout", "[default: 60s]"),
+            ("lock_retries", "[default: 5]"),
+            ("lease_duration", "[default: 30s]"),
+        ] {
+            let help = command
+                .get_arguments()
+                .find(|arg| arg.get_id() == option)
+                .and_then(|arg| arg.get_help())
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(help.ends_with(default), "{option}: {help}");
+        }
+    }
 }

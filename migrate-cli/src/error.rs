@@ -4,6 +4,7 @@
 
 use migrate::Dialect;
 
+use crate::cli::LockModeArg;
 use crate::db::{DatabaseError, dump_tool, product_name};
 use crate::glob::GlobError;
 use crate::sources::SourceError;
@@ -72,17 +73,24 @@ pub enum CliError {
         source: std::io::Error,
     },
 
-    /// `--lock-mode` with a database other than PostgreSQL (a usage error,
-    /// exit 2).
+    /// A `--lock-mode` that only PostgreSQL has, with MySQL/MariaDB (a
+    /// usage error, exit 2).
     #[error(
-        "--lock-mode applies to PostgreSQL only; {} always locks with {lock}",
-        product_name(*dialect)
+        "--lock-mode {mode} applies to PostgreSQL only; on MySQL/MariaDB use --lock-mode session (GET_LOCK, the default) or --lock-mode lease"
     )]
-    LockModeNotPostgres {
-        /// The database's kind.
-        dialect: Dialect,
-        /// How it locks.
-        lock: &'static str,
+    LockModePostgresOnly {
+        /// The mode given.
+        mode: LockModeArg,
+    },
+
+    /// A locking option with SQLite, which has one way to lock: its write
+    /// lock (a usage error, exit 2).
+    #[error("{option} does not apply to SQLite, which {why}; drop it")]
+    NotForSqlite {
+        /// The option as given, e.g. "--lock-mode session" or "--lock-retries".
+        option: String,
+        /// Why it does not apply.
+        why: &'static str,
     },
 }
 
@@ -92,7 +100,8 @@ impl CliError {
         match self {
             CliError::NoDatabase => Some(clap::error::ErrorKind::MissingRequiredArgument),
             CliError::BackupOnServer { .. }
-            | CliError::LockModeNotPostgres { .. }
+            | CliError::LockModePostgresOnly { .. }
+            | CliError::NotForSqlite { .. }
             | CliError::OneDatabaseOnly { .. }
             | CliError::NewWithDatabases => Some(clap::error::ErrorKind::ArgumentConflict),
             CliError::Sources(SourceError::Glob(GlobError::WildDirectory { .. })) => {

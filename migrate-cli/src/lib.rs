@@ -21,6 +21,7 @@
 mod cli;
 mod commands;
 mod db;
+mod duration;
 mod error;
 mod glob;
 mod new;

@@ -221,6 +221,7 @@ fn options_for_another_kind_of_database_are_usage_errors() {
     let secret = "hunter2-s3cret";
     let postgres = format!("postgres://admin:{secret}@127.0.0.1:1/app");
     let mysql = format!("mariadb://root:{secret}@127.0.0.1:1/app");
+    let sqlite = "sqlite://app.db".to_owned();
     let cases = [
         (
             &postgres,
@@ -234,13 +235,38 @@ fn options_for_another_kind_of_database_are_usage_errors() {
         ),
         (
             &mysql,
-            &["--lock-mode", "session", "upgrade"],
-            "--lock-mode applies to PostgreSQL only; MySQL/MariaDB always locks with GET_LOCK",
+            &["--lock-mode", "transaction", "upgrade"],
+            "--lock-mode transaction applies to PostgreSQL only; on MySQL/MariaDB use --lock-mode session (GET_LOCK, the default) or --lock-mode lease",
         ),
         (
-            &"sqlite://app.db".to_owned(),
+            &mysql,
             &["--lock-mode", "none", "status"],
-            "--lock-mode applies to PostgreSQL only; SQLite always locks with its write lock",
+            "--lock-mode none applies to PostgreSQL only; on MySQL/MariaDB use --lock-mode session (GET_LOCK, the default) or --lock-mode lease",
+        ),
+        (
+            &sqlite,
+            &["--lock-mode", "none", "status"],
+            "--lock-mode none does not apply to SQLite, which always locks with its write lock; drop it",
+        ),
+        (
+            &sqlite,
+            &["--lock-mode", "lease", "upgrade"],
+            "--lock-mode lease does not apply to SQLite, which always locks with its write lock; drop it",
+        ),
+        (
+            &sqlite,
+            &["--statement-lock-timeout", "2s", "upgrade"],
+            "--statement-lock-timeout does not apply to SQLite, which has no table locks (a migration holds the whole database's write lock); drop it",
+        ),
+        (
+            &sqlite,
+            &["--lock-retries", "3", "upgrade"],
+            "--lock-retries does not apply to SQLite, which has no table locks (a migration holds the whole database's write lock); drop it",
+        ),
+        (
+            &sqlite,
+            &["--lease-duration", "10s", "upgrade"],
+            "--lease-duration does not apply to SQLite, which locks with its write lock and takes no lease; drop it",
         ),
     ];
     for (url, verb, message) in cases {
@@ -269,15 +295,96 @@ fn options_for_another_kind_of_database_are_usage_errors() {
     }
     // Nothing was opened, so nothing was created.
     assert!(!workspace().join("app.db").exists());
+    // What each server has is not refused: the command goes on to connect
+    // (to a port where no server listens).
+    for (url, mode) in [
+        (&mysql, "session"),
+        (&mysql, "lease"),
+        (&postgres, "session"),
+        (&postgres, "transaction"),
+        (&postgres, "lease"),
+        (&postgres, "none"),
+    ] {
+        let run = migrate(&[
+            "--database-url",
+            url,
+            "--dir",
+            "fixtures/app",
+            "--lock-mode",
+            mode,
+            "--statement-lock-timeout",
+            "1s",
+            "--lock-retries",
+            "2",
+            "--lease-duration",
+            "10s",
+            "status",
+        ]);
+        assert_eq!(run.code, 1, "{mode}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("cannot connect to the "),
+            "{mode}: {}",
+            run.stderr
+        );
+    }
     let unknown = migrate(&["--lock-mode", "advisory", "status"]);
     assert_eq!(unknown.code, 2);
     assert!(
         unknown.stderr.starts_with(
-            "error: invalid value 'advisory' for '--lock-mode <MODE>'\n  [possible values: session, transaction, none]\n"
+            "error: invalid value 'advisory' for '--lock-mode <MODE>'\n  [possible values: session, transaction, lease, none]\n"
         ),
         "{}",
         unknown.stderr
     );
+}
+
+/// Every option that takes a duration reads it with one parser: each bad
+/// form is clap's usage error (exit 2) with the same sentence, before any
+/// database is opened.
+#[test]
+fn every_bad_duration_is_a_usage_error_naming_the_forms() {
+    let project = Project::fixture("app");
+    let forms = "use a number with ms, s, m or h, as in 500ms, 2s or 1m";
+    for option in [
+        "--lock-timeout",
+        "--statement-lock-timeout",
+        "--lease-duration",
+    ] {
+        for (value, said) in [
+            ("5", "`5` is not a duration"),
+            ("5x", "`5x` is not a duration"),
+            ("1d", "`1d` is not a duration"),
+            ("-1s", "`-1s` is not a duration"),
+            ("1 s", "`1 s` is not a duration"),
+            ("1.s", "`1.s` is not a duration"),
+            ("1S", "`1S` is not a duration"),
+            ("", "an empty value is not a duration"),
+            (
+                "99999999999999999999h",
+                "`99999999999999999999h` is too long a duration",
+            ),
+        ] {
+            let message =
+                format!("invalid value '{value}' for '{option} <DURATION>': {said}; {forms}");
+            let run = project.run(&[option, value, "status"]);
+            assert_eq!(
+                (run.code, run.stdout.as_str(), run.stderr.as_str()),
+                (
+                    2,
+                    "",
+                    format!("error: {message}\n\nFor more information, try '--help'.\n").as_str()
+                ),
+                "{option} {value:?}"
+            );
+            let run = project.run(&["--json", option, value, "status"]);
+            assert_eq!(
+                (run.code, run.json()),
+                (2, serde_json::json!({"error": message})),
+                "{option} {value:?}"
+            );
+        }
+    }
+    assert!(!project.db.exists(), "nothing was opened");
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! functions, a server through its sqlx ones. Which call a verb makes is
 //! `verb.rs`'s; nothing here decides anything.
 
+use std::time::Duration;
+
 use migrate::plan::Plan;
 use migrate::{Current, Direction, Error, HistoryEntry, Migrator, Report, Status, Target};
 
@@ -20,15 +22,21 @@ pub enum Open {
 }
 
 /// Opens the database for `verb`. `access` matters to SQLite files only
-/// (whether a missing one is created, or read as empty); a server database
-/// must exist.
+/// (whether a missing one is created, or read as empty), and so does
+/// `lock_timeout` (how long the connection waits for another's lock: a
+/// server's runner bounds its own waits); a server database must exist.
 ///
 /// # Errors
 ///
 /// What [`sqlite::open`] or [`Server::connect`] says.
-pub fn open(url: &DatabaseUrl, access: Access, verb: &'static str) -> Result<Open, DatabaseError> {
+pub fn open(
+    url: &DatabaseUrl,
+    access: Access,
+    verb: &'static str,
+    lock_timeout: Option<Duration>,
+) -> Result<Open, DatabaseError> {
     match url {
-        DatabaseUrl::Sqlite(url) => sqlite::open(url, access, verb).map(Open::Sqlite),
+        DatabaseUrl::Sqlite(url) => sqlite::open(url, access, verb, lock_timeout).map(Open::Sqlite),
         DatabaseUrl::Server(url) => Server::connect(url).map(Open::Server),
     }
 }

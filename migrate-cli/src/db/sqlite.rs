@@ -4,6 +4,7 @@
 //! before the library touches it.
 
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
@@ -42,7 +43,10 @@ pub struct Database {
     pub read_only: Option<DatabaseError>,
 }
 
-/// Opens the database for `verb`.
+/// Opens the database for `verb`; with a `lock_timeout`
+/// (`--lock-timeout`), the connection waits that long at most for another
+/// connection's lock, so that the library's first query waits no longer
+/// than its lock timeout either.
 ///
 /// # Errors
 ///
@@ -56,6 +60,7 @@ pub fn open(
     url: &SqliteUrl,
     access: Access,
     verb: &'static str,
+    lock_timeout: Option<Duration>,
 ) -> Result<Database, DatabaseError> {
     let shown = url.shown.clone();
     let path = match &url.location {
@@ -88,6 +93,7 @@ pub fn open(
                 },
                 access,
                 verb,
+                lock_timeout,
             );
         }
         return Err(DatabaseError::Missing { url: shown });
@@ -137,7 +143,7 @@ pub fn open(
             message: unnamed.to_owned(),
         }
     })?;
-    check_readable(&conn, &shown)?;
+    check_readable(&conn, &shown, lock_timeout)?;
     match (refusal, access) {
         (Some(refusal), Access::Write) => Err(refusal),
         (read_only, _) => Ok(Database {
@@ -182,18 +188,47 @@ fn directory_writable(path: &Path) -> bool {
 }
 
 /// SQLite opens any file lazily: read its header now, so that a file that
-/// is not a database gets a message naming it.
-fn check_readable(conn: &Connection, shown: &str) -> Result<(), DatabaseError> {
-    match conn.pragma_query_value(None, "schema_version", |row| row.get::<_, i64>(0)) {
+/// is not a database gets a message naming it. Asked without waiting: a
+/// file that another connection holds locked (a writer's exclusive lock)
+/// is a database, and the library waits for it, bounded by the lock
+/// timeout, and says so if it gives up. The connection then waits for
+/// locks up to `lock_timeout`, or as rusqlite set it.
+fn check_readable(
+    conn: &Connection,
+    shown: &str,
+    lock_timeout: Option<Duration>,
+) -> Result<(), DatabaseError> {
+    let failed = |err: rusqlite::Error| DatabaseError::Open {
+        url: shown.to_owned(),
+        message: err.to_string(),
+    };
+    let waits = match lock_timeout {
+        // rusqlite panics ("too big") past i32::MAX ms, about 24.8 days.
+        Some(timeout) => timeout.min(Duration::from_millis(i32::MAX.unsigned_abs().into())),
+        None => Duration::from_millis(
+            conn.pragma_query_value(None, "busy_timeout", |row| row.get::<_, i64>(0))
+                .map_err(failed)?
+                .unsigned_abs(),
+        ),
+    };
+    conn.busy_timeout(Duration::ZERO).map_err(failed)?;
+    let read = conn.pragma_query_value(None, "schema_version", |row| row.get::<_, i64>(0));
+    conn.busy_timeout(waits).map_err(failed)?;
+    match read {
         Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(code, _))
+            if matches!(
+                code.code,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Ok(())
+        }
         Err(rusqlite::Error::SqliteFailure(code, _)) if code.code == ErrorCode::NotADatabase => {
             Err(DatabaseError::NotADatabase {
                 url: shown.to_owned(),
             })
         }
-        Err(err) => Err(DatabaseError::Open {
-            url: shown.to_owned(),
-            message: err.to_string(),
-        }),
+        Err(err) => Err(failed(err)),
     }
 }
