@@ -235,6 +235,14 @@ fn a_held_lock_is_waited_for_up_to_the_lock_timeout(kind: Kind) {
             "{}",
             run.stderr
         ),
+        // MySQL names the connection that holds the named lock.
+        None if kind == Kind::MySql => assert!(
+            run.stderr
+                .starts_with(&format!("{gave_up}MySQL connection "))
+                && run.stderr.ends_with(&format!(" holds{advice}")),
+            "{}",
+            run.stderr
+        ),
         None => assert_eq!(
             run.stderr,
             format!(
