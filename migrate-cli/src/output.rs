@@ -304,17 +304,12 @@ pub fn plan(plan: &Plan<'_>, dialect: Dialect) -> String {
     let (verb, _, action) = words(plan.direction);
     let mut out = String::new();
     for step in &plan.steps {
-        let outside = step.runs_outside_transaction(dialect);
         out.push_str(&format!(
             "would {action} {} {} ({}){}\n",
             step.version,
             escaped(&step.name.to_string()),
             escaped(&step.file().to_string()),
-            if outside {
-                ", outside a transaction"
-            } else {
-                ""
-            }
+            step.transaction_note(dialect)
         ));
     }
     out.push_str(&format!(

@@ -199,7 +199,8 @@ fn the_lifecycle_in_json(kind: Kind) {
 every_backend!(the_lifecycle_in_words);
 
 /// The same verbs in human output: the text is the same on every backend,
-/// but for MySQL/MariaDB's steps, which run outside a transaction.
+/// but for MySQL/MariaDB's steps, which run in a transaction that DDL
+/// commits implicitly.
 fn the_lifecycle_in_words(kind: Kind) {
     let Some(db) = Subject::new(kind, "portable") else {
         return;
@@ -222,7 +223,7 @@ fn the_lifecycle_in_words(kind: Kind) {
     );
     // Regression: `--dry-run` did not say so on MySQL, where `--sql` did.
     let outside = if matches!(kind, Kind::MySql) {
-        ", outside a transaction"
+        ", in a transaction that a DDL statement commits implicitly"
     } else {
         ""
     };

@@ -13,6 +13,11 @@ use crate::options::TableName;
 /// The lease's statements for one history table.
 #[derive(Debug, Clone)]
 pub(crate) struct LeaseSql {
+    /// Whether the lock table is there (`1`): asked first, because on a
+    /// Galera cluster even a `CREATE TABLE IF NOT EXISTS` of a table that
+    /// exists runs on every node in total order, and aborts the lease
+    /// holder's step that has the table's row locked.
+    pub exists: String,
     /// Creates the lock table if it is missing.
     pub create: String,
     /// Takes a free lease: holder, host, pid, seconds. One row: taken.
@@ -32,11 +37,20 @@ impl LeaseSql {
     /// The statements for the lock table of the history table `history`
     /// (its name with `_lock` added).
     pub(crate) fn new(dialect: Dialect, history: &TableName) -> Self {
-        let t = history.with_suffix("_lock").quoted(dialect.quote());
+        let name = history.with_suffix("_lock");
+        let t = name.quoted(dialect.quote());
+        let bare = name.table();
         match dialect {
             Dialect::MySql => {
                 let now = "UTC_TIMESTAMP(6)";
+                let schema = name
+                    .schema()
+                    .map_or_else(|| "DATABASE()".to_owned(), |schema| format!("'{schema}'"));
                 LeaseSql {
+                    exists: format!(
+                        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.tables \
+                         WHERE table_schema = {schema} AND table_name = '{bare}'"
+                    ),
                     create: format!(
                         "CREATE TABLE IF NOT EXISTS {t} (id INT NOT NULL PRIMARY KEY, holder VARCHAR(100) NOT NULL, \
                          host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, acquired_at DATETIME(6) NOT NULL, \
@@ -66,7 +80,14 @@ impl LeaseSql {
                 let utc = |column: &str| {
                     format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')")
                 };
+                let schema = name.schema().map_or_else(
+                    || "current_schema()".to_owned(),
+                    |schema| format!("'{schema}'"),
+                );
                 LeaseSql {
+                    exists: format!(
+                        "SELECT count(*)::text FROM pg_tables WHERE schemaname = {schema} AND tablename = '{bare}'"
+                    ),
                     create: format!(
                         "CREATE TABLE IF NOT EXISTS {t} (id INT NOT NULL PRIMARY KEY, holder TEXT NOT NULL, \
                          host TEXT NOT NULL, pid BIGINT NOT NULL, acquired_at TIMESTAMPTZ NOT NULL, \

@@ -312,35 +312,80 @@ impl<'m> Execution<'m, '_> {
             let script = self.resolve(p, &step).await?;
             p.admits(&step, &script)?;
             if self.rules.outside(script.no_transaction) {
-                let mark = match (self.direction, step.action) {
-                    (Direction::Up, Action::Apply(migration)) => Write::Insert {
-                        row: self.history.new_row(migration, 0, false),
-                        down_sql: migration.down().map(crate::Script::sql),
-                    },
-                    _ => Write::Mark {
-                        version: step.version,
-                        success: false,
-                        execution_ms: 0,
-                    },
-                };
-                p.write(&mark).await?;
-                self.history.apply(&mark);
-                let guarded = self.rules.lock_per_step();
-                if guarded {
-                    p.guard_in_flight().await?;
-                }
-                if self.rules.transactional() {
-                    p.commit().await?;
-                }
-                self.step(p, &step, &script, true).await?;
-                if guarded {
-                    p.end_guard().await?;
-                }
+                self.outside_step(p, &step, &script).await?;
             } else {
                 self.step(p, &step, &script, false).await?;
                 p.commit().await?;
             }
         }
+    }
+
+    /// A step that runs outside its own transaction, marked in flight
+    /// first. On MySQL/MariaDB (without `no-transaction`) the mark, the
+    /// script and the mark done share one transaction: a DDL statement
+    /// commits it implicitly, mark included, so the mark stays exactly when
+    /// something that cannot be rolled back was committed; a step without
+    /// DDL that fails (or whose runner dies) leaves no trace.
+    async fn outside_step<P: Perform>(
+        &mut self,
+        p: &mut P,
+        step: &Step<'m>,
+        script: &Resolved<'_>,
+    ) -> Result<(), Error> {
+        let atomic = self.rules.marks_in_transaction(script.no_transaction);
+        if atomic {
+            p.begin().await?;
+        }
+        let mark = match (self.direction, step.action) {
+            (Direction::Up, Action::Apply(migration)) => Write::Insert {
+                row: self.history.new_row(migration, 0, false),
+                down_sql: migration.down().map(crate::Script::sql),
+            },
+            _ => Write::Mark {
+                version: step.version,
+                success: false,
+                execution_ms: 0,
+            },
+        };
+        p.write(&mark).await?;
+        self.history.apply(&mark);
+        let guarded = self.rules.lock_per_step();
+        if guarded {
+            p.guard_in_flight().await?;
+        }
+        if self.rules.transactional() {
+            p.commit().await?;
+        }
+        match self.step(p, step, script, true).await {
+            Ok(()) if atomic => p.commit().await?,
+            Ok(()) => {}
+            Err(err) if atomic => return Err(self.undone(p, step, err).await),
+            Err(err) => return Err(err),
+        }
+        if guarded {
+            p.end_guard().await?;
+        }
+        Ok(())
+    }
+
+    /// A failed MySQL step's transaction, rolled back: it is dirty only if
+    /// its in-flight mark outlived the rollback (a DDL statement committed
+    /// it), as the history read again says.
+    async fn undone<P: Perform>(&mut self, p: &mut P, step: &Step<'m>, mut err: Error) -> Error {
+        if p.rollback().await.is_err() {
+            return err;
+        }
+        let Ok(rows) = p.read_history().await else {
+            return err;
+        };
+        let marked = rows
+            .iter()
+            .any(|row| row.version == step.version && !row.success);
+        if let Error::Step { dirty, .. } = &mut err {
+            *dirty = marked;
+        }
+        self.history.replace(rows);
+        err
     }
 
     async fn all_in_one<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {

@@ -207,6 +207,9 @@ pub(crate) trait Perform {
 
     /// Commits the open transaction.
     fn commit(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Rolls the open transaction back (a failed MySQL step's).
+    fn rollback(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// [`Perform`] for a backend that does each operation at once, when called
@@ -243,6 +246,11 @@ pub(crate) trait PerformNow {
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error>;
     /// As [`Perform::commit`].
     fn commit(&mut self) -> Result<(), Error>;
+    /// As [`Perform::rollback`]: only MySQL steps, which run through sqlx,
+    /// ask for it.
+    fn rollback(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 impl<T: PerformNow> Perform for T {
@@ -298,5 +306,8 @@ impl<T: PerformNow> Perform for T {
     }
     fn commit(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
         ready(PerformNow::commit(self))
+    }
+    fn rollback(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(PerformNow::rollback(self))
     }
 }

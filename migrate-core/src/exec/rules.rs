@@ -29,6 +29,26 @@ impl Rules {
         self.dialect != Dialect::MySql
     }
 
+    /// MySQL/MariaDB: a step (without `no-transaction`) writes its
+    /// in-flight mark, runs and marks itself done in one transaction,
+    /// which DDL commits implicitly.
+    pub(super) fn marks_in_transaction(self, no_transaction: bool) -> bool {
+        self.dialect == Dialect::MySql && !no_transaction
+    }
+
+    /// How a script with (or without) `-- migrate:no-transaction` runs, as
+    /// `--dry-run` and `--sql` say it after a step's name: nothing in its
+    /// own transaction.
+    pub(crate) fn note(self, no_transaction: bool) -> &'static str {
+        if !self.outside(no_transaction) {
+            ""
+        } else if self.marks_in_transaction(no_transaction) {
+            ", in a transaction that a DDL statement commits implicitly"
+        } else {
+            ", outside a transaction"
+        }
+    }
+
     /// Whether a script with (or without) `-- migrate:no-transaction` runs
     /// outside a transaction on this database.
     pub(crate) fn outside(self, no_transaction: bool) -> bool {

@@ -52,6 +52,8 @@ struct Recorder {
     ends: Option<&'static str>,
     /// The last script run.
     last: String,
+    /// What a read finds after a rollback (a MySQL step's DDL committed).
+    after_rollback: Vec<AppliedRow>,
 }
 
 impl PerformNow for Recorder {
@@ -123,6 +125,11 @@ impl PerformNow for Recorder {
     }
     fn commit(&mut self) -> Result<(), Error> {
         self.log.push("commit".into());
+        Ok(())
+    }
+    fn rollback(&mut self) -> Result<(), Error> {
+        self.log.push("rollback".into());
+        self.history = std::mem::take(&mut self.after_rollback);
         Ok(())
     }
 }
@@ -231,9 +238,12 @@ fn a_step_applied_meanwhile_is_planned_away_under_the_lock() {
     );
 }
 
+/// MySQL: the in-flight mark, the script and the mark done share a
+/// transaction (DDL commits it implicitly); a `no-transaction` step's mark
+/// is committed on its own first.
 #[test]
-fn mysql_marks_every_step_in_flight_and_reads_once_under_its_lock() {
-    let known = set(false);
+fn mysql_marks_every_step_in_flight_in_its_transaction_and_reads_once_under_its_lock() {
+    let known = set(true);
     let mut recorder = Recorder::default();
     upgrade(
         &mut recorder,
@@ -248,15 +258,63 @@ fn mysql_marks_every_step_in_flight_and_reads_once_under_its_lock() {
         [
             "-- 1",
             "read",
+            "begin",
             "insert 1 false",
             "run up1 outside",
             "mark 1 true",
+            "commit",
             "-- 2",
             "insert 2 false",
             "run up2 outside",
             "mark 2 true"
         ]
     );
+}
+
+/// MySQL: a failed step is rolled back and the history read again; it is
+/// dirty only if its mark outlived the rollback (a DDL statement committed
+/// it).
+#[test]
+fn a_failed_mysql_step_is_dirty_only_if_its_mark_outlived_the_rollback() {
+    let known = set(false);
+    for (committed, dirty) in [(false, false), (true, true)] {
+        let mut recorder = Recorder {
+            failing: Some("up1"),
+            after_rollback: if committed {
+                vec![AppliedRow {
+                    success: false,
+                    ..row(1, "c1")
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Recorder::default()
+        };
+        let err = upgrade(
+            &mut recorder,
+            &known,
+            Some(Vec::new()),
+            Dialect::MySql,
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Step { version: 1, dirty: d, .. } if d == dirty),
+            "{err:?}"
+        );
+        assert_eq!(
+            log(&recorder),
+            [
+                "-- 1",
+                "read",
+                "begin",
+                "insert 1 false",
+                "run up1 outside",
+                "rollback",
+                "read"
+            ]
+        );
+    }
 }
 
 #[test]

@@ -133,6 +133,31 @@ impl<'m> Step<'m> {
         let no_transaction = self.script().is_some_and(Script::no_transaction);
         crate::exec::Rules::new(dialect, &Options::default()).outside(no_transaction)
     }
+
+    /// How this step runs on a `dialect` database, as `--dry-run` and
+    /// `--sql` write it after the step: empty in its own transaction,
+    /// `", outside a transaction"`, or on MySQL/MariaDB `", in a
+    /// transaction that a DDL statement commits implicitly"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::write(dir.path().join("1_a.sql"), "CREATE TABLE a (id INT);").unwrap();
+    /// use migrate::{Dialect, Direction, Target};
+    /// let set = migrate::Migrations::from_dir(dir.path())?;
+    /// let plan = migrate::plan::plan(set.as_slice(), &[], Direction::Up, Target::Head, &Default::default())?;
+    /// assert_eq!(plan.steps[0].transaction_note(Dialect::Postgres), "");
+    /// assert_eq!(
+    ///     plan.steps[0].transaction_note(Dialect::MySql),
+    ///     ", in a transaction that a DDL statement commits implicitly"
+    /// );
+    /// # Ok::<(), migrate::Error>(())
+    /// ```
+    pub fn transaction_note(&self, dialect: crate::Dialect) -> &'static str {
+        let no_transaction = self.script().is_some_and(Script::no_transaction);
+        crate::exec::Rules::new(dialect, &Options::default()).note(no_transaction)
+    }
 }
 
 /// The ordered steps that take the database to a target.

@@ -35,7 +35,8 @@ pub(super) struct Block {
     /// `apply 3 add_email (0003_add_email.up.sql)`; none for what comes
     /// before the first step (the history table's DDL).
     header: Option<String>,
-    outside: bool,
+    /// How it runs ([`Rules::note`]).
+    note: &'static str,
     lines: Vec<String>,
 }
 
@@ -59,7 +60,7 @@ impl Printer<'_> {
         if self.blocks.is_empty() {
             self.blocks.push(Block {
                 header: None,
-                outside: false,
+                note: "",
                 lines: Vec::new(),
             });
         }
@@ -86,7 +87,7 @@ impl PerformNow for Printer<'_> {
                 step.name,
                 step.file()
             )),
-            outside: false,
+            note: "",
             lines: Vec::new(),
         });
     }
@@ -134,10 +135,12 @@ impl PerformNow for Printer<'_> {
         &mut self,
         script: &Resolved<'_>,
         _: Sending,
-        outside: bool,
+        _: bool,
     ) -> Result<(), ScriptError> {
+        let note =
+            Rules::new(self.sql.dialect, &crate::Options::default()).note(script.no_transaction);
         if let Some(block) = self.blocks.last_mut() {
-            block.outside |= outside;
+            block.note = note;
         }
         self.line(terminated(&script.sql));
         Ok(())
@@ -231,12 +234,7 @@ pub(super) fn render(plan: &Plan<'_>, blocks: &[Block]) -> String {
     for block in blocks {
         out.push('\n');
         if let Some(header) = &block.header {
-            let outside = if block.outside {
-                ", outside a transaction"
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "-- {header}{outside}");
+            let _ = writeln!(out, "-- {header}{}", block.note);
         }
         for line in &block.lines {
             let _ = writeln!(out, "{line}");

@@ -85,7 +85,11 @@ pub(crate) async fn take<DB: Backend>(
     options: &Options,
 ) -> Result<Lease, Error> {
     let action = "take the migration lease";
-    if let Err(err) = DB::execute(conn, &sql.create, &[]).await {
+    let exists = DB::texts(conn, &sql.exists, &[])
+        .await
+        .map_err(database_error("find the migration lease table"))?;
+    let missing = exists.first().and_then(Option::as_deref) != Some("1");
+    if missing && let Err(err) = DB::execute(conn, &sql.create, &[]).await {
         // Two runners creating it at once (PostgreSQL: a duplicate row type
         // or table; MySQL: table exists): the other one made it.
         let made = err.as_database_error().is_some_and(|db| {

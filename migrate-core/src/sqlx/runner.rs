@@ -402,6 +402,14 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
             .map_err(database_error(write.action()))
     }
 
+    async fn rollback(&mut self) -> Result<(), Error> {
+        DB::execute(&mut self.held.conn, self.sql.rollback, &[])
+            .await
+            .map_err(database_error("roll back"))?;
+        self.held.open = false;
+        Ok(())
+    }
+
     /// Under a lease, the step commits only if the lease is still this
     /// run's, confirmed in the same transaction.
     async fn commit(&mut self) -> Result<(), Error> {
