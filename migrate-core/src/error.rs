@@ -349,6 +349,41 @@ pub enum Error {
         holder: Option<String>,
     },
 
+    /// A step waited for a lock longer than the statement lock timeout (or
+    /// lost a deadlock) on every try: each was rolled back, so nothing of
+    /// it was changed.
+    #[error(
+        "migration {version} ({file}) could not take the locks it needs in {tries} {}{}: {}; it was rolled back each time, so nothing of it was changed: run it again once that is done, or allow longer waits (--statement-lock-timeout) or more tries (--lock-retries)",
+        if *tries == 1 { "try" } else { "tries" },
+        waited.map(|waited| format!(" of {}", human(waited))).unwrap_or_default(),
+        holder.as_deref().unwrap_or("another session holds a lock on a table it changes")
+    )]
+    StepLockTimeout {
+        /// The version.
+        version: i64,
+        /// The file.
+        file: String,
+        /// How many times it was tried.
+        tries: u32,
+        /// The statement lock timeout, where one was set.
+        waited: Option<Duration>,
+        /// Who may hold the lock, as a clause, where the database can tell.
+        holder: Option<String>,
+        /// The steps that completed before it.
+        completed: Box<[StepReport]>,
+    },
+
+    /// The server takes no writes (a PostgreSQL hot standby or
+    /// `default_transaction_read_only`, a MySQL/MariaDB `read_only`
+    /// replica): refused before any lock is waited for.
+    #[error(
+        "the database is read-only ({reason}): point migrate at the primary; nothing was changed"
+    )]
+    ReadOnly {
+        /// Why, as the server says it.
+        reason: &'static str,
+    },
+
     /// The run's lease was taken over by another runner: it was not
     /// renewed in time (the database or the network stalled this runner
     /// for longer than the lease lasts). The step that found it out was
@@ -435,7 +470,7 @@ impl Error {
     /// ```
     pub fn completed(&self) -> &[StepReport] {
         match self {
-            Error::Step { completed, .. } => completed,
+            Error::Step { completed, .. } | Error::StepLockTimeout { completed, .. } => completed,
             Error::AfterBackup { source, .. } => source.completed(),
             _ => &[],
         }

@@ -104,7 +104,6 @@ impl Options {
     /// The statement lock timeout a run on `dialect` uses: PostgreSQL's
     /// default when none is set, none on MySQL unless set, never on
     /// SQLite; a zero turns it off.
-    #[allow(dead_code)]
     pub(crate) fn statement_lock_timeout_on(&self, dialect: crate::Dialect) -> Option<Duration> {
         let timeout = match (dialect, self.statement_lock_timeout) {
             (crate::Dialect::Sqlite, _) | (crate::Dialect::MySql, None) => return None,

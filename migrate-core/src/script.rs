@@ -19,6 +19,9 @@ pub struct ScriptError {
     pub statement_sql: Option<String>,
     /// The database's own message.
     pub message: String,
+    /// It gave up waiting for a lock (a statement lock timeout, or a
+    /// deadlock it lost): the step can be rolled back and tried again.
+    pub lock_wait: bool,
     /// The driver's error (a `rusqlite::Error` or a `sqlx::Error`), kept so
     /// that it can be returned as the cause.
     pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -80,6 +83,7 @@ pub(crate) fn run_sqlite(conn: &rusqlite::Connection, script: &str) -> Result<()
             statement: Some(number(index)),
             statement_sql: sql.map(excerpt),
             message: sqlite_message(&err, sql),
+            lock_wait: false,
             source: Some(Box::new(err)),
         };
         let mut statement = match batch.next() {

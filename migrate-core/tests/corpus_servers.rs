@@ -251,8 +251,9 @@ mysql! {
 }
 
 /// The Ory MySQL sets target MySQL 8; on MariaDB (what this machine runs)
-/// they stop where MariaDB differs, with the dirty mark MySQL's implicit DDL
-/// commits call for, naming the step.
+/// they stop where MariaDB differs, naming the step. Both failing steps
+/// hold only DML, so each is rolled back whole, its in-flight mark
+/// included: not dirty, and the next run stops at the same step again.
 async fn stops_on_mariadb_at(set: &str, failing: i64, file: &str, message: &str) {
     let Some(db) = Corpus::<sqlx::MySql>::new().await else {
         return;
@@ -269,19 +270,18 @@ async fn stops_on_mariadb_at(set: &str, failing: i64, file: &str, message: &str)
     else {
         panic!("{err}")
     };
-    assert_eq!((*version, named.as_str(), *dirty), (failing, file, true));
+    assert_eq!((*version, named.as_str(), *dirty), (failing, file, false));
     assert!(said.starts_with(message), "{said}");
-    let mut expected: Vec<(i64, bool)> = all_versions(&set)
+    let expected: Vec<(i64, bool)> = all_versions(&set)
         .into_iter()
         .filter(|v| *v < failing)
         .map(|v| (v, true))
         .collect();
-    expected.push((failing, false));
     assert_eq!(db.rows().await, expected);
-    let blocked = migrate::sqlx::run(&db.pool, &set).await.unwrap_err();
+    let again = migrate::sqlx::run(&db.pool, &set).await.unwrap_err();
     assert!(
-        matches!(blocked, Error::Dirty { version, .. } if version == failing),
-        "{blocked}"
+        matches!(again, Error::Step { version, dirty: false, .. } if version == failing),
+        "{again}"
     );
 }
 

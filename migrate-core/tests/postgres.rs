@@ -385,3 +385,251 @@ async fn transaction_mode_waits_for_a_step_in_flight_instead_of_calling_it_dirty
     assert_eq!(rows, [(1, true), (2, true)]);
     assert!(lock_is_free(&pool).await, "every lock is released");
 }
+
+/// Issue 11's lock queue: a step's `ALTER TABLE users …` queued behind an
+/// open transaction that read `users` made every later query on `users`
+/// wait as long as that transaction lasted. With a statement lock timeout
+/// the step gives up its place in the queue after it, is rolled back and
+/// tried again later: a fresh `SELECT count(*) FROM users` never waits
+/// much longer than the timeout, and the step succeeds once the blocker
+/// ends. With too few tries, it fails in one sentence naming the step and
+/// the blocker's session, and nothing is changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_behind_a_long_transaction_does_not_stall_readers() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        (
+            "0001_users.sql",
+            "CREATE TABLE users (id INT);\nINSERT INTO users VALUES (1);\n",
+        ),
+        (
+            "0002_email.up.sql",
+            "ALTER TABLE users ADD COLUMN email TEXT;\n",
+        ),
+        (
+            "0002_email.down.sql",
+            "ALTER TABLE users DROP COLUMN email;\n",
+        ),
+    ]);
+    let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
+    let pool = pool(&database, 4).await;
+    migrate::sqlx::upgrade(&pool, &set, "1".parse().unwrap(), &Options::default())
+        .await
+        .unwrap();
+    // The blocker: a report reading `users` in a transaction held for `hold`.
+    let blocker = |hold: Duration| {
+        let url = database.url.clone();
+        async move {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            sqlx::raw_sql("BEGIN; SELECT * FROM users;")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            let held = tokio::spawn(async move {
+                tokio::time::sleep(hold).await;
+                sqlx::raw_sql("COMMIT").execute(&mut conn).await.unwrap();
+            });
+            (pid, held)
+        }
+    };
+
+    // Blocker held 8 s, 500 ms per try, 30 tries: readers keep going.
+    let (_, held) = blocker(Duration::from_secs(8)).await;
+    let options = Options::default()
+        .statement_lock_timeout(Duration::from_millis(500))
+        .lock_retries(30);
+    let run = {
+        let (set, url, options) = (set.clone(), database.url.clone(), options.clone());
+        tokio::spawn(async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            migrate::sqlx::upgrade(&pool, &set, Target::Head, &options).await
+        })
+    };
+    let mut longest = Duration::ZERO;
+    while !run.is_finished() {
+        let started = std::time::Instant::now();
+        let mut reader = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+            .await
+            .unwrap();
+        let started_query = std::time::Instant::now();
+        let _: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&mut reader)
+            .await
+            .unwrap();
+        longest = longest.max(started_query.elapsed());
+        assert!(started.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let report = run.await.unwrap().unwrap();
+    held.await.unwrap();
+    assert_eq!(report.steps.len(), 1, "applied once the blocker ended");
+    assert!(
+        longest < Duration::from_secs(3),
+        "a reader waited {longest:?} behind the step (the blocker held 8 s)"
+    );
+
+    // Blocker held 20 s, 3 retries: the run gives up, naming the step.
+    migrate::sqlx::downgrade(&pool, &set, "1".parse().unwrap(), &Options::default())
+        .await
+        .unwrap();
+    let (pid, held) = blocker(Duration::from_secs(20)).await;
+    let options = Options::default()
+        .statement_lock_timeout(Duration::from_millis(500))
+        .lock_retries(3);
+    let err = migrate::sqlx::upgrade(&pool, &set, Target::Head, &options)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "migration 2 (0002_email.up.sql) could not take the locks it needs in 4 tries of 500 ms: the oldest \
+             open transaction, PostgreSQL server process {pid} (no application name, idle in transaction, \
+             open since "
+        )) && message.ends_with(
+            " UTC), may hold them; it was rolled back each time, so nothing of it was changed: run it again \
+             once that is done, or allow longer waits (--statement-lock-timeout) or more tries (--lock-retries)"
+        ),
+        "{message}"
+    );
+    let rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _migrate_history ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(1, true)], "not applied, not dirty");
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'users' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(columns, ["id"], "nothing changed");
+    held.abort();
+}
+
+/// A `no-transaction` step gets the statement lock timeout per statement
+/// (a statement that cannot run in a transaction block, `CREATE INDEX
+/// CONCURRENTLY`, runs without it) and is tried again while none of its
+/// statements has run: its in-flight mark is taken back in between, so it
+/// ends applied once and clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_no_transaction_step_is_tried_again_while_none_of_it_ran() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        ("0001_users.sql", "CREATE TABLE users (id INT);\n"),
+        (
+            "0002_email.sql",
+            "-- migrate:no-transaction\nALTER TABLE users ADD COLUMN email TEXT;\n\
+             CREATE INDEX CONCURRENTLY users_email ON users (email);\n",
+        ),
+    ]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let pool = pool(&database, 4).await;
+    migrate::sqlx::upgrade(&pool, &set, "1".parse().unwrap(), &Options::default())
+        .await
+        .unwrap();
+    let mut blocker = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN; SELECT * FROM users;")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let held = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    });
+    let options = Options::default()
+        .statement_lock_timeout(Duration::from_millis(300))
+        .lock_retries(30);
+    let report = migrate::sqlx::upgrade(&pool, &set, Target::Head, &options)
+        .await
+        .unwrap();
+    held.await.unwrap();
+    assert_eq!(report.steps.len(), 1);
+    let rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _migrate_history ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows, [(1, true), (2, true)]);
+    let indexes: Vec<String> =
+        sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE tablename = 'users'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(indexes, ["users_email"]);
+}
+
+/// A database that takes no writes (`default_transaction_read_only`, as a
+/// hot standby behaves) is refused in one sentence before any lock is
+/// waited for; a start with nothing to do still says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_database_is_refused_before_any_lock() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        ("0002_b.sql", "CREATE TABLE b (id INT);\n"),
+    ]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let admin = pool(&database, 1).await;
+    migrate::sqlx::upgrade(&admin, &set, "1".parse().unwrap(), &Options::default())
+        .await
+        .unwrap();
+    let name: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET default_transaction_read_only = on"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    // Another runner holds the lock: the refusal does not wait for it.
+    let mut holder = admin.acquire().await.unwrap();
+    sqlx::query(
+        "SELECT pg_advisory_lock(hashtext(current_database()), hashtext('\"_migrate_history\"'))",
+    )
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    let read_only = pool(&database, 1).await;
+    let started = std::time::Instant::now();
+    let err = migrate::sqlx::upgrade(&read_only, &set, Target::Head, &Options::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the database is read-only (default_transaction_read_only is on): point migrate at the primary; \
+         nothing was changed"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no lock waited for"
+    );
+    let nothing =
+        migrate::sqlx::upgrade(&read_only, &set, "1".parse().unwrap(), &Options::default())
+            .await
+            .unwrap();
+    assert!(nothing.steps.is_empty());
+    drop(holder);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} RESET default_transaction_read_only"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}

@@ -106,3 +106,41 @@ pub(crate) const MYSQL_WSREP_ON: &str = "SHOW VARIABLES LIKE 'wsrep_on'";
 pub(crate) fn causal(read: &str) -> String {
     format!("SET STATEMENT wsrep_sync_wait = 1 FOR {read}")
 }
+
+/// PostgreSQL: a statement lock timeout for the rest of the transaction.
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+pub(crate) fn pg_lock_timeout(timeout: std::time::Duration) -> String {
+    format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        timeout.as_millis().max(1)
+    )
+}
+
+/// MySQL: the session's metadata lock wait timeout, in seconds.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) const MYSQL_LOCK_WAIT: &str = "SELECT CAST(@@SESSION.lock_wait_timeout AS SIGNED)";
+/// MySQL: sets it: seconds.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) const MYSQL_SET_LOCK_WAIT: &str = "SET SESSION lock_wait_timeout = ?";
+
+/// PostgreSQL: the oldest open transaction in the database but this run's
+/// (its lock holder's included), as a clause: the usual holder of the lock
+/// a step waited for.
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+pub(crate) const PG_OLDEST_TRANSACTION: &str = "SELECT 'the oldest open transaction, PostgreSQL server process ' || a.pid || ' (' || \
+     coalesce(nullif(a.application_name, ''), 'no application name') || ', ' || coalesce(a.state, 'state unknown') || \
+     ', open since ' || to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC), may hold them' \
+     FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+     AND a.xact_start IS NOT NULL AND a.backend_type = 'client backend' \
+     AND a.pid NOT IN (SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' \
+     AND l.objid IN (hashtext($1)::oid, hashtext($1 || ' in flight')::oid)) \
+     ORDER BY a.xact_start LIMIT 1";
+
+/// PostgreSQL: why the server takes no writes, if it does not.
+#[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
+pub(crate) const PG_READ_ONLY: &str = "SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' \
+     WHEN current_setting('transaction_read_only') = 'on' THEN 'read only' ELSE '' END";
+
+/// MySQL/MariaDB: whether the server is a `read_only` replica.
+#[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
+pub(crate) const MYSQL_READ_ONLY: &str = "SELECT CAST(@@GLOBAL.read_only AS SIGNED)";

@@ -29,6 +29,7 @@
 //!   connection committed since the read without the lock).
 
 mod ops;
+mod retry;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -118,6 +119,8 @@ pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<O
         confirmed: false,
         completed: Vec::new(),
         deferred: None,
+        lock_wait: false,
+        tries: 0,
     };
     // The table, where it is not made in the first step's transaction.
     if !x.table_ready && !x.rules.lock_per_step() {
@@ -236,6 +239,10 @@ struct Execution<'m, 'o> {
     /// In all-in-one mode, the history writes still to do: after the last
     /// script, in the same transaction.
     deferred: Option<Vec<Write<'m>>>,
+    /// The last step failed waiting for a lock, and nothing of it stays.
+    lock_wait: bool,
+    /// How many times the current step failed so.
+    tries: u32,
 }
 
 impl<'m> Execution<'m, '_> {
@@ -311,11 +318,17 @@ impl<'m> Execution<'m, '_> {
             let step = self.steps.remove(0);
             let script = self.resolve(p, &step).await?;
             p.admits(&step, &script)?;
-            if self.rules.outside(script.no_transaction) {
-                self.outside_step(p, &step, &script).await?;
+            let ran = if self.rules.outside(script.no_transaction) {
+                self.outside_step(p, &step, &script).await
             } else {
-                self.step(p, &step, &script, false).await?;
-                p.commit().await?;
+                match self.step(p, &step, &script, false).await {
+                    Ok(()) => p.commit().await,
+                    Err(err) => Err(err),
+                }
+            };
+            match ran {
+                Ok(()) => self.tries = 0,
+                Err(err) => self.retry(p, step, &script, err).await?,
             }
         }
     }
@@ -359,7 +372,14 @@ impl<'m> Execution<'m, '_> {
         match self.step(p, step, script, true).await {
             Ok(()) if atomic => p.commit().await?,
             Ok(()) => {}
-            Err(err) if atomic => return Err(self.undone(p, step, err).await),
+            Err(err) if atomic => {
+                let err = self.undone(p, step, err).await;
+                // Something was committed: not tried again.
+                if matches!(err, Error::Step { dirty: true, .. }) {
+                    self.lock_wait = false;
+                }
+                return Err(err);
+            }
             Err(err) => return Err(err),
         }
         if guarded {
@@ -503,6 +523,13 @@ impl<'m> Execution<'m, '_> {
             if !outside && ask && p.transaction_ended(ask).await.unwrap_or(false) {
                 return Err(self.ended(p, step, script, started).await);
             }
+            // A lock waited for too long: tried again if nothing of the step
+            // stays (its transaction rolls back, or none of its statements
+            // outside one ran).
+            self.lock_wait = failure.lock_wait
+                && (!outside
+                    || failure.statement == Some(1)
+                    || self.rules.marks_in_transaction(script.no_transaction));
             return Err(step_failed(
                 step,
                 &script.file,

@@ -210,6 +210,13 @@ pub(crate) trait Perform {
 
     /// Rolls the open transaction back (a failed MySQL step's).
     fn rollback(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Waits before a step is tried again.
+    fn pause(&mut self, pause: std::time::Duration) -> impl Future<Output = ()> + Send;
+
+    /// Who may hold the lock a step waited for too long, where the database
+    /// can tell (PostgreSQL: the oldest open transaction), as a clause.
+    fn blocker(&mut self) -> impl Future<Output = Result<Option<String>, Error>> + Send;
 }
 
 /// [`Perform`] for a backend that does each operation at once, when called
@@ -250,6 +257,14 @@ pub(crate) trait PerformNow {
     /// ask for it.
     fn rollback(&mut self) -> Result<(), Error> {
         Ok(())
+    }
+    /// As [`Perform::pause`].
+    fn pause(&mut self, pause: std::time::Duration) {
+        std::thread::sleep(pause);
+    }
+    /// As [`Perform::blocker`].
+    fn blocker(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
     }
 }
 
@@ -309,5 +324,12 @@ impl<T: PerformNow> Perform for T {
     }
     fn rollback(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
         ready(PerformNow::rollback(self))
+    }
+    fn pause(&mut self, pause: std::time::Duration) -> impl Future<Output = ()> + Send {
+        PerformNow::pause(self, pause);
+        ready(())
+    }
+    fn blocker(&mut self) -> impl Future<Output = Result<Option<String>, Error>> + Send {
+        ready(PerformNow::blocker(self))
     }
 }

@@ -101,6 +101,7 @@ impl PerformNow for Recorder {
                 statement: Some(1),
                 statement_sql: Some("x".into()),
                 message: "boom".into(),
+                lock_wait: false,
                 source: None,
             });
         }

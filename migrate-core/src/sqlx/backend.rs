@@ -51,12 +51,61 @@ pub trait Backend: sqlx::Database + private::Sealed {
         file: &str,
     ) -> impl Future<Output = Result<(), ScriptError>> + Send;
 
-    /// Runs a script one statement at a time, outside any transaction.
+    /// Runs a script one statement at a time, outside any transaction,
+    /// each statement waiting at most `lock_timeout` for a lock where it
+    /// can be given one.
     #[doc(hidden)]
     fn run_each_statement(
         conn: &mut Self::Connection,
         script: &str,
+        lock_timeout: Option<std::time::Duration>,
     ) -> impl Future<Output = Result<(), ScriptError>> + Send;
+
+    /// The statement that begins a step's transaction: with the statement
+    /// lock timeout where the database sets one per transaction
+    /// (PostgreSQL's `SET LOCAL lock_timeout`).
+    #[doc(hidden)]
+    fn begin(sql: &HistorySql, _options: &Options) -> std::borrow::Cow<'static, str> {
+        sql.begin.into()
+    }
+
+    /// Bounds each statement's wait for a lock for the rest of the run
+    /// where the database sets it per session (MySQL's
+    /// `lock_wait_timeout`); returns the setting to restore.
+    #[doc(hidden)]
+    fn bound_statements(
+        _conn: &mut Self::Connection,
+        _options: &Options,
+    ) -> impl Future<Output = Result<Option<i64>, Error>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Refuses a server that takes no writes (a hot standby, a read-only
+    /// replica), before any lock is waited for.
+    #[doc(hidden)]
+    fn writable(_conn: &mut Self::Connection) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Who may hold the lock a step waited for too long, as a clause,
+    /// where the database can tell (PostgreSQL: the oldest open
+    /// transaction in the database).
+    #[doc(hidden)]
+    fn blocker(
+        _conn: &mut Self::Connection,
+        _sql: &HistorySql,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Restores what [`Backend::bound_statements`] changed.
+    #[doc(hidden)]
+    fn restore_statements(
+        _conn: &mut Self::Connection,
+        _previous: i64,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
 
     /// Takes the lock that spans a whole run, where this database and the
     /// options have one.

@@ -326,13 +326,14 @@ impl Backend for sqlx::Postgres {
         spin(conn, lock::PG_HOLD_BEGIN, try_lock, &sql.table, options).await
     }
 
-    /// In the step's transaction (begun with `sql.begin`).
+    /// In the step's transaction (begun with [`Backend::begin`]).
     async fn lock_step(
         conn: &mut sqlx::PgConnection,
         sql: &HistorySql,
         options: &Options,
     ) -> Result<(), Error> {
-        spin(conn, sql.begin, lock::PG_TRY_RUN, &sql.table, options).await
+        let begin = Self::begin(sql, options);
+        spin(conn, &begin, lock::PG_TRY_RUN, &sql.table, options).await
     }
 
     async fn lock_holder(
@@ -364,8 +365,44 @@ impl Backend for sqlx::Postgres {
     async fn run_each_statement(
         conn: &mut sqlx::PgConnection,
         sql: &str,
+        lock_timeout: Option<Duration>,
     ) -> Result<(), ScriptError> {
-        script::run_postgres_outside(conn, sql).await
+        script::run_postgres_outside(conn, sql, lock_timeout).await
+    }
+
+    async fn writable(conn: &mut sqlx::PgConnection) -> Result<(), Error> {
+        let why = simple::text(conn, lock::PG_READ_ONLY, &[])
+            .await
+            .map_err(database_error("find whether the database takes writes"))?;
+        match why.as_deref() {
+            Some("standby") => Err(Error::ReadOnly {
+                reason: "a PostgreSQL hot standby",
+            }),
+            Some("read only") => Err(Error::ReadOnly {
+                reason: "default_transaction_read_only is on",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn blocker(
+        conn: &mut sqlx::PgConnection,
+        sql: &HistorySql,
+    ) -> Result<Option<String>, Error> {
+        simple::text(
+            conn,
+            lock::PG_OLDEST_TRANSACTION,
+            &[Param::Text(&sql.table)],
+        )
+        .await
+        .map_err(database_error("find who holds the lock"))
+    }
+
+    fn begin(sql: &HistorySql, options: &Options) -> std::borrow::Cow<'static, str> {
+        match options.statement_lock_timeout_on(Dialect::Postgres) {
+            Some(timeout) => format!("{}; {}", sql.begin, lock::pg_lock_timeout(timeout)).into(),
+            None => sql.begin.into(),
+        }
     }
 
     async fn run_script(
@@ -478,8 +515,59 @@ impl Backend for sqlx::MySql {
     async fn run_each_statement(
         conn: &mut sqlx::MySqlConnection,
         sql: &str,
+        _: Option<std::time::Duration>,
     ) -> Result<(), ScriptError> {
         script::run_mysql(conn, sql, None).await
+    }
+
+    async fn writable(conn: &mut sqlx::MySqlConnection) -> Result<(), Error> {
+        let read_only: i64 = sqlx::query_scalar(lock::MYSQL_READ_ONLY)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error("find whether the database takes writes"))?;
+        if read_only != 0 {
+            return Err(Error::ReadOnly {
+                reason: "the server is a read_only replica",
+            });
+        }
+        Ok(())
+    }
+
+    /// `lock_wait_timeout` bounds a statement's wait for a metadata lock
+    /// (DDL queued behind an open transaction), in whole seconds.
+    async fn bound_statements(
+        conn: &mut sqlx::MySqlConnection,
+        options: &Options,
+    ) -> Result<Option<i64>, Error> {
+        let Some(timeout) = options.statement_lock_timeout_on(Dialect::MySql) else {
+            return Ok(None);
+        };
+        let fail = || database_error("set the statement lock timeout");
+        let previous: i64 = sqlx::query_scalar(lock::MYSQL_LOCK_WAIT)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(fail())?;
+        let seconds = i64::try_from(timeout.as_secs_f64().ceil() as u64)
+            .unwrap_or(i64::MAX)
+            .clamp(1, 31_536_000);
+        sqlx::query(lock::MYSQL_SET_LOCK_WAIT)
+            .bind(seconds)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail())?;
+        Ok(Some(previous))
+    }
+
+    async fn restore_statements(
+        conn: &mut sqlx::MySqlConnection,
+        previous: i64,
+    ) -> Result<(), Error> {
+        sqlx::query(lock::MYSQL_SET_LOCK_WAIT)
+            .bind(previous)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+            .map_err(database_error("restore the statement lock timeout"))
     }
 
     async fn run_script(
@@ -647,6 +735,7 @@ impl Backend for sqlx::Sqlite {
     async fn run_each_statement(
         conn: &mut sqlx::SqliteConnection,
         sql: &str,
+        _: Option<std::time::Duration>,
     ) -> Result<(), ScriptError> {
         script::run_sqlite(conn, sql, None).await
     }

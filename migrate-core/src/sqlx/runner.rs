@@ -136,6 +136,8 @@ struct Held<DB: Backend> {
     open: bool,
     /// The setting [`Backend::bound_waits`] changed, to restore.
     waits: Option<i64>,
+    /// The setting [`Backend::bound_statements`] changed, to restore.
+    statements: Option<i64>,
     /// SQLite's run lock file, held from the plan to the run's end.
     run_file: Option<crate::run_file::RunFile>,
     /// How to open a connection of the run's own, outside the pool.
@@ -161,6 +163,7 @@ impl<DB: Backend> Held<DB> {
             lock: None,
             open: false,
             waits: None,
+            statements: None,
             run_file: None,
             connect: pool.connect_options(),
             hold: None,
@@ -218,6 +221,8 @@ impl<DB: Backend> Held<DB> {
     }
 
     async fn lock(&mut self, sql: &HistorySql, options: &Options) -> Result<(), Error> {
+        DB::writable(&mut self.conn).await?;
+        self.statements = DB::bound_statements(&mut self.conn, options).await?;
         let lock = DB::lock_run(&mut self.conn, sql, options).await?;
         match lock {
             RunLock::Hold => self.hold(sql, options, false).await?,
@@ -260,6 +265,10 @@ impl<DB: Backend> Held<DB> {
             lease.release::<DB>(&mut self.conn).await?;
         }
         self.run_file = None;
+        if let Some(previous) = self.statements {
+            DB::restore_statements(&mut self.conn, previous).await?;
+            self.statements = None;
+        }
         if let Some(previous) = self.waits {
             DB::restore_waits(&mut self.conn, previous).await?;
             self.waits = None;
@@ -270,7 +279,11 @@ impl<DB: Backend> Held<DB> {
 
 impl<DB: Backend> Drop for Held<DB> {
     fn drop(&mut self) {
-        if self.open || self.waits.is_some() || self.lock.is_some_and(RunLock::close_if_dropped) {
+        if self.open
+            || self.waits.is_some()
+            || self.statements.is_some()
+            || self.lock.is_some_and(RunLock::close_if_dropped)
+        {
             self.conn.close_on_drop();
         }
     }
@@ -285,7 +298,7 @@ struct Driver<'h, DB: Backend> {
 
 impl<DB: Backend> Perform for Driver<'_, DB> {
     async fn begin(&mut self) -> Result<(), Error> {
-        DB::execute(&mut self.held.conn, self.sql.begin, &[])
+        DB::execute(&mut self.held.conn, &DB::begin(self.sql, self.options), &[])
             .await
             .map_err(|err| lock_error(err, self.options, "begin a transaction"))?;
         self.held.open = true;
@@ -361,7 +374,10 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
             return Ok(());
         }
         match sending {
-            Sending::EachStatement => DB::run_each_statement(conn, &script.sql).await,
+            Sending::EachStatement => {
+                let timeout = self.options.statement_lock_timeout_on(DB::DIALECT);
+                DB::run_each_statement(conn, &script.sql, timeout).await
+            }
             Sending::Batch => DB::run_script(conn, &script.sql, &script.file).await,
         }
     }
@@ -400,6 +416,14 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
             .await
             .map(drop)
             .map_err(database_error(write.action()))
+    }
+
+    async fn pause(&mut self, pause: std::time::Duration) {
+        sqlx_core::rt::sleep(pause).await;
+    }
+
+    async fn blocker(&mut self) -> Result<Option<String>, Error> {
+        DB::blocker(&mut self.held.conn, self.sql).await
     }
 
     async fn rollback(&mut self) -> Result<(), Error> {

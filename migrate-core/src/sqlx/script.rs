@@ -59,6 +59,24 @@ where
     Ok(completed)
 }
 
+/// Whether a statement gave up waiting for a lock: PostgreSQL's
+/// `lock_not_available` (its `lock_timeout`), a deadlock or serialization
+/// failure it lost; MySQL's lock wait timeout (1205) or deadlock (1213,
+/// which is also how a Galera node reports a conflicting commit elsewhere).
+pub(crate) fn lock_wait(err: &sqlx::Error) -> bool {
+    let Some(db) = err.as_database_error() else {
+        return false;
+    };
+    if matches!(db.code().as_deref(), Some("55P03" | "40P01" | "40001")) {
+        return true;
+    }
+    #[cfg(feature = "sqlx-mysql")]
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return my.number() == 1205;
+    }
+    false
+}
+
 /// A failed script as [`ScriptError`]: the database's message (with
 /// PostgreSQL's DETAIL and HINT), the fix for a statement that cannot run
 /// in a transaction when the script ran in one (`file` is then its file),
@@ -95,6 +113,7 @@ pub(crate) fn failure(
         statement,
         statement_sql: sql.map(crate::script::excerpt),
         message,
+        lock_wait: lock_wait(&err),
         source: Some(Box::new(err)),
     }
 }
@@ -173,12 +192,36 @@ fn postgres_statement<'s>(
 pub(crate) async fn run_postgres_outside(
     conn: &mut sqlx::PgConnection,
     script: &str,
+    lock_timeout: Option<std::time::Duration>,
 ) -> Result<(), ScriptError> {
     for (index, statement) in crate::split::statements(script).into_iter().enumerate() {
+        let fail = |err| failure(err, None, Some(number(index)), Some(statement));
+        // With the lock timeout, in one message (its own implicit
+        // transaction, so nothing stays on the connection a pooler may
+        // share); a statement that cannot run in a transaction block
+        // (`CREATE INDEX CONCURRENTLY`) says so before it does anything,
+        // and then runs alone, without it.
+        if let Some(timeout) = lock_timeout {
+            let bounded = format!(
+                "{}; {statement}",
+                crate::dialect::lock::pg_lock_timeout(timeout)
+            );
+            match sqlx::raw_sql(AssertSqlSafe(bounded))
+                .execute(&mut *conn)
+                .await
+            {
+                Ok(_) => continue,
+                Err(err)
+                    if err
+                        .as_database_error()
+                        .is_some_and(|db| db.code().as_deref() == Some("25001")) => {}
+                Err(err) => return Err(fail(err)),
+            }
+        }
         sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
             .execute(&mut *conn)
             .await
-            .map_err(|err| failure(err, None, Some(number(index)), Some(statement)))?;
+            .map_err(fail)?;
     }
     Ok(())
 }
