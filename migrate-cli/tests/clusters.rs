@@ -241,3 +241,74 @@ fn pgbouncer_twelve_runners_apply_each_step_once_in_every_lock_mode() {
         }
     }
 }
+
+/// PostgreSQL (direct): a runner killed with `kill -9` in the middle of a
+/// step loses the migration lock at once (it is held in the open
+/// transaction of a connection that is then gone), so the next runner does
+/// not wait for it, finishes the run, and every step is applied once.
+#[test]
+fn postgres_a_killed_runner_s_lock_goes_with_it() {
+    let Some(database) = crate::servers::ServerDatabase::create(Kind::Postgres) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("0001_log.sql"),
+        "CREATE TABLE log (n INT PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("0002_slow.sql"),
+        "INSERT INTO log VALUES (2);\nSELECT pg_sleep(6);\n",
+    )
+    .unwrap();
+    let migrations = dir.path().display().to_string();
+    let args = [
+        "--database-url",
+        database.url(),
+        "--dir",
+        &migrations,
+        "upgrade",
+    ];
+    let mut victim = spawn(&args);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    victim.kill().unwrap();
+    let _ = victim.wait();
+    let started = std::time::Instant::now();
+    let (code, stderr) = finish(spawn(&[
+        "--database-url",
+        database.url(),
+        "--dir",
+        &migrations,
+        "--lock-timeout",
+        "3s",
+        "upgrade",
+    ]));
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    // The lock was free at once: the next runner waited only for the step
+    // it ran itself (the orphaned step's row lock, until its statement
+    // noticed its client gone), not for a lock timeout.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let versions = pg_integers(
+        database.url(),
+        "SELECT version FROM _migrate_history WHERE success ORDER BY version",
+    );
+    assert_eq!(versions, [1, 2]);
+    assert_eq!(pg_integers(database.url(), "SELECT n::int8 FROM log"), [2]);
+}
+
+fn pg_integers(url: &str, query: &str) -> Vec<i64> {
+    crate::servers::block_on(async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(query.to_owned()))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    })
+}
