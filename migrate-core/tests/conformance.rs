@@ -1,16 +1,17 @@
 //! One conformance suite, written once, run against every backend: rusqlite,
-//! sqlx's SQLite, PostgreSQL and MariaDB/MySQL. Each scenario is a generic
-//! function over [`Harness`]; `conformance!` instantiates it per backend.
+//! sqlx's SQLite, PostgreSQL (directly and through PgBouncer in transaction
+//! pooling mode) and MariaDB/MySQL. Each scenario is a generic function over
+//! [`Harness`]; `conformance!` instantiates it per backend.
 
 use std::sync::Mutex;
 
 use migrate::{
-    Direction, Error, HistoryEntry, Migrations, Options, Report, State, Status, Target,
+    Direction, Error, HistoryEntry, LockMode, Migrations, Options, Report, State, Status, Target,
     TransactionMode,
 };
 
 use crate::common::migration_dir;
-use crate::servers::{Database, Kind};
+use crate::servers::{Database, Kind, PgBouncer};
 
 /// One history row as stored: version, success, whether a down script is kept.
 pub type Row = (i64, bool, bool);
@@ -42,8 +43,9 @@ pub trait Harness: Sync {
     async fn log_count(&self) -> i64;
     /// Runs one statement, as another tool or an operator would.
     async fn execute(&self, statement: &str);
-    /// Runs `run` on `n` connections at once; the steps they applied, summed.
-    async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize;
+    /// Runs `n` upgrades to head with `options` at once, each on a
+    /// connection of its own; the steps they applied, summed.
+    async fn concurrent_runs(&self, set: &Migrations, n: usize, options: &Options) -> usize;
     /// The SQL an upgrade or downgrade would run (`migrate … --sql`).
     async fn sql(&self, set: &Migrations, direction: Direction, target: Target) -> String;
     /// Runs a multi-statement script by hand, as an operator would run the
@@ -118,15 +120,16 @@ impl Harness for Rusqlite {
     async fn execute(&self, statement: &str) {
         self.conn.lock().unwrap().execute_batch(statement).unwrap();
     }
-    async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize {
+    async fn concurrent_runs(&self, set: &Migrations, n: usize, options: &Options) -> usize {
         let barrier = std::sync::Barrier::new(n);
+        let set = set.with_options(options.clone());
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..n)
                 .map(|_| {
                     scope.spawn(|| {
                         let conn = self.db.open();
                         barrier.wait();
-                        migrate::run(&conn, set).unwrap().steps.len()
+                        set.upgrade(&conn, Target::Head).unwrap().steps.len()
                     })
                 })
                 .collect();
@@ -166,29 +169,37 @@ impl Sqlx<sqlx::Sqlite> {
     }
 }
 
+impl<DB: migrate::sqlx::Backend> Sqlx<DB> {
+    /// A pool on `url`; `server`, when given, is dropped after it.
+    async fn connect(url: String, server: Option<Database>) -> Self {
+        let pool = sqlx::pool::PoolOptions::<DB>::new()
+            .connect(&url)
+            .await
+            .unwrap();
+        Sqlx {
+            pool,
+            url,
+            _file: None,
+            _server: server,
+        }
+    }
+
+    /// A pool on a fresh database on the `kind` server.
+    async fn server(kind: Kind) -> Option<Self> {
+        let server = Database::create(kind).await?;
+        Some(Self::connect(server.url.clone(), Some(server)).await)
+    }
+}
+
 impl Sqlx<sqlx::Postgres> {
     pub async fn postgres() -> Option<Self> {
-        let server = Database::create(Kind::Postgres).await?;
-        let pool = sqlx::PgPool::connect(&server.url).await.unwrap();
-        Some(Sqlx {
-            pool,
-            url: server.url.clone(),
-            _file: None,
-            _server: Some(server),
-        })
+        Self::server(Kind::Postgres).await
     }
 }
 
 impl Sqlx<sqlx::MySql> {
     pub async fn mysql() -> Option<Self> {
-        let server = Database::create(Kind::MySql).await?;
-        let pool = sqlx::MySqlPool::connect(&server.url).await.unwrap();
-        Some(Sqlx {
-            pool,
-            url: server.url.clone(),
-            _file: None,
-            _server: Some(server),
-        })
+        Self::server(Kind::MySql).await
     }
 }
 
@@ -274,15 +285,15 @@ macro_rules! sqlx_harness {
             async fn execute(&self, statement: &str) {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&self.pool).await.unwrap();
             }
-            async fn concurrent_runs(&self, set: &Migrations, n: usize) -> usize {
+            async fn concurrent_runs(&self, set: &Migrations, n: usize, options: &Options) -> usize {
                 let pool = sqlx::pool::PoolOptions::<$db>::new().max_connections(n as u32).connect(&self.url).await.unwrap();
                 let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
                 let tasks: Vec<_> = (0..n)
                     .map(|_| {
-                        let (pool, set, barrier) = (pool.clone(), set.clone(), barrier.clone());
+                        let (pool, set, barrier, options) = (pool.clone(), set.clone(), barrier.clone(), options.clone());
                         tokio::spawn(async move {
                             barrier.wait().await;
-                            migrate::sqlx::run(&pool, &set).await.unwrap().steps.len()
+                            migrate::sqlx::upgrade(&pool, &set, Target::Head, &options).await.unwrap().steps.len()
                         })
                     })
                     .collect();
@@ -306,6 +317,79 @@ macro_rules! sqlx_harness {
 sqlx_harness!(sqlx::Sqlite);
 sqlx_harness!(sqlx::Postgres);
 sqlx_harness!(sqlx::MySql);
+
+// ---- PostgreSQL through PgBouncer ----------------------------------------------
+
+/// PostgreSQL behind PgBouncer in transaction pooling mode: everything
+/// `migrate` does, and the statements run as an operator would, go through
+/// PgBouncer (in the simple query protocol: no named prepared statement,
+/// which would not survive a change of server connection); the harness
+/// inspects the database directly, PgBouncer bypassed.
+pub struct Bounced {
+    /// Through PgBouncer; declared first, so closed first.
+    through: Sqlx<sqlx::Postgres>,
+    /// Directly on the server; owns the database, dropped last.
+    direct: Sqlx<sqlx::Postgres>,
+}
+
+impl Bounced {
+    pub async fn new() -> Option<Self> {
+        let PgBouncer { database, url } = PgBouncer::create().await?;
+        let direct = Sqlx::connect(database.url.clone(), Some(database)).await;
+        let through = Sqlx::connect(url, None).await;
+        Some(Bounced { through, direct })
+    }
+}
+
+impl Harness for Bounced {
+    const TRANSACTIONAL_DDL: bool = true;
+    async fn upgrade(
+        &self,
+        set: &Migrations,
+        target: Target,
+        options: &Options,
+    ) -> Result<Report, Error> {
+        self.through.upgrade(set, target, options).await
+    }
+    async fn downgrade(
+        &self,
+        set: &Migrations,
+        target: Target,
+        options: &Options,
+    ) -> Result<Report, Error> {
+        self.through.downgrade(set, target, options).await
+    }
+    async fn stamp(&self, set: &Migrations, target: Target) -> Result<Report, Error> {
+        self.through.stamp(set, target).await
+    }
+    async fn status(&self, set: &Migrations) -> Result<Status, Error> {
+        self.through.status(set).await
+    }
+    async fn history(&self, set: &Migrations) -> Result<Vec<HistoryEntry>, Error> {
+        self.through.history(set).await
+    }
+    async fn rows(&self) -> Vec<Row> {
+        self.direct.rows().await
+    }
+    async fn tables(&self) -> Vec<String> {
+        self.direct.tables().await
+    }
+    async fn log_count(&self) -> i64 {
+        self.direct.log_count().await
+    }
+    async fn execute(&self, statement: &str) {
+        self.through.execute(statement).await
+    }
+    async fn concurrent_runs(&self, set: &Migrations, n: usize, options: &Options) -> usize {
+        self.through.concurrent_runs(set, n, options).await
+    }
+    async fn sql(&self, set: &Migrations, direction: Direction, target: Target) -> String {
+        self.through.sql(set, direction, target).await
+    }
+    async fn execute_script(&self, sql: &str) {
+        self.through.execute_script(sql).await
+    }
+}
 
 // ---- the scenarios -----------------------------------------------------------
 
@@ -600,12 +684,20 @@ pub async fn failing_step<H: Harness>(h: &H) {
 }
 
 pub async fn concurrent_runners<H: Harness>(h: &H) {
+    concurrent_runners_with(h, &defaults()).await;
+}
+
+/// 8 runners at once, with `options`: each of the 12 steps is applied once.
+async fn concurrent_runners_with<H: Harness>(h: &H, options: &Options) {
     let dir = reversible_set(12);
     let set = Migrations::from_dir(dir.path()).unwrap();
-    let applied = h.concurrent_runs(&set, 8).await;
+    let applied = h.concurrent_runs(&set, 8, options).await;
     assert_eq!(applied, 12, "each step applied once");
     assert_eq!(h.log_count().await, 12);
-    assert_eq!(versions(&h.rows().await), (1..=12).collect::<Vec<_>>());
+    assert_eq!(
+        h.rows().await,
+        (1..=12).map(|v| (v, true, true)).collect::<Vec<_>>()
+    );
 }
 
 pub async fn no_transaction_steps<H: Harness>(h: &H) {
@@ -878,6 +970,16 @@ macro_rules! conformance {
                 }
             )*
         }
+        mod pgbouncer {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    if let Some(h) = super::Bounced::new().await {
+                        super::$scenario(&h).await;
+                    }
+                }
+            )*
+        }
         mod mysql {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -890,6 +992,34 @@ macro_rules! conformance {
         }
     };
 }
+
+/// `concurrent_runners` in the lock modes other than the default, on the
+/// backends that have them: the lease on PostgreSQL (directly and through
+/// PgBouncer) and MySQL/MariaDB, the transaction-scoped lock on PostgreSQL
+/// alone.
+macro_rules! concurrent_runners_by_lock_mode {
+    ($($test:ident: $harness:expr, $mode:ident;)*) => {
+        mod concurrent_runners_by_lock_mode {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(h) = $harness.await {
+                        let options = super::defaults().lock_mode(super::LockMode::$mode);
+                        super::concurrent_runners_with(&h, &options).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+concurrent_runners_by_lock_mode!(
+    postgres_lease: super::Sqlx::postgres(), Lease;
+    postgres_transaction: super::Sqlx::postgres(), Transaction;
+    pgbouncer_lease: super::Bounced::new(), Lease;
+    pgbouncer_transaction: super::Bounced::new(), Transaction;
+    mysql_lease: super::Sqlx::mysql(), Lease;
+);
 
 conformance!(
     a_script_that_ends_its_transaction_is_refused_before_anything_runs,

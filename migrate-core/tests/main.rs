@@ -12,6 +12,7 @@ mod inputs;
 mod lease;
 mod lifecycle;
 mod macros;
+mod mysql;
 mod observability;
 mod operations;
 mod planner;
