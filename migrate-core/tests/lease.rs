@@ -167,7 +167,12 @@ async fn a_live_lease_is_waited_for_and_a_dead_one_taken_over(kind: Kind) {
     let options = lease().lock_timeout(Duration::from_millis(300));
     // A start with nothing to do takes no lock: it does not wait.
     let applied = Migrations::from_dir(logging_set(1).path()).unwrap();
-    assert_eq!(upgrade(&database.url, kind, &applied, &options).await.unwrap(), 0);
+    assert_eq!(
+        upgrade(&database.url, kind, &applied, &options)
+            .await
+            .unwrap(),
+        0
+    );
     let err = upgrade(&database.url, kind, &set, &options)
         .await
         .unwrap_err();

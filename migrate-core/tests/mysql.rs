@@ -414,7 +414,6 @@ async fn status_in_flight_on_a_server_with_the_session_lock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: under the lease, `status` looks only for the named lock, so a live runner's step in flight is reported dirty"]
 async fn status_in_flight_on_a_server_with_the_lease() {
     if let Some(server) = Server::mysql().await {
         let lease = Options::default().lock_mode(LockMode::Lease);
@@ -424,7 +423,6 @@ async fn status_in_flight_on_a_server_with_the_lease() {
 
 /// On Galera the runner takes the lease by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: under the lease (taken by itself on Galera), `status` looks only for the named lock, so a live runner's step in flight is reported dirty"]
 async fn status_in_flight_on_galera() {
     if let Some(server) = Server::galera().await {
         status_tells_a_step_in_flight_from_a_dirty_mark(&server, &Options::default()).await;

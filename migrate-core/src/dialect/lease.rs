@@ -31,6 +31,8 @@ pub(crate) struct LeaseSql {
     pub release: String,
     /// Who holds it, as a phrase (no values).
     pub describe: String,
+    /// Who holds it while it lasts (none once it expired), as a phrase.
+    pub live: String,
 }
 
 impl LeaseSql {
@@ -73,6 +75,7 @@ impl LeaseSql {
                          DATE_FORMAT(acquired_at, '%Y-%m-%d %H:%i:%s'), ' UTC, whose lease runs until ', \
                          DATE_FORMAT(expires_at, '%Y-%m-%d %H:%i:%s'), ' UTC') FROM {t} WHERE id = 1"
                     ),
+                    live: format!("SELECT holder FROM {t} WHERE id = 1 AND expires_at > {now}"),
                 }
             }
             Dialect::Postgres | Dialect::Sqlite => {
@@ -114,6 +117,7 @@ impl LeaseSql {
                         utc("acquired_at"),
                         utc("expires_at")
                     ),
+                    live: format!("SELECT holder FROM {t} WHERE id = 1 AND expires_at > {now}"),
                 }
             }
         }

@@ -575,7 +575,16 @@ pub(crate) async fn in_flight<DB: Backend>(
 ) -> Result<bool, Error> {
     let sql = HistorySql::new(DB::DIALECT, &options.table);
     let mut held = Held::<DB>::acquire(pool).await?;
-    Ok(DB::lock_holder(&mut held.conn, &sql).await?.is_some())
+    if DB::lock_holder(&mut held.conn, &sql).await?.is_some() {
+        return Ok(true);
+    }
+    // A lease a live runner holds (no lock table: no lease).
+    if DB::DIALECT == crate::Dialect::Sqlite {
+        return Ok(false);
+    }
+    let lease = LeaseSql::new(DB::DIALECT, &options.table);
+    let live = DB::texts(&mut held.conn, &lease.live, &[]).await;
+    Ok(live.is_ok_and(|holders| holders.iter().any(Option::is_some)))
 }
 
 /// Reads the history for the read-only views, bringing an older format up
