@@ -136,7 +136,9 @@ impl Scenario {
 
 /// `url` with its database (the path) replaced by `database`.
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |at| at + 3);
     let host_end = base[scheme_end..]
         .find('/')
@@ -242,7 +244,9 @@ async fn verify(server: &Server, runner: &Runner) -> Result<()> {
     let rows = text(server.kind, &url, history).await?;
     let made = text(server.kind, &url, tables).await?;
     if rows != expected || made != expected {
-        return Err(format!("{what}: {rows} history rows and {made} tables, not {expected}").into());
+        return Err(
+            format!("{what}: {rows} history rows and {made} tables, not {expected}").into(),
+        );
     }
     let has_lease_table = text(server.kind, &url, lease_table).await? == "1";
     let takes_lease = runner.build == THIS_BUILD
@@ -274,7 +278,13 @@ fn upgrade(server: &Server, runner: &Runner, dir: &Path, noop: bool) -> Result<D
     command
         .args(["--database-url", &url, "--dir"])
         .arg(dir)
-        .args(runner.mode.map(|mode| ["--lock-mode", mode]).into_iter().flatten())
+        .args(
+            runner
+                .mode
+                .map(|mode| ["--lock-mode", mode])
+                .into_iter()
+                .flatten(),
+        )
         .arg("upgrade")
         .env_remove("DATABASE_URL")
         .env_remove("MIGRATE_DIR")
@@ -313,18 +323,15 @@ fn write_set(dir: &Path, n: usize) -> Result<()> {
     Ok(())
 }
 
-/// The median of `values`.
-fn median_f64(mut values: Vec<f64>) -> f64 {
+/// The `q`-quantile (0.0..=1.0) of `values`, by linear interpolation.
+fn quantile_f64(mut values: Vec<f64>, q: f64) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }
     values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[middle]
-    } else {
-        (values[middle - 1] + values[middle]) / 2.0
-    }
+    let position = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    values[low] + (values[high] - values[low]) * (position - low as f64)
 }
 
 fn servers() -> Vec<Server> {
@@ -379,7 +386,15 @@ fn servers() -> Vec<Server> {
 fn build_migrate() -> Result<PathBuf> {
     eprintln!("building migrate (cargo build --release -p migrate-cli)");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--release", "-p", "migrate-cli", "--bin", "migrate"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "migrate-cli",
+            "--bin",
+            "migrate",
+        ])
         .current_dir(report::workspace_root())
         .status()?;
     if !status.success() {
@@ -414,7 +429,7 @@ async fn versions(servers: &[Server]) -> Result<String> {
 fn table(scenario: Scenario, servers: &[Server], runners: &[Runner]) -> String {
     let mut out = format!(
         "### {}\n\n\
-         | server | lock mode | build | median | p25–p75 | beyond the default (paired) | × the default |\n\
+         | server | lock mode | build | median | p25–p75 | beyond the default, paired (p25 to p75) | × the default |\n\
          |---|---|---|---:|---:|---:|---:|\n",
         scenario.title()
     );
@@ -433,14 +448,22 @@ fn table(scenario: Scenario, servers: &[Server], runners: &[Runner]) -> String {
             let (beyond, ratio) = if is_base {
                 ("—".to_owned(), "1.00×".to_owned())
             } else {
-                let ratios = samples
-                    .iter()
-                    .zip(base)
+                let pairs = samples.iter().zip(base);
+                let differences: Vec<f64> = pairs
+                    .clone()
+                    .map(|(a, b)| a.as_secs_f64() - b.as_secs_f64())
+                    .collect();
+                let ratios = pairs
                     .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
                     .collect();
                 (
-                    stats::format_seconds(stats::median_difference(samples, base)),
-                    format!("{:.2}×", median_f64(ratios)),
+                    format!(
+                        "{} ({} to {})",
+                        stats::format_seconds(stats::median_difference(samples, base)),
+                        stats::format_seconds(quantile_f64(differences.clone(), 0.25)),
+                        stats::format_seconds(quantile_f64(differences, 0.75)),
+                    ),
+                    format!("{:.2}×", quantile_f64(ratios, 0.5)),
                 )
             };
             let _ = writeln!(
@@ -471,19 +494,23 @@ fn main() -> Result<()> {
     let rounds: usize = match value("--rounds") {
         Some(rounds) => rounds.parse()?,
         None if quick => 3,
-        None => 31,
+        None => 41,
     };
     let write_readme = !quick && value("--rounds").is_none();
 
     let servers = servers();
     if servers.is_empty() {
-        return Err("no server: set MIGRATE_TEST_POSTGRES_URL, MIGRATE_TEST_PGBOUNCER_URL, \
+        return Err(
+            "no server: set MIGRATE_TEST_POSTGRES_URL, MIGRATE_TEST_PGBOUNCER_URL, \
                     MIGRATE_TEST_MYSQL_URL or MIGRATE_TEST_GALERA_URLS"
-            .into());
+                .into(),
+        );
     }
     let binary = build_migrate()?;
     let run = report::Run::start();
-    let work = tempfile::Builder::new().prefix("migrate-locks-").tempdir()?;
+    let work = tempfile::Builder::new()
+        .prefix("migrate-locks-")
+        .tempdir()?;
     let (full, plus_one) = (work.path().join("full"), work.path().join("plus-one"));
     write_set(&full, MIGRATIONS)?;
     write_set(&plus_one, MIGRATIONS + 1)?;
@@ -563,10 +590,7 @@ fn main() -> Result<()> {
         command.push_str(" --quick");
     }
     if baseline.is_some() {
-        let _ = write!(
-            command,
-            " --baseline PATH --baseline-name {baseline_name}"
-        );
+        let _ = write!(command, " --baseline PATH --baseline-name {baseline_name}");
     }
     let mut section = run.header(
         &command,
@@ -582,8 +606,9 @@ fn main() -> Result<()> {
     section.push_str(&server_versions);
     section.push_str(
         "\n\"Beyond the default\" is the median of the per-round differences from the same \
-         server's default mode in this build (`× the default`: the median of the per-round \
-         ratios); p25–p75 is the interquartile range.\n",
+         server's default mode in this build, with their interquartile range in parentheses (a \
+         range across zero: no difference this run can tell); `× the default` is the median \
+         of the per-round ratios; p25–p75 is the interquartile range of the times.\n",
     );
     for scenario in Scenario::ALL {
         section.push('\n');
@@ -615,8 +640,9 @@ mod tests {
     }
 
     #[test]
-    fn a_median_of_ratios() {
-        assert_eq!(median_f64(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median_f64(vec![1.0, 2.0]), 1.5);
+    fn quantiles_of_differences() {
+        assert_eq!(quantile_f64(vec![3.0, 1.0, 2.0], 0.5), 2.0);
+        assert_eq!(quantile_f64(vec![1.0, 2.0], 0.5), 1.5);
+        assert_eq!(quantile_f64(vec![-1.0, 0.0, 1.0, 2.0, 3.0], 0.25), 0.0);
     }
 }
