@@ -277,3 +277,46 @@ async fn postgres_a_run_that_lost_its_lease_records_nothing_more() {
     .await;
     assert_eq!(recorded, 1);
 }
+
+/// A step that outlasts the lease does not lose it: the heartbeat renews
+/// it every third of its duration, so a runner starting meanwhile waits
+/// instead of taking it over, and each step is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_heartbeat_keeps_the_lease_through_a_long_step() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        ("0001_log.sql", "CREATE TABLE log (n INT PRIMARY KEY);\n"),
+        (
+            "0002_slow.sql",
+            "SELECT pg_sleep(3.5);\nINSERT INTO log VALUES (2);\n",
+        ),
+    ]);
+    let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
+    let short = Options::default()
+        .lock_mode(LockMode::Lease)
+        .lease_duration(Duration::from_secs(1))
+        .lock_timeout(Duration::from_secs(30));
+    let first = {
+        let (set, url, options) = (set.clone(), database.url.clone(), short.clone());
+        tokio::spawn(async move { upgrade(&url, Kind::Postgres, &set, &options).await })
+    };
+    // Well past the lease's 1 s: only renewals keep it.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let second = upgrade(&database.url, Kind::Postgres, &set, &short).await;
+    assert_eq!(
+        first.await.unwrap().unwrap(),
+        2,
+        "the first runner kept its lease"
+    );
+    assert_eq!(
+        second.unwrap(),
+        0,
+        "the second waited, then found nothing to do"
+    );
+    assert_eq!(
+        count(&database.url, Kind::Postgres, "SELECT count(*) FROM log").await,
+        1
+    );
+}

@@ -633,3 +633,33 @@ async fn a_read_only_database_is_refused_before_any_lock() {
     .await
     .unwrap();
 }
+
+/// A start with nothing to do takes no lock: while another session holds
+/// the migration lock, it answers at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_with_nothing_to_do_does_not_wait_for_the_lock() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[("0001_a.sql", "CREATE TABLE a (id INT);\n")]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let pool = pool(&database, 2).await;
+    migrate::sqlx::run(&pool, &set).await.unwrap();
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query(
+        "SELECT pg_advisory_lock(hashtext(current_database()), hashtext('\"_migrate_history\"'))",
+    )
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    for mode in [LockMode::Session, LockMode::Transaction, LockMode::Lease] {
+        let options = Options::default()
+            .lock_mode(mode)
+            .lock_timeout(Duration::from_millis(200));
+        let report = migrate::sqlx::upgrade(&pool, &set, Target::Head, &options)
+            .await
+            .unwrap();
+        assert!(report.steps.is_empty(), "{mode:?}");
+    }
+    drop(holder);
+}
