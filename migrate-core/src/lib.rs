@@ -39,6 +39,7 @@ mod split;
 pub mod sqlx;
 mod target;
 pub mod tenants;
+pub mod testing;
 
 pub use backup::Backup;
 pub use check::Verdict;
@@ -70,3 +71,19 @@ pub use target::Target;
 /// ```
 #[cfg(feature = "macros")]
 pub use migrate_macros::embed_migrations;
+/// Marks a test function that takes a fresh database with every migration
+/// applied (from `migrations/` beside `Cargo.toml`, or `migrations = "dir"`):
+/// a `rusqlite::Connection`, or in an `async fn` a `sqlx::SqlitePool`,
+/// `sqlx::PgPool` or `sqlx::MySqlPool` (on the server `DATABASE_URL` names).
+/// Each test's database is a copy of a template the set is migrated into
+/// once ([`testing`]); it is removed after the test, and kept (its name
+/// printed) when the test fails.
+///
+/// ```ignore
+/// #[migrate::test]
+/// fn creates_user(conn: rusqlite::Connection) {
+///     conn.execute("INSERT INTO users (email) VALUES ('a@example.com')", []).unwrap();
+/// }
+/// ```
+#[cfg(feature = "macros")]
+pub use migrate_macros::test;

@@ -1,5 +1,6 @@
 //! One integration-test binary for migrate-core: a module per area.
 
+mod attribute;
 mod clusters;
 mod common;
 mod concurrency;

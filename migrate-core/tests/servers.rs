@@ -85,6 +85,13 @@ fn with_database(base: &str, name: &str) -> String {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The configured server's URL, or `None` (after saying why) when it is not
+/// configured and not required.
+#[allow(dead_code)]
+pub fn url(kind: Kind) -> Option<String> {
+    configured(kind.variable())
+}
+
 impl Database {
     /// A fresh database, or `None` (after saying why) when the server is not
     /// configured and not required.

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use proc_macro::{Delimiter, Group, Literal, Span, TokenStream, TokenTree};
 
+mod test_attr;
+
 /// Embeds the migrations of a directory, relative to the invoking crate's
 /// `CARGO_MANIFEST_DIR`. See `migrate::embed_migrations!`.
 #[proc_macro]
@@ -143,7 +145,9 @@ fn unquote(text: &str) -> Option<String> {
 
 /// `compile_error!("message")` pointing at `span`.
 fn compile_error(span: Span, message: &str) -> TokenStream {
-    let tokens: TokenStream = format!("::core::compile_error!({})", Literal::string(message))
+    // Braces: in an item's place (an attribute's expansion) as in an
+    // expression's.
+    let tokens: TokenStream = format!("::core::compile_error!{{{}}}", Literal::string(message))
         .parse()
         .unwrap_or_default();
     let respan = |tree: TokenTree| -> TokenTree {
@@ -159,4 +163,14 @@ fn compile_error(span: Span, message: &str) -> TokenStream {
         tree
     };
     tokens.into_iter().map(respan).collect()
+}
+
+/// `#[migrate::test]`: a test that takes a fresh, migrated database. See
+/// `migrate::test`.
+#[proc_macro_attribute]
+pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match test_attr::expand(attr, item) {
+        Ok(tokens) => tokens,
+        Err((span, message)) => compile_error(span, &message),
+    }
 }

@@ -7,6 +7,17 @@
 //! Every statement takes its values in one order, written `$N` on
 //! PostgreSQL and `?` on MySQL: see each field.
 
+// Builds with some of the backends only leave parts unused.
+#![cfg_attr(
+    not(all(
+        feature = "rusqlite",
+        feature = "sqlx-sqlite",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )),
+    allow(dead_code, unused_imports)
+)]
+
 use super::Dialect;
 use crate::options::TableName;
 

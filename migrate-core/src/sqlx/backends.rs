@@ -6,6 +6,7 @@
 #[cfg(feature = "sqlx-postgres")]
 use std::time::{Duration, Instant};
 
+#[cfg(any(feature = "sqlx-sqlite", feature = "sqlx-mysql"))]
 use sqlx::{AssertSqlSafe, Row as _};
 
 use super::backend::{Backend, Param, RunLock, private};

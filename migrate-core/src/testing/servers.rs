@@ -1,0 +1,486 @@
+//! `#[migrate::test]` for `async fn` tests: a fresh database behind a sqlx
+//! pool, on SQLite (a copy of the template file), PostgreSQL (`CREATE
+//! DATABASE … TEMPLATE`) or MySQL/MariaDB (the template's tables copied),
+//! on the server `DATABASE_URL` names, as `#[sqlx::test]` reads it.
+
+// Builds with some of the backends only leave parts unused.
+#![cfg_attr(
+    not(all(
+        feature = "rusqlite",
+        feature = "sqlx-sqlite",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )),
+    allow(dead_code, unused_imports)
+)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use sqlx::{AssertSqlSafe, Connection as _};
+
+use super::{Outcome, database_name, digest, kept};
+use crate::{Error, Migrations};
+
+fn failed(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
+    crate::sqlx::database_error(action)
+}
+
+/// The server tests run on: `url`, or `DATABASE_URL`.
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql"))]
+fn database_url(url: Option<&str>) -> Result<String, Error> {
+    if let Some(url) = url {
+        return Ok(url.to_owned());
+    }
+    std::env::var("DATABASE_URL").map_err(|_| Error::Database {
+        action: "find the test server".to_owned(),
+        message: "DATABASE_URL is not set: #[migrate::test] makes each test's database on the \
+                  server it names, as #[sqlx::test] does"
+            .to_owned(),
+        source: None,
+    })
+}
+
+/// A test's database, to remove once the test passed (or keep).
+#[derive(Debug)]
+pub enum Fresh {
+    /// A SQLite file.
+    File(PathBuf),
+    /// A PostgreSQL database, and how to reach the server.
+    #[cfg(feature = "sqlx-postgres")]
+    Postgres {
+        /// The server, as `DATABASE_URL` gave it.
+        admin: sqlx::postgres::PgConnectOptions,
+        /// The database.
+        name: String,
+    },
+    /// A MySQL/MariaDB database, and how to reach the server.
+    #[cfg(feature = "sqlx-mysql")]
+    MySql {
+        /// The server, as `DATABASE_URL` gave it.
+        admin: sqlx::mysql::MySqlConnectOptions,
+        /// The database.
+        name: String,
+    },
+}
+
+impl Fresh {
+    /// What to look for: the file, or the database's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let fresh = migrate::testing::Fresh::File("/tmp/t.sqlite3".into());
+    /// assert_eq!(fresh.describe(), "/tmp/t.sqlite3");
+    /// ```
+    pub fn describe(&self) -> String {
+        match self {
+            Fresh::File(path) => path.display().to_string(),
+            #[cfg(feature = "sqlx-postgres")]
+            Fresh::Postgres { name, .. } => format!("PostgreSQL database {name}"),
+            #[cfg(feature = "sqlx-mysql")]
+            Fresh::MySql { name, .. } => format!("MySQL/MariaDB database {name}"),
+        }
+    }
+
+    /// Removes the database.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub async fn remove(self) -> Result<(), Error> {
+        match self {
+            Fresh::File(path) => {
+                let _ = std::fs::remove_file(&path);
+                Ok(())
+            }
+            #[cfg(feature = "sqlx-postgres")]
+            Fresh::Postgres { admin, name } => {
+                let mut conn = sqlx::PgConnection::connect_with(&admin)
+                    .await
+                    .map_err(failed("connect to the test server"))?;
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .map(drop)
+                .map_err(failed(format!("drop the test database {name}")))
+            }
+            #[cfg(feature = "sqlx-mysql")]
+            Fresh::MySql { admin, name } => {
+                let mut conn = sqlx::MySqlConnection::connect_with(&admin)
+                    .await
+                    .map_err(failed("connect to the test server"))?;
+                sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+                    .execute(&mut conn)
+                    .await
+                    .map(drop)
+                    .map_err(failed(format!("drop the test database {name}")))
+            }
+        }
+    }
+}
+
+/// A type `#[migrate::test]` can hand an `async fn` test.
+#[diagnostic::on_unimplemented(
+    message = "`#[migrate::test]` gives an `async fn` test a `sqlx::SqlitePool`, `sqlx::PgPool` or `sqlx::MySqlPool` (and a test that is not `async` a `rusqlite::Connection`), not `{Self}`",
+    label = "not a database `#[migrate::test]` can give"
+)]
+pub trait AsyncArgument: Sized + Clone + Send + 'static {
+    #[doc(hidden)]
+    fn fresh(
+        set: &Migrations,
+        test: &str,
+        url: Option<&str>,
+    ) -> impl Future<Output = Result<(Self, Fresh), Error>> + Send;
+    #[doc(hidden)]
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// A fresh database with every migration of `set` applied, for the test
+/// named `test`, and what to remove once it is done: on SQLite a file, on
+/// PostgreSQL and MySQL/MariaDB a database on the server `url` names
+/// (`None`: `DATABASE_URL`).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # std::fs::write(dir.path().join("1_a.sql"), "CREATE TABLE a (id INT);")?;
+/// let set = migrate::Migrations::from_dir(dir.path())?;
+/// let (pool, fresh): (sqlx::SqlitePool, _) = migrate::testing::fresh(&set, "my_test", None).await?;
+/// assert_eq!(migrate::sqlx::status(&pool, &set, &Default::default()).await?.pending, 0);
+/// pool.close().await;
+/// fresh.remove().await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// A migration that fails while the template is built, no server URL, or
+/// the server's error.
+pub async fn fresh<T: AsyncArgument>(
+    set: &Migrations,
+    test: &str,
+    url: Option<&str>,
+) -> Result<(T, Fresh), Error> {
+    T::fresh(set, test, url).await
+}
+
+#[cfg(feature = "sqlx-sqlite")]
+impl AsyncArgument for sqlx::SqlitePool {
+    async fn fresh(set: &Migrations, test: &str, _: Option<&str>) -> Result<(Self, Fresh), Error> {
+        async fn open(path: &std::path::Path) -> Result<sqlx::SqlitePool, Error> {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true);
+            sqlx::SqlitePool::connect_with(options)
+                .await
+                .map_err(failed("open the test database"))
+        }
+        let (template, built) = super::sqlite_template(set)?;
+        if !built {
+            let building = super::building(&template);
+            let pool = open(&building).await?;
+            let ran = crate::sqlx::run(&pool, set).await.map(drop);
+            pool.close().await;
+            super::install(ran, &building, &template)?;
+        }
+        let file = super::sqlite_copy(&template, test)?;
+        Ok((open(&file).await?, Fresh::File(file)))
+    }
+
+    async fn close(&self) {
+        sqlx::Pool::close(self).await;
+    }
+}
+
+#[cfg(feature = "sqlx-postgres")]
+impl AsyncArgument for sqlx::PgPool {
+    async fn fresh(
+        set: &Migrations,
+        test: &str,
+        url: Option<&str>,
+    ) -> Result<(Self, Fresh), Error> {
+        let admin: sqlx::postgres::PgConnectOptions = database_url(url)?
+            .parse()
+            .map_err(failed("read DATABASE_URL"))?;
+        let template = format!("migrate_tpl_{}", digest(set));
+        let mut conn = sqlx::PgConnection::connect_with(&admin)
+            .await
+            .map_err(failed("connect to the test server"))?;
+        if !pg_exists(&mut conn, &template).await? {
+            // Built under a name of its own, then renamed into place: tests
+            // starting at once never copy half of one.
+            let building = database_name("template");
+            execute_pg(&mut conn, &format!("CREATE DATABASE \"{building}\"")).await?;
+            let pool = sqlx::PgPool::connect_with(admin.clone().database(&building))
+                .await
+                .map_err(failed("connect to the template database"))?;
+            let ran = crate::sqlx::run(&pool, set).await;
+            pool.close().await;
+            let moved = match ran {
+                Ok(_) => {
+                    execute_pg(
+                        &mut conn,
+                        &format!("ALTER DATABASE \"{building}\" WITH ALLOW_CONNECTIONS false"),
+                    )
+                    .await?;
+                    execute_pg(
+                        &mut conn,
+                        &format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""),
+                    )
+                    .await
+                }
+                Err(err) => Err(err),
+            };
+            if let Err(err) = moved {
+                let _ = execute_pg(
+                    &mut conn,
+                    &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"),
+                )
+                .await;
+                // Another test built it first.
+                if !pg_exists(&mut conn, &template).await? {
+                    return Err(err);
+                }
+            }
+        }
+        let name = database_name(test);
+        let mut tries = 0;
+        loop {
+            let created = execute_pg(
+                &mut conn,
+                &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+            )
+            .await;
+            match created {
+                Ok(()) => break,
+                // The template is being read by another copy: try again.
+                Err(_) if tries < 50 => {
+                    tries += 1;
+                    sqlx_core::rt::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let _ = conn.close().await;
+        let pool = sqlx::PgPool::connect_with(admin.clone().database(&name))
+            .await
+            .map_err(failed("connect to the test database"))?;
+        Ok((pool, Fresh::Postgres { admin, name }))
+    }
+
+    async fn close(&self) {
+        sqlx::Pool::close(self).await;
+    }
+}
+
+#[cfg(feature = "sqlx-postgres")]
+async fn pg_exists(conn: &mut sqlx::PgConnection, name: &str) -> Result<bool, Error> {
+    sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+        "SELECT count(*)::int8 FROM pg_database WHERE datname = '{name}'"
+    )))
+    .fetch_one(conn)
+    .await
+    .map(|n| n > 0)
+    .map_err(failed("look for the template database"))
+}
+
+#[cfg(feature = "sqlx-postgres")]
+async fn execute_pg(conn: &mut sqlx::PgConnection, statement: &str) -> Result<(), Error> {
+    sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(failed(statement.to_owned()))
+}
+
+#[cfg(feature = "sqlx-mysql")]
+impl AsyncArgument for sqlx::MySqlPool {
+    async fn fresh(
+        set: &Migrations,
+        test: &str,
+        url: Option<&str>,
+    ) -> Result<(Self, Fresh), Error> {
+        let admin: sqlx::mysql::MySqlConnectOptions = database_url(url)?
+            .parse()
+            .map_err(failed("read DATABASE_URL"))?;
+        let template = format!("migrate_tpl_{}", digest(set));
+        let mut conn = sqlx::MySqlConnection::connect_with(&admin)
+            .await
+            .map_err(failed("connect to the test server"))?;
+        // One builder at a time; the others wait, then find it built.
+        let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 600)")
+            .bind(&template)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(failed("wait for the template database"))?;
+        let built = async {
+            if locked != Some(1) {
+                return Err(Error::LockTimeout {
+                    waited: std::time::Duration::from_secs(600),
+                    holder: None,
+                });
+            }
+            if count_mysql(&mut conn, &format!(
+                "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{template}'"
+            ))
+            .await?
+                > 0
+            {
+                return Ok(());
+            }
+            execute_mysql(&mut conn, &format!("CREATE DATABASE `{template}`")).await?;
+            let pool = sqlx::MySqlPool::connect_with(admin.clone().database(&template))
+                .await
+                .map_err(failed("connect to the template database"))?;
+            let ran = crate::sqlx::run(&pool, set).await.map(drop);
+            pool.close().await;
+            if ran.is_err() {
+                let _ = execute_mysql(&mut conn, &format!("DROP DATABASE `{template}`")).await;
+            }
+            ran
+        }
+        .await;
+        let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+            .bind(&template)
+            .execute(&mut conn)
+            .await;
+        built?;
+        let name = database_name(test);
+        execute_mysql(&mut conn, &format!("CREATE DATABASE `{name}`")).await?;
+        let pool = sqlx::MySqlPool::connect_with(admin.clone().database(&name))
+            .await
+            .map_err(failed("connect to the test database"))?;
+        let copied = copy_mysql(&mut conn, &template, &name).await?;
+        let _ = conn.close().await;
+        if !copied {
+            crate::sqlx::run(&pool, set).await?;
+        }
+        Ok((pool, Fresh::MySql { admin, name }))
+    }
+
+    async fn close(&self) {
+        sqlx::Pool::close(self).await;
+    }
+}
+
+#[cfg(feature = "sqlx-mysql")]
+async fn execute_mysql(conn: &mut sqlx::MySqlConnection, statement: &str) -> Result<(), Error> {
+    sqlx::raw_sql(AssertSqlSafe(statement.to_owned()))
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(failed(statement.to_owned()))
+}
+
+#[cfg(feature = "sqlx-mysql")]
+async fn count_mysql(conn: &mut sqlx::MySqlConnection, query: &str) -> Result<i64, Error> {
+    sqlx::query_scalar::<_, i64>(AssertSqlSafe(query.to_owned()))
+        .fetch_one(conn)
+        .await
+        .map_err(failed("look at the template database"))
+}
+
+/// Copies the template's tables (definitions and rows, the history
+/// included) into `name`: false, copying nothing, where the template holds
+/// more than plain tables (views, triggers, routines, generated columns),
+/// which the migrations then make instead.
+#[cfg(feature = "sqlx-mysql")]
+async fn copy_mysql(
+    conn: &mut sqlx::MySqlConnection,
+    template: &str,
+    name: &str,
+) -> Result<bool, Error> {
+    let more = count_mysql(
+        conn,
+        &format!(
+            "SELECT (SELECT COUNT(*) FROM information_schema.views WHERE table_schema = '{template}') \
+             + (SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = '{template}') \
+             + (SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = '{template}') \
+             + (SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = '{template}' \
+                AND COALESCE(generation_expression, '') <> '')"
+        ),
+    )
+    .await?;
+    if more > 0 {
+        return Ok(false);
+    }
+    let tables: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+         WHERE table_schema = '{template}' AND table_type = 'BASE TABLE'"
+    )))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(failed("list the template's tables"))?;
+    execute_mysql(conn, &format!("USE `{name}`")).await?;
+    execute_mysql(conn, "SET FOREIGN_KEY_CHECKS = 0").await?;
+    for table in &tables {
+        let (_, create): (String, String) = sqlx::query_as(AssertSqlSafe(format!(
+            "SHOW CREATE TABLE `{template}`.`{table}`"
+        )))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed(format!("read the definition of {table}")))?;
+        execute_mysql(conn, &create).await?;
+        execute_mysql(
+            conn,
+            &format!("INSERT INTO `{name}`.`{table}` SELECT * FROM `{template}`.`{table}`"),
+        )
+        .await?;
+    }
+    execute_mysql(conn, "SET FOREIGN_KEY_CHECKS = 1").await?;
+    Ok(true)
+}
+
+/// A future's panic, caught: `Err` holds it, to resume once the test's
+/// database is kept.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// Runs one `#[migrate::test]` `async fn`. Internal.
+#[doc(hidden)]
+pub fn __run_async<T: AsyncArgument, R: Outcome, F: Future<Output = R>>(
+    set: &Migrations,
+    test: &str,
+    f: impl FnOnce(T) -> F,
+) -> R {
+    sqlx_core::rt::test_block_on(async move {
+        let (argument, fresh) = T::fresh(set, test, None).await.unwrap_or_else(|err| {
+            panic!("#[migrate::test] could not give {test} a database: {err}")
+        });
+        let outcome = CatchUnwind(Box::pin(f(argument.clone()))).await;
+        argument.close().await;
+        match outcome {
+            Ok(result) if !result.failed() => {
+                let _ = fresh.remove().await;
+                result
+            }
+            Ok(result) => {
+                kept(test, &fresh.describe());
+                result
+            }
+            Err(panic) => {
+                kept(test, &fresh.describe());
+                std::panic::resume_unwind(panic)
+            }
+        }
+    })
+}
