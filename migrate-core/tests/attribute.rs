@@ -224,3 +224,38 @@ fn an_edited_migration_rebuilds_the_template() {
     assert_eq!(columns(&after), ["a", "b"]);
     let _ = Duration::ZERO;
 }
+
+/// The attribute on servers: `env` names the variable with the server's
+/// URL (`DATABASE_URL` by default). Ignored by themselves (they need the
+/// server); `the_attribute_on_servers` runs them where it is configured.
+#[migrate::test(migrations = "../fixtures/portable", env = "MIGRATE_TEST_POSTGRES_URL")]
+#[ignore = "run by the_attribute_on_servers where the server is configured"]
+async fn postgres_through_the_attribute(pool: sqlx::PgPool) {
+    sqlx::query(SAME_ROW).execute(&pool).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 2);
+}
+
+#[migrate::test(migrations = "../fixtures/portable", env = "MIGRATE_TEST_MYSQL_URL")]
+#[ignore = "run by the_attribute_on_servers where the server is configured"]
+async fn mysql_through_the_attribute(pool: sqlx::MySqlPool) {
+    sqlx::query(SAME_ROW).execute(&pool).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 2);
+}
+
+#[test]
+fn the_attribute_on_servers() {
+    if crate::servers::url(Kind::Postgres).is_some() {
+        postgres_through_the_attribute();
+    }
+    if crate::servers::url(Kind::MySql).is_some() {
+        mysql_through_the_attribute();
+    }
+}

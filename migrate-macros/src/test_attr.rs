@@ -13,7 +13,7 @@ use proc_macro::{Delimiter, Group, Literal, Span, TokenStream, TokenTree};
 use crate::{Failure, unquote};
 
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, Failure> {
-    let dir = migrations_argument(attr)?;
+    let (dir, variable) = arguments(attr)?;
     let tokens: Vec<TokenTree> = item.into_iter().collect();
     let mut at = 0;
     let mut attributes = TokenStream::new();
@@ -56,7 +56,16 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream
         .iter()
         .cloned()
         .collect();
-    let runner = if is_async { "__run_async" } else { "__run" };
+    let runner = if is_async {
+        "__run_async".to_owned()
+    } else {
+        "__run".to_owned()
+    };
+    let variable = if is_async {
+        format!("{}, ", Literal::string(&variable))
+    } else {
+        String::new()
+    };
     let Some(TokenTree::Group(arguments)) = function.get(fn_at + 2) else {
         return Err(usage());
     };
@@ -84,7 +93,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream
     let call = format!(
         "static __MIGRATE_TEST_SET: ::migrate::Migrations = ::migrate::embed_migrations!({dir}); \
          ::migrate::testing::{runner}(&__MIGRATE_TEST_SET, \
-         ::core::concat!(::core::module_path!(), \"::\", {name_literal}), {name})",
+         ::core::concat!(::core::module_path!(), \"::\", {name_literal}), {variable}{name})",
         dir = Literal::string(&dir),
         name_literal = Literal::string(&name.to_string()),
     );
@@ -108,20 +117,32 @@ fn parse(code: &str) -> Result<TokenStream, Failure> {
     })
 }
 
-/// `migrations = "dir"`, or nothing: `migrations` beside Cargo.toml.
-fn migrations_argument(attr: TokenStream) -> Result<String, Failure> {
+/// `migrations = "dir"` (default `migrations`, beside Cargo.toml) and
+/// `env = "VARIABLE"` (default `DATABASE_URL`: the server's URL), in any
+/// order, comma-separated.
+fn arguments(attr: TokenStream) -> Result<(String, String), Failure> {
+    let usage = "#[migrate::test] takes `migrations = \"dir\"` (relative to Cargo.toml) and \
+                 `env = \"VARIABLE\"` (the server's URL; DATABASE_URL by default), or nothing";
+    let (mut dir, mut variable) = ("migrations".to_owned(), "DATABASE_URL".to_owned());
     let tokens: Vec<TokenTree> = attr.into_iter().collect();
-    let usage =
-        "#[migrate::test] takes no argument or `migrations = \"dir\"` (relative to Cargo.toml)";
-    match tokens.as_slice() {
-        [] => Ok("migrations".to_owned()),
-        [
-            TokenTree::Ident(key),
-            TokenTree::Punct(eq),
-            TokenTree::Literal(value),
-        ] if key.to_string() == "migrations" && eq.as_char() == '=' => {
-            unquote(&value.to_string()).ok_or_else(|| (value.span(), usage.to_owned()))
+    for pair in tokens.split(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ',')) {
+        match pair {
+            [] => {}
+            [
+                TokenTree::Ident(key),
+                TokenTree::Punct(eq),
+                TokenTree::Literal(value),
+            ] if eq.as_char() == '=' => {
+                let value =
+                    unquote(&value.to_string()).ok_or_else(|| (value.span(), usage.to_owned()))?;
+                match key.to_string().as_str() {
+                    "migrations" => dir = value,
+                    "env" => variable = value,
+                    _ => return Err((key.span(), usage.to_owned())),
+                }
+            }
+            [first, ..] => return Err((first.span(), usage.to_owned())),
         }
-        [first, ..] => Err((first.span(), usage.to_owned())),
     }
+    Ok((dir, variable))
 }

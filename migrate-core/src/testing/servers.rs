@@ -130,6 +130,9 @@ impl Fresh {
     label = "not a database `#[migrate::test]` can give"
 )]
 pub trait AsyncArgument: Sized + Clone + Send + 'static {
+    /// It lives on a server (whose URL the test needs).
+    #[doc(hidden)]
+    const SERVER: bool;
     #[doc(hidden)]
     fn fresh(
         set: &Migrations,
@@ -173,6 +176,8 @@ pub async fn fresh<T: AsyncArgument>(
 
 #[cfg(feature = "sqlx-sqlite")]
 impl AsyncArgument for sqlx::SqlitePool {
+    const SERVER: bool = false;
+
     async fn fresh(set: &Migrations, test: &str, _: Option<&str>) -> Result<(Self, Fresh), Error> {
         async fn open(path: &std::path::Path) -> Result<sqlx::SqlitePool, Error> {
             let options = sqlx::sqlite::SqliteConnectOptions::new()
@@ -201,6 +206,8 @@ impl AsyncArgument for sqlx::SqlitePool {
 
 #[cfg(feature = "sqlx-postgres")]
 impl AsyncArgument for sqlx::PgPool {
+    const SERVER: bool = true;
+
     async fn fresh(
         set: &Migrations,
         test: &str,
@@ -302,6 +309,8 @@ async fn execute_pg(conn: &mut sqlx::PgConnection, statement: &str) -> Result<()
 
 #[cfg(feature = "sqlx-mysql")]
 impl AsyncArgument for sqlx::MySqlPool {
+    const SERVER: bool = true;
+
     async fn fresh(
         set: &Migrations,
         test: &str,
@@ -460,10 +469,23 @@ impl<F: Future> Future for CatchUnwind<F> {
 pub fn __run_async<T: AsyncArgument, R: Outcome, F: Future<Output = R>>(
     set: &Migrations,
     test: &str,
+    variable: &str,
     f: impl FnOnce(T) -> F,
 ) -> R {
+    let url = std::env::var(variable).ok();
     sqlx_core::rt::test_block_on(async move {
-        let (argument, fresh) = T::fresh(set, test, None).await.unwrap_or_else(|err| {
+        let fresh = match (&url, T::SERVER) {
+            (None, true) => Err(Error::Database {
+                action: "find the test server".to_owned(),
+                message: format!(
+                    "{variable} is not set: #[migrate::test] makes each test's database on the \
+                     server it names"
+                ),
+                source: None,
+            }),
+            _ => T::fresh(set, test, url.as_deref()).await,
+        };
+        let (argument, fresh) = fresh.unwrap_or_else(|err| {
             panic!("#[migrate::test] could not give {test} a database: {err}")
         });
         let outcome = CatchUnwind(Box::pin(f(argument.clone()))).await;
