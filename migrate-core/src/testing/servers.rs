@@ -43,6 +43,22 @@ fn database_url(url: Option<&str>) -> Result<String, Error> {
     })
 }
 
+/// The test server (`url`, or `DATABASE_URL`), the name of `set`'s
+/// template there, and a connection to it.
+#[cfg(any(feature = "sqlx-postgres", feature = "sqlx-mysql"))]
+async fn server<C: sqlx::Connection>(
+    set: &Migrations,
+    url: Option<&str>,
+) -> Result<(C::Options, String, C), Error> {
+    let admin: C::Options = database_url(url)?
+        .parse()
+        .map_err(failed("read the test server's URL"))?;
+    let conn = C::connect_with(&admin)
+        .await
+        .map_err(failed("connect to the test server"))?;
+    Ok((admin, format!("migrate_tpl_{}", digest(set)), conn))
+}
+
 /// A test's database, to remove once the test passed (or keep).
 #[derive(Debug)]
 pub enum Fresh {
@@ -213,13 +229,7 @@ impl AsyncArgument for sqlx::PgPool {
         test: &str,
         url: Option<&str>,
     ) -> Result<(Self, Fresh), Error> {
-        let admin: sqlx::postgres::PgConnectOptions = database_url(url)?
-            .parse()
-            .map_err(failed("read DATABASE_URL"))?;
-        let template = format!("migrate_tpl_{}", digest(set));
-        let mut conn = sqlx::PgConnection::connect_with(&admin)
-            .await
-            .map_err(failed("connect to the test server"))?;
+        let (admin, template, mut conn) = server::<sqlx::PgConnection>(set, url).await?;
         if !pg_exists(&mut conn, &template).await? {
             // Built under a name of its own, then renamed into place: tests
             // starting at once never copy half of one.
@@ -316,13 +326,7 @@ impl AsyncArgument for sqlx::MySqlPool {
         test: &str,
         url: Option<&str>,
     ) -> Result<(Self, Fresh), Error> {
-        let admin: sqlx::mysql::MySqlConnectOptions = database_url(url)?
-            .parse()
-            .map_err(failed("read DATABASE_URL"))?;
-        let template = format!("migrate_tpl_{}", digest(set));
-        let mut conn = sqlx::MySqlConnection::connect_with(&admin)
-            .await
-            .map_err(failed("connect to the test server"))?;
+        let (admin, template, mut conn) = server::<sqlx::MySqlConnection>(set, url).await?;
         // One builder at a time; the others wait, then find it built.
         let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 600)")
             .bind(&template)
