@@ -20,7 +20,9 @@
 
 mod cli;
 mod commands;
+mod database;
 mod db;
+mod dotenv;
 mod duration;
 mod error;
 mod glob;
@@ -38,8 +40,12 @@ use migrate::Direction;
 
 use crate::error::CliError;
 
-pub use cli::{Cli, Command, Downgrade, LockModeArg, Mode, Preview, Upgrade};
+pub use cli::{
+    Cli, Command, Confirm, DatabaseCommand, DotenvSupplies, Downgrade, LockModeArg, Mode, Preview,
+    Upgrade,
+};
 pub use db::{redact, scrub};
+pub use dotenv::DotenvError;
 
 use crate::db::scrub_remembered;
 use crate::output::escaped;
@@ -54,12 +60,12 @@ use crate::output::escaped;
 /// }
 /// ```
 pub fn main() -> ExitCode {
-    let cli = match Cli::from_command_line() {
+    let mut cli = match Cli::from_command_line() {
         Ok(cli) => cli,
         Err(err) => usage_error(err, std::env::args_os().any(|arg| arg == "--json")),
     };
     init_logging(&cli);
-    match commands::run(&cli) {
+    match read_dotenv(&mut cli).and_then(|()| commands::run(&cli)) {
         Ok(code) => code,
         Err(err) if err.usage_kind().is_some() => usage_error(
             Cli::command().error(
@@ -73,6 +79,32 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Fills in what the nearest `.env` supplies (see `dotenv.rs`): the
+/// options [`Cli::dotenv_supplies`] names, from its `DATABASE_URL` and
+/// `MIGRATE_DIR`.
+fn read_dotenv(cli: &mut Cli) -> Result<(), CliError> {
+    let supplies = cli.dotenv_supplies;
+    if !supplies.database_url && !supplies.dir {
+        return Ok(());
+    }
+    let Some(file) = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| dotenv::find(&cwd))
+    else {
+        return Ok(());
+    };
+    let settings = dotenv::read(&file)?;
+    if let Some(url) = settings.database_url.filter(|_| supplies.database_url) {
+        tracing::debug!(file = %file.display(), "DATABASE_URL from the file");
+        cli.database_url = vec![url];
+    }
+    if let Some(dir) = settings.dir.filter(|_| supplies.dir) {
+        tracing::debug!(file = %file.display(), "MIGRATE_DIR from the file");
+        cli.dir = dir.into();
+    }
+    Ok(())
 }
 
 /// Prints a usage error clap's way (exit 2; help and version exit 0), and

@@ -60,7 +60,7 @@ fn a_missing_database_url_is_a_usage_error() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "error: no database given: pass --database-url URL or set DATABASE_URL\n\n\
+        "error: no database given: pass --database-url URL, or set DATABASE_URL in the environment or in a `.env` file\n\n\
          Usage: migrate [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n"
     );
 }
