@@ -61,16 +61,23 @@ impl From<std::process::Output> for Run {
 /// Runs `migrate` with `args` in `cwd`, with none of the environment's
 /// migrate settings.
 pub fn migrate_in(cwd: &Path, args: &[&str]) -> Run {
-    assert_cmd::cargo::cargo_bin_cmd!("migrate")
+    migrate_with(cwd, &[], args)
+}
+
+/// Runs `migrate` with `args` in `cwd`, with none of the environment's
+/// migrate settings but the variables `env` sets.
+pub fn migrate_with(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut command = assert_cmd::cargo::cargo_bin_cmd!("migrate");
+    command
         .current_dir(cwd)
         .env_remove("DATABASE_URL")
         .env_remove("MIGRATE_DIR")
         .env_remove("RUST_LOG")
-        .env_remove("NO_COLOR")
-        .args(args)
-        .output()
-        .unwrap()
-        .into()
+        .env_remove("NO_COLOR");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.args(args).output().unwrap().into()
 }
 
 /// The names of the `app` fixture's migrations, version 1 first.
