@@ -373,6 +373,11 @@ mod tests {
             Options::default().lock_timeout(db::DEFAULT_LOCK_TIMEOUT)
         );
         assert_eq!(db::DEFAULT_CONNECT_TIMEOUT, Duration::from_secs(30));
+        let Command::Wait { timeout } = Cli::try_parse_from(["migrate", "wait"]).unwrap().command
+        else {
+            panic!("`wait` is the wait verb");
+        };
+        assert_eq!(timeout, Duration::from_secs(30), "the README names it");
         let command = Cli::command();
         for (option, default) in [
             ("lock_timeout", "[default: 60s]"),
