@@ -208,6 +208,26 @@ fn connect_timeout_gives_up_on_a_server_that_never_answers() {
             took >= Duration::from_secs(2) && took < Duration::from_secs(6),
             "{took:?}"
         );
+        // ... and by the time left of its own.
+        let (run, took) = timed(&[
+            "--database-url",
+            &url,
+            "--connect-timeout",
+            "30s",
+            "wait",
+            "--timeout",
+            "1s",
+        ]);
+        assert_eq!(
+            (run.code, run.stderr),
+            (
+                1,
+                format!(
+                    "the {engine} database {shown} was not ready within 1s: the server did not answer\n"
+                )
+            )
+        );
+        assert!(took < Duration::from_secs(5), "{took:?}");
     }
 }
 

@@ -102,21 +102,19 @@ pub(crate) fn runtime(url: &ServerUrl) -> Result<tokio::runtime::Runtime, Databa
 ///
 /// # Errors
 ///
-/// [`DatabaseError::Connect`], as [`Server::connect`].
+/// Why it does not.
 pub(crate) fn probe(
     runtime: &tokio::runtime::Runtime,
     url: &ServerUrl,
     timeout: Duration,
-) -> Result<(), DatabaseError> {
-    runtime
-        .block_on(async {
-            match url.dialect() {
-                Dialect::Postgres => once::<sqlx::Postgres>(url, timeout).await,
-                Dialect::MySql => once::<sqlx::MySql>(url, timeout).await,
-                Dialect::Sqlite => unreachable!("a server URL is PostgreSQL or MySQL"),
-            }
-        })
-        .map_err(|err| connect_failed(url, &err))
+) -> Result<(), Failure> {
+    runtime.block_on(async {
+        match url.dialect() {
+            Dialect::Postgres => once::<sqlx::Postgres>(url, timeout).await,
+            Dialect::MySql => once::<sqlx::MySql>(url, timeout).await,
+            Dialect::Sqlite => unreachable!("a server URL is PostgreSQL or MySQL"),
+        }
+    })
 }
 
 /// Why a connection failed.

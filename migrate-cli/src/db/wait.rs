@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::error::DatabaseError;
 use super::product_name;
-use super::server;
+use super::server::{self, Failure};
 use super::sqlite::{self, Access};
 use super::url::{DatabaseUrl, Location, SqliteUrl};
 
@@ -51,8 +51,11 @@ pub fn wait(
                     connect_timeout.min(left)
                 };
                 server::probe(runtime, server, bound).map_err(|err| match err {
-                    DatabaseError::Connect { message, .. } => message,
-                    other => other.to_string(),
+                    // Cut short by the time left, not by --connect-timeout.
+                    Failure::TimedOut(_) if bound < connect_timeout => {
+                        "the server did not answer".to_owned()
+                    }
+                    other => other.message(),
                 })
             }
             (DatabaseUrl::Sqlite(sqlite), _) => sqlite_ready(sqlite),
