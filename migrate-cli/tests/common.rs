@@ -90,6 +90,17 @@ pub const APP_NAMES: [&str; 6] = [
     "users_item_count",
 ];
 
+/// What `upgrade` of the `portable` fixture from base prints, durations
+/// made stable ([`stable`]).
+pub const PORTABLE_UPGRADED: &str = "\
+applied 1 create_users (N ms)
+applied 2 create_items (N ms)
+applied 3 seed_admin (N ms)
+applied 4 users_display_name (N ms)
+applied 5 users_item_count (N ms)
+upgraded from base to 5
+";
+
 /// Runs `migrate` with `args` in the workspace root.
 pub fn migrate(args: &[&str]) -> Run {
     migrate_in(&workspace(), args)

@@ -10,18 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::Connection as _;
 
-use crate::common::{Run, migrate, stable, zero_durations};
+use crate::common::{PORTABLE_UPGRADED, Run, migrate, stable, zero_durations};
 use crate::servers::{Kind, Subject, block_on, every_backend};
-
-/// What `upgrade` of `portable` from base prints (durations aside).
-const UPGRADED: &str = "\
-applied 1 create_users (N ms)
-applied 2 create_items (N ms)
-applied 3 seed_admin (N ms)
-applied 4 users_display_name (N ms)
-applied 5 users_item_count (N ms)
-upgraded from base to 5
-";
 
 /// The files a SQLite database leaves beside it.
 const COMPANIONS: [&str; 4] = ["-wal", "-shm", "-journal", "-migrate.lock"];
@@ -120,7 +110,7 @@ fn create_drop_and_reset(kind: Kind) {
     );
     assert_eq!(
         stable(&db.ok(&["database", "reset", "-y"])),
-        format!("dropped the {described}\ncreated the {described}\n{UPGRADED}")
+        format!("dropped the {described}\ncreated the {described}\n{PORTABLE_UPGRADED}")
     );
     assert_eq!(db.versions(), [1, 2, 3, 4, 5]);
     // A reset leaves nothing of what was there.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::common::{Run, migrate_in, migrate_with, workspace};
+use crate::common::{PORTABLE_UPGRADED, Run, migrate_in, migrate_with, workspace};
 
 /// A project directory with a copy of `portable` in `db/migrations`, and
 /// its `.env` holding `text`.
@@ -53,19 +53,9 @@ fn portable() -> PathBuf {
     workspace().join("fixtures/portable")
 }
 
-/// What `upgrade` of `portable` from base prints (durations aside).
-const UPGRADED: &str = "\
-applied 1 create_users (N ms)
-applied 2 create_items (N ms)
-applied 3 seed_admin (N ms)
-applied 4 users_display_name (N ms)
-applied 5 users_item_count (N ms)
-upgraded from base to 5
-";
-
 #[track_caller]
 fn upgraded(run: &Run) {
-    assert_eq!(crate::common::stable(run.ok()), UPGRADED);
+    assert_eq!(crate::common::stable(run.ok()), PORTABLE_UPGRADED);
 }
 
 #[test]

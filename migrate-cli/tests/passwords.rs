@@ -140,6 +140,38 @@ impl Drop for MySqlUser {
     }
 }
 
+/// The URL of `db` with the password [`SECRET`]: on MySQL, a user made
+/// with that password (dropped with the returned guard) and every right on
+/// the database; PostgreSQL (trusting local connections here) ignores it.
+fn with_secret(db: &Subject) -> (String, Option<MySqlUser>) {
+    if db.kind != Kind::MySql {
+        return (with_password(&db.url(), SECRET), None);
+    }
+    let admin = db.server().unwrap().server_url();
+    let name = unique_name("migrate_user");
+    let database = db.url().rsplit('/').next().unwrap().to_owned();
+    execute(
+        Kind::MySql,
+        &admin,
+        &format!(
+            "CREATE USER '{name}'@'%' IDENTIFIED BY '{SECRET}'; \
+             GRANT ALL ON {database}.* TO '{name}'@'%'"
+        ),
+    )
+    .unwrap();
+    let url = format!(
+        "mysql://{name}:{SECRET}@{}",
+        db.url().split_once('@').unwrap().1
+    );
+    (
+        url,
+        Some(MySqlUser {
+            admin_url: admin,
+            name,
+        }),
+    )
+}
+
 /// The whole life of a database through a URL that holds a password:
 /// nothing shows it. On MySQL a user with that password is made for the
 /// test; PostgreSQL (trusting local connections here) ignores it, which
@@ -150,33 +182,7 @@ fn a_working_url_with_a_password_is_never_shown() {
         let Some(db) = Subject::new(kind, "portable") else {
             continue;
         };
-        let mut user = None;
-        let url = match kind {
-            Kind::MySql => {
-                let admin = db.server().unwrap().server_url();
-                let name = unique_name("migrate_user");
-                let database = db.url().rsplit('/').next().unwrap().to_owned();
-                execute(
-                    kind,
-                    &admin,
-                    &format!(
-                        "CREATE USER '{name}'@'%' IDENTIFIED BY '{SECRET}'; \
-                         GRANT ALL ON {database}.* TO '{name}'@'%'"
-                    ),
-                )
-                .unwrap();
-                let url = format!(
-                    "mysql://{name}:{SECRET}@{}",
-                    db.url().split_once('@').unwrap().1
-                );
-                user = Some(MySqlUser {
-                    admin_url: admin,
-                    name,
-                });
-                url
-            }
-            _ => with_password(&db.url(), SECRET),
-        };
+        let (url, user) = with_secret(&db);
         let dir = db.project.dir.display().to_string();
         for verb in [&["upgrade", "+2"][..]]
             .into_iter()
@@ -472,33 +478,7 @@ fn a_password_in_a_dotenv_url_is_never_shown() {
         let Some(db) = Subject::new(kind, "portable") else {
             continue;
         };
-        let mut _user = None;
-        let url = match kind {
-            Kind::MySql => {
-                let admin = db.server().unwrap().server_url();
-                let name = unique_name("migrate_user");
-                let database = db.url().rsplit('/').next().unwrap().to_owned();
-                execute(
-                    kind,
-                    &admin,
-                    &format!(
-                        "CREATE USER '{name}'@'%' IDENTIFIED BY '{SECRET}'; \
-                         GRANT ALL ON {database}.* TO '{name}'@'%'"
-                    ),
-                )
-                .unwrap();
-                let url = format!(
-                    "mysql://{name}:{SECRET}@{}",
-                    db.url().split_once('@').unwrap().1
-                );
-                _user = Some(MySqlUser {
-                    admin_url: admin,
-                    name,
-                });
-                url
-            }
-            _ => with_password(&db.url(), SECRET),
-        };
+        let (url, _user) = with_secret(&db);
         for verb in [
             &["upgrade"][..],
             &["database", "reset", "-y"],

@@ -178,27 +178,22 @@ impl<'u> Named<'u> {
         };
         let runtime = server::runtime(url)?;
         runtime.block_on(async {
+            // The URL's options with the maintenance database, connected.
+            macro_rules! connect {
+                ($database:ty, $kind:ident) => {{
+                    let options = options::<$database>(url)
+                        .map_err(|err| unreachable(err.into()))?
+                        .database(through);
+                    Maintenance::$kind(
+                        connect_within(&options, connect_timeout)
+                            .await
+                            .map_err(unreachable)?,
+                    )
+                }};
+            }
             let mut conn = match url.dialect() {
-                Dialect::Postgres => {
-                    let options = options::<sqlx::Postgres>(url)
-                        .map_err(|err| unreachable(err.into()))?
-                        .database(through);
-                    Maintenance::Postgres(
-                        connect_within(&options, connect_timeout)
-                            .await
-                            .map_err(unreachable)?,
-                    )
-                }
-                _ => {
-                    let options = options::<sqlx::MySql>(url)
-                        .map_err(|err| unreachable(err.into()))?
-                        .database(through);
-                    Maintenance::MySql(
-                        connect_within(&options, connect_timeout)
-                            .await
-                            .map_err(unreachable)?,
-                    )
-                }
+                Dialect::Postgres => connect!(sqlx::Postgres, Postgres),
+                _ => connect!(sqlx::MySql, MySql),
             };
             tracing::debug!(database = %url.shown, name = %self.name, "{action}");
             let done = work(&mut conn).await.map_err(|err| match &err {
