@@ -25,7 +25,8 @@ Databases: `sqlite://path`, `sqlite:path` or a plain path to a SQLite file
 (`?mode=ro` opens it read-only); `postgres://user:password@host/db` or
 `postgresql://…` for PostgreSQL; `mysql://…` or `mariadb://…` for MySQL and
 MariaDB. A server database must exist (`migrate database create` creates one):
-the other verbs create only the history table. Passwords in URLs are never shown: every message and log line hides them.
+the other verbs create only the history table. Passwords in URLs are never
+shown: every message and log line hides them.
 
 Several databases (one per tenant): repeat --database-url, list URLs in a file
 (--databases FILE, one per line, `#` comments), or glob SQLite files
@@ -36,7 +37,7 @@ with --json, an array of one report per database); every failure is reported
 
 Durations (--lock-timeout, --statement-lock-timeout, --lease-duration,
 --connect-timeout, wait --timeout) are a number with a unit, ms, s, m or h
-(500ms, 1.5s, 2s, 1m, 1h), or 0.
+(500ms, 1.5s, 2s, 1m, 1h), or 0 (but for --connect-timeout).
 
 Exit codes: 0 success, 1 error, 2 usage error, 3 (`check` only) migrations pending.";
 
@@ -56,7 +57,7 @@ Examples, one per command:
   wait       migrate wait --timeout 1m       (until the database accepts connections)
 
 The database URL may come from DATABASE_URL and the directory from MIGRATE_DIR,
-or from a `.env` file in the current directory or a parent (--no-dotenv: not).";
+or from a `.env` file in the current directory or a parent (--no-dotenv ignores it).";
 
 /// The `migrate` command line.
 #[derive(Debug, Parser)]
