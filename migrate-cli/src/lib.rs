@@ -13,6 +13,12 @@
 //! pipe whose reader stopped reading (`| head -1`) ends the output quietly,
 //! with the verb's own exit code.
 //!
+//! The command line's gaps are filled from the nearest `.env`
+//! (`dotenv.rs`, `--no-dotenv` to skip it) before anything runs. The verbs
+//! about the database itself, `database create|drop|reset` and `wait`, are
+//! `database.rs`'s (with `db/admin.rs` and `db/wait.rs`); only `reset`
+//! reads the migration directory.
+//!
 //! Given several databases (`--database-url` repeated, `--databases FILE`,
 //! `--sqlite-glob PATTERN`), the verbs that report one line per database
 //! run on each through `migrate::tenants::for_each` (`tenants.rs`), the
