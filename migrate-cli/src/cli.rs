@@ -24,8 +24,9 @@ checksum, in a history table (--table, default `_migrate_history`).
 Databases: `sqlite://path`, `sqlite:path` or a plain path to a SQLite file
 (`?mode=ro` opens it read-only); `postgres://user:password@host/db` or
 `postgresql://…` for PostgreSQL; `mysql://…` or `mariadb://…` for MySQL and
-MariaDB. A server database must exist; migrate creates only its history table.
-Passwords in URLs are never shown: every message and log line hides them.
+MariaDB. A server database must exist (`migrate database create` creates one):
+the other verbs create only the history table. Passwords in URLs are never
+shown: every message and log line hides them.
 
 Several databases (one per tenant): repeat --database-url, list URLs in a file
 (--databases FILE, one per line, `#` comments), or glob SQLite files
@@ -34,8 +35,9 @@ Several databases (one per tenant): repeat --database-url, list URLs in a file
 with --json, an array of one report per database); every failure is reported
 (--fail-fast stops at the first) and makes the exit code 1.
 
-Durations (--lock-timeout, --statement-lock-timeout, --lease-duration) are a
-number with a unit, ms, s, m or h (500ms, 1.5s, 2s, 1m, 1h), or 0.
+Durations (--lock-timeout, --statement-lock-timeout, --lease-duration,
+--connect-timeout, wait --timeout) are a number with a unit, ms, s, m or h
+(500ms, 1.5s, 2s, 1m, 1h), or 0 (but for --connect-timeout).
 
 Exit codes: 0 success, 1 error, 2 usage error, 3 (`check` only) migrations pending.";
 
@@ -51,8 +53,11 @@ Examples, one per command:
   stamp      migrate stamp 3                 (record version 3 as applied, run nothing)
   check      migrate check                   (exit 0 at head, 3 pending, 1 drift or dirty)
   new        migrate new add_email --reversible
+  database   migrate database create         (also: drop, reset; -y to skip the confirmation)
+  wait       migrate wait --timeout 1m       (until the database accepts connections)
 
-The database URL may come from DATABASE_URL and the directory from MIGRATE_DIR.";
+The database URL may come from DATABASE_URL and the directory from MIGRATE_DIR,
+or from a `.env` file in the current directory or a parent (--no-dotenv ignores it).";
 
 /// The `migrate` command line.
 #[derive(Debug, Parser)]
@@ -183,6 +188,27 @@ pub struct Cli {
     )]
     pub lease_duration: Option<Duration>,
 
+    /// PostgreSQL and MySQL/MariaDB: how long to wait for the server to
+    /// accept a connection before giving up [default: 30s].
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        value_parser = parse_connect_timeout,
+        allow_hyphen_values = true
+    )]
+    pub connect_timeout: Option<Duration>,
+
+    /// Do not read DATABASE_URL and MIGRATE_DIR from the `.env` file of the
+    /// current directory or a parent.
+    #[arg(long, global = true)]
+    pub no_dotenv: bool,
+
+    /// What a `.env` may supply: set by [`Cli::from_command_line`] for the
+    /// options neither the command line nor the environment gave.
+    #[arg(skip)]
+    pub dotenv_supplies: DotenvSupplies,
+
     /// More log lines on stderr: -v steps, -vv debug, -vvv trace.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -209,10 +235,15 @@ impl Cli {
         let matches = Cli::command().try_get_matches()?;
         let mut cli =
             Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut Cli::command()))?;
-        if matches.value_source("database_url") == Some(ValueSource::EnvVariable)
-            && (cli.databases.is_some() || cli.sqlite_glob.is_some())
-        {
+        let several = cli.databases.is_some() || cli.sqlite_glob.is_some();
+        if matches.value_source("database_url") == Some(ValueSource::EnvVariable) && several {
             cli.database_url.clear();
+        }
+        if !cli.no_dotenv {
+            cli.dotenv_supplies = DotenvSupplies {
+                database_url: matches.value_source("database_url").is_none() && !several,
+                dir: matches.value_source("dir") == Some(ValueSource::DefaultValue),
+            };
         }
         Ok(cli)
     }
@@ -224,6 +255,18 @@ impl Cli {
     pub fn several_databases(&self) -> bool {
         self.database_url.len() > 1 || self.databases.is_some() || self.sqlite_glob.is_some()
     }
+}
+
+/// Which options a `.env` file may supply: those given neither on the
+/// command line nor in the environment (none with `--no-dotenv`, and no
+/// `--database-url` when `--databases` or `--sqlite-glob` name the
+/// databases).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DotenvSupplies {
+    /// `--database-url`, from `DATABASE_URL`.
+    pub database_url: bool,
+    /// `--dir`, from `MIGRATE_DIR`.
+    pub dir: bool,
 }
 
 impl Command {
@@ -238,6 +281,10 @@ impl Command {
             Command::Stamp { .. } => "stamp",
             Command::Check => "check",
             Command::New { .. } => "new",
+            Command::Database(DatabaseCommand::Create) => "database create",
+            Command::Database(DatabaseCommand::Drop(_)) => "database drop",
+            Command::Database(DatabaseCommand::Reset(_)) => "database reset",
+            Command::Wait { .. } => "wait",
         }
     }
 }
@@ -317,6 +364,68 @@ An empty directory, or one numbered by time, gets a UTC timestamp (2026112109300
         #[arg(long)]
         reversible: bool,
     },
+
+    /// Create, drop or re-create the database itself (a SQLite file, or a
+    /// database on a PostgreSQL or MySQL/MariaDB server).
+    #[command(subcommand)]
+    Database(DatabaseCommand),
+
+    /// Return once the database accepts connections, trying again with a
+    /// growing pause until the timeout.
+    #[command(after_help = "\
+Example (a container's entrypoint):
+  migrate wait --timeout 1m && migrate upgrade")]
+    Wait {
+        /// How long to keep trying before giving up (exit 1).
+        #[arg(
+            long,
+            value_name = "DURATION",
+            default_value = "30s",
+            value_parser = parse_duration,
+            allow_hyphen_values = true
+        )]
+        timeout: Duration,
+    },
+}
+
+/// `database`'s verbs.
+#[derive(Debug, Subcommand)]
+#[command(after_help = "\
+Examples:
+  migrate database create              create the database DATABASE_URL names, if missing
+  migrate database drop                drop it, after asking (-y: without asking)
+  migrate database reset -y            drop it, create it and upgrade it to head")]
+pub enum DatabaseCommand {
+    /// Create the database, if it does not exist: an empty SQLite file, or
+    /// `CREATE DATABASE` on the server.
+    #[command(
+        after_help = "Example:\n  migrate --database-url postgres://app@localhost/app database create"
+    )]
+    Create,
+
+    /// Drop the database, if it exists: a SQLite file with its journal
+    /// and lock files, or `DROP DATABASE` on the server.
+    #[command(after_help = "Example:\n  migrate --database-url sqlite://app.db database drop -y")]
+    Drop(Confirm),
+
+    /// Drop the database, create it again and upgrade it to head.
+    #[command(
+        after_help = "Example:\n  migrate --database-url mysql://root@localhost/app database reset -y"
+    )]
+    Reset(Confirm),
+}
+
+/// How `database drop` and `reset` confirm.
+#[derive(Debug, Args)]
+pub struct Confirm {
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// PostgreSQL: end the other sessions connected to the database
+    /// (`DROP DATABASE … WITH (FORCE)`) rather than refuse to drop it.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `upgrade`'s arguments.
@@ -420,6 +529,16 @@ impl std::fmt::Display for LockModeArg {
             .expect("no mode is skipped")
             .get_name()
             .fmt(f)
+    }
+}
+
+/// `--connect-timeout`: a duration, not 0 (no connection is that quick).
+fn parse_connect_timeout(input: &str) -> Result<Duration, String> {
+    match parse_duration(input)? {
+        Duration::ZERO => Err(format!(
+            "`{input}` is no time to connect in; give the server a while, as in 500ms, 2s or 1m"
+        )),
+        timeout => Ok(timeout),
     }
 }
 

@@ -9,12 +9,12 @@ use std::time::SystemTime;
 
 use migrate::{Backup, Dialect, Direction, Migrations, Migrator, Options, Target, Verdict};
 
-use crate::cli::{Cli, Command, LockModeArg, Preview, Upgrade};
+use crate::cli::{Cli, Command, Confirm, DatabaseCommand, LockModeArg, Preview, Upgrade};
 use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
 use crate::output::{self, Palette, Printer};
 use crate::verb::{Checked, Done, Migrators, Verb, preview_of};
-use crate::{new, sources, tenants};
+use crate::{database, new, sources, tenants};
 
 /// Runs the verb; the exit code is 0 but for `check`.
 ///
@@ -62,6 +62,21 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     for url in &databases {
         refuse_options_for_other_databases(cli, url)?;
     }
+    // The verbs about the database itself read no migration directory,
+    // but `reset`, which upgrades.
+    let first = databases.first();
+    match (&cli.command, first) {
+        (Command::Wait { timeout }, Some(url)) => {
+            return database::wait(&printer, url, *timeout, database::waits(cli));
+        }
+        (Command::Database(DatabaseCommand::Create), Some(url)) => {
+            return database::create(&printer, url, database::waits(cli));
+        }
+        (Command::Database(DatabaseCommand::Drop(confirm)), Some(url)) => {
+            return database::drop(cli, &printer, url, confirm);
+        }
+        _ => {}
+    }
     let set = Migrations::from_dir(&cli.dir)?;
     let migrators = migrators(cli, &set)?;
     if let Some(verb) = several {
@@ -73,8 +88,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             .as_ref()
             .expect("every verb but `--from` previews has a URL");
         tracing::info!(database = %url.shown(), dir = %cli.dir.display(), "{verb}");
-        db::open(url, access, verb, cli.lock_timeout)
+        db::open(url, access, verb, database::waits(cli))
     };
+    if let (Command::Database(DatabaseCommand::Reset(confirm)), Some(url)) = (&cli.command, &url) {
+        return database::reset(cli, &printer, url, confirm, &migrators, &open);
+    }
     if let Some((direction, target, preview)) = preview_of(&cli.command) {
         let dialect = url.as_ref().map_or(Dialect::Sqlite, DatabaseUrl::dialect);
         show_preview(
@@ -88,7 +106,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let verb = Verb::of(&cli.command).expect("`new` is handled above, the previews just now");
+    let verb = Verb::of(&cli.command)
+        .expect("`new` and the database's own verbs are handled above, the previews just now");
     let done = verb.run(&open(verb.access(), verb.name())?, &migrators)?;
     print(&printer, done)
 }
@@ -184,7 +203,13 @@ fn verb_for_several(command: &Command) -> Result<Verb, CliError> {
         (Some(Verb::Stamp(_)), _) => "`stamp`",
         (None, Some((_, _, preview))) if preview.mode.sql => "--sql",
         (None, Some(_)) => "--dry-run",
-        (None, None) => return Err(CliError::NewWithDatabases),
+        (None, None) => match command {
+            Command::Database(DatabaseCommand::Create) => "`database create`",
+            Command::Database(DatabaseCommand::Drop(_)) => "`database drop`",
+            Command::Database(DatabaseCommand::Reset(_)) => "`database reset`",
+            Command::Wait { .. } => "`wait`",
+            _ => return Err(CliError::NewWithDatabases),
+        },
     };
     Err(CliError::OneDatabaseOnly { what })
 }
@@ -202,6 +227,14 @@ fn refuse_options_for_other_databases(cli: &Cli, url: &DatabaseUrl) -> Result<()
         && dialect != Dialect::Sqlite
     {
         return Err(CliError::BackupOnServer { dialect });
+    }
+    if let Command::Database(
+        DatabaseCommand::Drop(Confirm { force: true, .. })
+        | DatabaseCommand::Reset(Confirm { force: true, .. }),
+    ) = &cli.command
+        && dialect != Dialect::Postgres
+    {
+        return Err(CliError::ForcePostgresOnly { dialect });
     }
     match dialect {
         Dialect::Postgres => Ok(()),
@@ -229,6 +262,12 @@ fn refuse_options_for_other_databases(cli: &Cli, url: &DatabaseUrl) -> Result<()
                     (
                         "--lease-duration".to_owned(),
                         "locks with its write lock and takes no lease",
+                    )
+                }),
+                cli.connect_timeout.map(|_| {
+                    (
+                        "--connect-timeout".to_owned(),
+                        "opens a file and has no connection to wait for",
                     )
                 }),
             ];
@@ -328,11 +367,23 @@ mod tests {
                 .lock_retries(5)
                 .lease_duration(Duration::from_secs(30))
         );
+        // `database drop` on MySQL/MariaDB waits as long as a run would.
+        assert_eq!(
+            Options::default(),
+            Options::default().lock_timeout(db::DEFAULT_LOCK_TIMEOUT)
+        );
+        assert_eq!(db::DEFAULT_CONNECT_TIMEOUT, Duration::from_secs(30));
+        let Command::Wait { timeout } = Cli::try_parse_from(["migrate", "wait"]).unwrap().command
+        else {
+            panic!("`wait` is the wait verb");
+        };
+        assert_eq!(timeout, Duration::from_secs(30), "the README names it");
         let command = Cli::command();
         for (option, default) in [
             ("lock_timeout", "[default: 60s]"),
             ("lock_retries", "[default: 5]"),
             ("lease_duration", "[default: 30s]"),
+            ("connect_timeout", "[default: 30s]"),
         ] {
             let help = command
                 .get_arguments()

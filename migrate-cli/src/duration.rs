@@ -69,9 +69,52 @@ pub(crate) fn parse_duration(input: &str) -> Result<Duration, String> {
     Ok(Duration::new(seconds, rest))
 }
 
+/// A duration as the command line writes it, for messages: whole hours,
+/// minutes or seconds in that unit (`1m`, `90s`), otherwise milliseconds
+/// (`1500ms`), with a decimal point below one (`0.25ms`), or `0`. It reads back as
+/// the same duration, to the nanosecond.
+pub(crate) fn shown(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0".to_owned();
+    }
+    UNITS
+        .iter()
+        .filter(|&&(_, unit)| nanos.is_multiple_of(unit))
+        .max_by_key(|&&(_, unit)| unit)
+        .map_or_else(
+            || format!("{}ms", decimal(nanos, 1_000_000)),
+            |&(name, unit)| format!("{}{name}", nanos / unit),
+        )
+}
+
+/// `nanos / unit` in decimal, without trailing zeros after the point.
+fn decimal(nanos: u128, unit: u128) -> String {
+    let fraction = format!("{:09}", nanos % unit * (1_000_000_000 / unit));
+    format!("{}.{}", nanos / unit, fraction.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_is_shown_as_written_and_reads_back() {
+        for (duration, text) in [
+            (Duration::ZERO, "0"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_secs(120), "2m"),
+            (Duration::from_secs(7200), "2h"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_millis(30_000), "30s"),
+            (Duration::from_micros(250), "0.25ms"),
+            (Duration::new(1, 1), "1000.000001ms"),
+        ] {
+            assert_eq!(shown(duration), text);
+            assert_eq!(parse_duration(text), Ok(duration), "{text}");
+        }
+    }
 
     #[test]
     fn the_documented_forms_read_as_written() {

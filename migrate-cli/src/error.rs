@@ -6,6 +6,7 @@ use migrate::Dialect;
 
 use crate::cli::LockModeArg;
 use crate::db::{DatabaseError, dump_tool, product_name};
+use crate::dotenv::DotenvError;
 use crate::glob::GlobError;
 use crate::sources::SourceError;
 
@@ -47,7 +48,9 @@ pub enum CliError {
     NewWithDatabases,
 
     /// A verb that needs a database got none (a usage error, exit 2).
-    #[error("no database given: pass --database-url URL or set DATABASE_URL")]
+    #[error(
+        "no database given: pass --database-url URL, or set DATABASE_URL in the environment or in a `.env` file"
+    )]
     NoDatabase,
 
     /// `--backup` with a server URL (a usage error, exit 2).
@@ -83,6 +86,43 @@ pub enum CliError {
         mode: LockModeArg,
     },
 
+    /// The `.env` file cannot be read (a line it cannot parse is a usage
+    /// error, exit 2).
+    #[error(transparent)]
+    Dotenv(#[from] DotenvError),
+
+    /// `database drop` or `reset` without `-y`, and no terminal to ask on
+    /// (a usage error, exit 2).
+    #[error(
+        "`{verb}` asks before it drops the {database}, and stdin is not a terminal to answer on; pass -y (--yes) to {action} without asking"
+    )]
+    Unconfirmed {
+        /// The verb.
+        verb: &'static str,
+        /// The database, described.
+        database: String,
+        /// What it does, for the end of the sentence.
+        action: &'static str,
+    },
+
+    /// The person asked did not answer yes.
+    #[error("kept the {database}: the answer was not `y`")]
+    Declined {
+        /// The database, described.
+        database: String,
+    },
+
+    /// `--force` with a database other than PostgreSQL (a usage error,
+    /// exit 2).
+    #[error(
+        "--force applies to PostgreSQL only, which refuses to drop a database other sessions are connected to; {} drops it all the same, so leave --force out",
+        product_name(*dialect)
+    )]
+    ForcePostgresOnly {
+        /// The database.
+        dialect: Dialect,
+    },
+
     /// A locking option with SQLite, which has one way to lock: its write
     /// lock (a usage error, exit 2).
     #[error("{option} does not apply to SQLite, which {why}; drop it")]
@@ -98,10 +138,16 @@ impl CliError {
     /// The kind of usage error this is (exit 2), if it is one.
     pub fn usage_kind(&self) -> Option<clap::error::ErrorKind> {
         match self {
-            CliError::NoDatabase => Some(clap::error::ErrorKind::MissingRequiredArgument),
+            CliError::NoDatabase | CliError::Unconfirmed { .. } => {
+                Some(clap::error::ErrorKind::MissingRequiredArgument)
+            }
+            CliError::Dotenv(DotenvError::Malformed { .. }) => {
+                Some(clap::error::ErrorKind::ValueValidation)
+            }
             CliError::BackupOnServer { .. }
             | CliError::LockModePostgresOnly { .. }
             | CliError::NotForSqlite { .. }
+            | CliError::ForcePostgresOnly { .. }
             | CliError::OneDatabaseOnly { .. }
             | CliError::NewWithDatabases => Some(clap::error::ErrorKind::ArgumentConflict),
             CliError::Sources(SourceError::Glob(GlobError::WildDirectory { .. })) => {
@@ -117,6 +163,8 @@ impl CliError {
             | CliError::New(_)
             | CliError::Database(_)
             | CliError::Sources(_)
+            | CliError::Dotenv(_)
+            | CliError::Declined { .. }
             | CliError::Output { .. } => None,
         }
     }

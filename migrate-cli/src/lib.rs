@@ -13,6 +13,12 @@
 //! pipe whose reader stopped reading (`| head -1`) ends the output quietly,
 //! with the verb's own exit code.
 //!
+//! The command line's gaps are filled from the nearest `.env`
+//! (`dotenv.rs`, `--no-dotenv` to skip it) before anything runs. The verbs
+//! about the database itself, `database create|drop|reset` and `wait`, are
+//! `database.rs`'s (with `db/admin.rs` and `db/wait.rs`); only `reset`
+//! reads the migration directory.
+//!
 //! Given several databases (`--database-url` repeated, `--databases FILE`,
 //! `--sqlite-glob PATTERN`), the verbs that report one line per database
 //! run on each through `migrate::tenants::for_each` (`tenants.rs`), the
@@ -20,7 +26,9 @@
 
 mod cli;
 mod commands;
+mod database;
 mod db;
+mod dotenv;
 mod duration;
 mod error;
 mod glob;
@@ -38,8 +46,12 @@ use migrate::Direction;
 
 use crate::error::CliError;
 
-pub use cli::{Cli, Command, Downgrade, LockModeArg, Mode, Preview, Upgrade};
+pub use cli::{
+    Cli, Command, Confirm, DatabaseCommand, DotenvSupplies, Downgrade, LockModeArg, Mode, Preview,
+    Upgrade,
+};
 pub use db::{redact, scrub};
+pub use dotenv::DotenvError;
 
 use crate::db::scrub_remembered;
 use crate::output::escaped;
@@ -54,12 +66,12 @@ use crate::output::escaped;
 /// }
 /// ```
 pub fn main() -> ExitCode {
-    let cli = match Cli::from_command_line() {
+    let mut cli = match Cli::from_command_line() {
         Ok(cli) => cli,
         Err(err) => usage_error(err, std::env::args_os().any(|arg| arg == "--json")),
     };
     init_logging(&cli);
-    match commands::run(&cli) {
+    match read_dotenv(&mut cli).and_then(|()| commands::run(&cli)) {
         Ok(code) => code,
         Err(err) if err.usage_kind().is_some() => usage_error(
             Cli::command().error(
@@ -73,6 +85,32 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Fills in what the nearest `.env` supplies (see `dotenv.rs`): the
+/// options [`Cli::dotenv_supplies`] names, from its `DATABASE_URL` and
+/// `MIGRATE_DIR`.
+fn read_dotenv(cli: &mut Cli) -> Result<(), CliError> {
+    let supplies = cli.dotenv_supplies;
+    if !supplies.database_url && !supplies.dir {
+        return Ok(());
+    }
+    let Some(file) = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| dotenv::find(&cwd))
+    else {
+        return Ok(());
+    };
+    let settings = dotenv::read(&file)?;
+    if let Some(url) = settings.database_url.filter(|_| supplies.database_url) {
+        tracing::debug!(file = %file.display(), "DATABASE_URL from the file");
+        cli.database_url = vec![url];
+    }
+    if let Some(dir) = settings.dir.filter(|_| supplies.dir) {
+        tracing::debug!(file = %file.display(), "MIGRATE_DIR from the file");
+        cli.dir = dir.into();
+    }
+    Ok(())
 }
 
 /// Prints a usage error clap's way (exit 2; help and version exit 0), and

@@ -50,6 +50,21 @@ impl Printer {
     }
 }
 
+impl Printer {
+    /// Prints a line for people, and nothing with `--json` (whose document
+    /// comes at the end): the steps of a verb that does several things.
+    ///
+    /// # Errors
+    ///
+    /// As [`Printer::print`].
+    pub(crate) fn say(&self, text: impl FnOnce() -> String) -> Result<(), CliError> {
+        if self.json {
+            return Ok(());
+        }
+        self.print(&(), text)
+    }
+}
+
 /// `text` with its control characters escaped as Rust writes them (`\n`,
 /// `\u{1b}`): a file name or a name from the database must not split a
 /// line or reach the terminal as an escape sequence.

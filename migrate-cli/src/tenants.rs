@@ -87,7 +87,7 @@ fn fan_out(
         cli.fail_fast,
         |url: DatabaseUrl| {
             tracing::debug!(database = %url.shown(), "{name}");
-            let db = db::open(&url, verb.access(), name, cli.lock_timeout)
+            let db = db::open(&url, verb.access(), name, crate::database::waits(cli))
                 .map_err(|err| Error::from(CliError::from(err)))?;
             verb.run(&db, migrators).map_err(Error::from)
         },

@@ -79,7 +79,7 @@ impl Verb {
             Command::Upgrade(Upgrade { target, .. }) => Verb::Upgrade(*target),
             Command::Downgrade(Downgrade { target, .. }) => Verb::Downgrade(*target),
             Command::Stamp { target } => Verb::Stamp(*target),
-            Command::New { .. } => return None,
+            Command::New { .. } | Command::Database(_) | Command::Wait { .. } => return None,
         })
     }
 

@@ -50,6 +50,8 @@ enum Prepare {
     Fifo(&'static str),
     /// The SQLite database file written with text that is not SQLite.
     NotSqlite(&'static str),
+    /// A `.env` file written in the directory the command runs in.
+    Dotenv(&'static str),
 }
 
 /// The `--database-url` of the run.
@@ -130,7 +132,7 @@ impl Case {
 
 use Dir::{CopyOf, Files, Fixture};
 use Kind::{MySql, Postgres, Sqlite};
-use Prepare::{Append, Fifo, Migrate, NotSqlite, Remove, Sql, Write};
+use Prepare::{Append, Dotenv, Fifo, Migrate, NotSqlite, Remove, Sql, Write};
 use Says::{Error, Usage, Verdict};
 
 const ALL: &[Kind] = &[Sqlite, Postgres, MySql];
@@ -298,6 +300,22 @@ const CASES: &[Case] = &[
     case("?mode=ro with work pending: upgrade", CopyOf("portable"), &["upgrade"], SQLITE, 1, Error("is opened read-only (`?mode=ro`), so `upgrade` cannot change it")).after(AT_2).url(Url::OwnWith("?mode=ro")),
     case("?mode=ro: downgrade -1", CopyOf("portable"), &["downgrade", "-1"], SQLITE, 1, Error("so `downgrade` cannot change it")).after(AT_2).url(Url::OwnWith("?mode=ro")),
     case("?mode=ro: stamp head", CopyOf("portable"), &["stamp", "head"], SQLITE, 1, Error("so `stamp` cannot change it")).after(AT_2).url(Url::OwnWith("?mode=ro")),
+    // The database itself (issue 12): the command's stdin is not a terminal.
+    case("database drop without -y", CopyOf("portable"), &["database", "drop"], ALL, 2, Usage("asks before it drops the ")).after(AT_2),
+    case("database reset without -y", CopyOf("portable"), &["database", "reset"], ALL, 2, Usage("and stdin is not a terminal to answer on; pass -y (--yes) to reset it without asking")).after(AT_2),
+    case("database reset with a broken directory", Fixture("broken/bad_name"), &["database", "reset", "-y"], ALL, 1, Error("2-add-users.sql matches no migration file form")).after(&[KEEP]),
+    case("database drop --force on SQLite or MySQL", CopyOf("portable"), &["database", "drop", "-y", "--force"], &[Sqlite, MySql], 2, Usage("--force applies to PostgreSQL only")).after(AT_2),
+    case("database drop of a file that is not SQLite", CopyOf("portable"), &["database", "drop", "-y"], SQLITE, 1, Error("is not a SQLite database (the file holds something else)")).after(&[NotSqlite("name,email\nada,ada@example.com\n")]),
+    case("database create of a file that is not SQLite", CopyOf("portable"), &["database", "create"], SQLITE, 1, Error("is not a SQLite database (the file holds something else)")).after(&[NotSqlite("name,email\nada,ada@example.com\n")]),
+    case("database drop with ?mode=ro", CopyOf("portable"), &["database", "drop", "-y"], SQLITE, 1, Error("so `database drop` cannot change it")).after(AT_2).url(Url::OwnWith("?mode=ro")),
+    case("database create in memory", CopyOf("portable"), &["database", "create"], SQLITE, 2, Usage("sqlite::memory: is a database in memory")).url(Url::Given("sqlite::memory:")),
+    case("wait in memory", CopyOf("portable"), &["wait"], SQLITE, 2, Usage("so `wait` has nothing to work on")).url(Url::Given("sqlite::memory:")),
+    case("wait --timeout without a unit", CopyOf("portable"), &["wait", "--timeout", "5"], ALL, 2, Usage("`5` is not a duration")).after(AT_2),
+    case("--connect-timeout on SQLite", CopyOf("portable"), &["--connect-timeout", "1s", "status"], SQLITE, 2, Usage("--connect-timeout does not apply to SQLite, which opens a file and has no connection to wait for")).after(AT_2),
+    case("--connect-timeout 0", CopyOf("portable"), &["--connect-timeout", "0", "upgrade"], ALL, 2, Usage("`0` is no time to connect in")).after(AT_2),
+    case("--connect-timeout without a unit", CopyOf("portable"), &["--connect-timeout", "5", "upgrade"], ALL, 2, Usage("`5` is not a duration")).after(AT_2),
+    case("a .env line that is not NAME=value", CopyOf("portable"), &["upgrade"], ALL, 2, Usage(".env, line 2 is not a `NAME=value` line")).after(&[Migrate(&["upgrade", "2"]), Dotenv("# local settings\nDATABASE_URL postgres://app:s3cret@127.0.0.1/app\n")]).url(Url::Missing),
+    case("a .env value whose quote is never closed", CopyOf("portable"), &["upgrade"], ALL, 2, Usage(".env, line 1 is not a `NAME=value` line (or opens a quote it never closes)")).after(&[Migrate(&["upgrade", "2"]), Dotenv("DATABASE_URL='postgres://app:s3cret@127.0.0.1/app\nMIGRATE_DIR=m\n")]).url(Url::Missing),
 ];
 
 /// The `--sqlite-glob`/`--databases` cases are in `tenants.rs`; a lock
@@ -632,6 +650,7 @@ impl Fresh {
                 assert!(status.success(), "mkfifo failed");
             }
             NotSqlite(text) => std::fs::write(self.sqlite_file(), text).unwrap(),
+            Dotenv(text) => std::fs::write(self.tmp.path().join(".env"), text).unwrap(),
         }
     }
 

@@ -61,16 +61,23 @@ impl From<std::process::Output> for Run {
 /// Runs `migrate` with `args` in `cwd`, with none of the environment's
 /// migrate settings.
 pub fn migrate_in(cwd: &Path, args: &[&str]) -> Run {
-    assert_cmd::cargo::cargo_bin_cmd!("migrate")
+    migrate_with(cwd, &[], args)
+}
+
+/// Runs `migrate` with `args` in `cwd`, with none of the environment's
+/// migrate settings but the variables `env` sets.
+pub fn migrate_with(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut command = assert_cmd::cargo::cargo_bin_cmd!("migrate");
+    command
         .current_dir(cwd)
         .env_remove("DATABASE_URL")
         .env_remove("MIGRATE_DIR")
         .env_remove("RUST_LOG")
-        .env_remove("NO_COLOR")
-        .args(args)
-        .output()
-        .unwrap()
-        .into()
+        .env_remove("NO_COLOR");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.args(args).output().unwrap().into()
 }
 
 /// The names of the `app` fixture's migrations, version 1 first.
@@ -82,6 +89,17 @@ pub const APP_NAMES: [&str; 6] = [
     "users_display_name",
     "users_item_count",
 ];
+
+/// What `upgrade` of the `portable` fixture from base prints, durations
+/// made stable ([`stable`]).
+pub const PORTABLE_UPGRADED: &str = "\
+applied 1 create_users (N ms)
+applied 2 create_items (N ms)
+applied 3 seed_admin (N ms)
+applied 4 users_display_name (N ms)
+applied 5 users_item_count (N ms)
+upgraded from base to 5
+";
 
 /// Runs `migrate` with `args` in the workspace root.
 pub fn migrate(args: &[&str]) -> Run {

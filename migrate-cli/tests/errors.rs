@@ -60,7 +60,7 @@ fn a_missing_database_url_is_a_usage_error() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "error: no database given: pass --database-url URL or set DATABASE_URL\n\n\
+        "error: no database given: pass --database-url URL, or set DATABASE_URL in the environment or in a `.env` file\n\n\
          Usage: migrate [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n"
     );
 }
@@ -673,4 +673,49 @@ fn a_read_only_directory_is_named_not_blamed_on_the_script() {
         )
     );
     assert_eq!(project.versions(), [1, 2]);
+}
+
+/// The verbs about the database itself (issue 12), on SQLite: each refusal
+/// and failure as exactly one sentence. The servers' own sentences are in
+/// `database.rs` and `wait.rs`, a broken `.env`'s in `dotenv.rs`.
+#[test]
+fn database_verb_errors_are_named() {
+    let project = Project::fixture("portable");
+    project.ok(&["upgrade"]);
+    let not_sqlite = project.tmp.path().join("notes.txt");
+    std::fs::write(&not_sqlite, "name,email\n").unwrap();
+    let not_sqlite = not_sqlite.display().to_string();
+    let read_only = format!("{}?mode=ro", project.url());
+    let missing_dir = format!("sqlite://{}/no/app.db", project.tmp.path().display());
+    let own = project.url();
+    let cases: Vec<(Vec<&str>, Run)> = [
+        (own.as_str(), &["database", "drop"][..]),
+        (&own, &["database", "reset"]),
+        (&own, &["database", "drop", "-y", "--force"]),
+        (&own, &["--connect-timeout", "1s", "wait"]),
+        (&own, &["--connect-timeout", "0", "database", "create"]),
+        ("sqlite::memory:", &["database", "create"]),
+        ("sqlite::memory:", &["wait"]),
+        (&not_sqlite, &["database", "drop", "-y"]),
+        (&not_sqlite, &["database", "create"]),
+        (&read_only, &["database", "drop", "-y"]),
+        (&missing_dir, &["wait", "--timeout", "100ms"]),
+    ]
+    .into_iter()
+    .map(|(url, verb)| {
+        let mut args = vec!["--database-url", url, "--dir", "fixtures/portable"];
+        args.extend_from_slice(verb);
+        let run = migrate(&args);
+        (args, run)
+    })
+    .collect();
+    for (args, run) in &cases {
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+    assert_eq!(
+        cases.iter().map(|(_, run)| run.code).collect::<Vec<_>>(),
+        [2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1]
+    );
+    assert_eq!(project.versions(), [1, 2, 3, 4, 5]);
+    insta::assert_snapshot!("database_verb_errors", transcript(&project, &cases));
 }

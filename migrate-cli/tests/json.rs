@@ -194,7 +194,7 @@ fn usage_errors_are_documents_too() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.json(),
-        json!({"error": "no database given: pass --database-url URL or set DATABASE_URL"})
+        json!({"error": "no database given: pass --database-url URL, or set DATABASE_URL in the environment or in a `.env` file"})
     );
 }
 

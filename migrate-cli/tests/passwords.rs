@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::common::{Run, migrate, portable_status};
+use crate::common::{Run, migrate, migrate_in, portable_status, workspace};
 use crate::servers::{Kind, ServerDatabase, Subject, execute, unique_name};
 
 const SECRET: &str = "hunter2-s3cret";
@@ -140,6 +140,38 @@ impl Drop for MySqlUser {
     }
 }
 
+/// The URL of `db` with the password [`SECRET`]: on MySQL, a user made
+/// with that password (dropped with the returned guard) and every right on
+/// the database; PostgreSQL (trusting local connections here) ignores it.
+fn with_secret(db: &Subject) -> (String, Option<MySqlUser>) {
+    if db.kind != Kind::MySql {
+        return (with_password(&db.url(), SECRET), None);
+    }
+    let admin = db.server().unwrap().server_url();
+    let name = unique_name("migrate_user");
+    let database = db.url().rsplit('/').next().unwrap().to_owned();
+    execute(
+        Kind::MySql,
+        &admin,
+        &format!(
+            "CREATE USER '{name}'@'%' IDENTIFIED BY '{SECRET}'; \
+             GRANT ALL ON {database}.* TO '{name}'@'%'"
+        ),
+    )
+    .unwrap();
+    let url = format!(
+        "mysql://{name}:{SECRET}@{}",
+        db.url().split_once('@').unwrap().1
+    );
+    (
+        url,
+        Some(MySqlUser {
+            admin_url: admin,
+            name,
+        }),
+    )
+}
+
 /// The whole life of a database through a URL that holds a password:
 /// nothing shows it. On MySQL a user with that password is made for the
 /// test; PostgreSQL (trusting local connections here) ignores it, which
@@ -150,33 +182,7 @@ fn a_working_url_with_a_password_is_never_shown() {
         let Some(db) = Subject::new(kind, "portable") else {
             continue;
         };
-        let mut user = None;
-        let url = match kind {
-            Kind::MySql => {
-                let admin = db.server().unwrap().server_url();
-                let name = unique_name("migrate_user");
-                let database = db.url().rsplit('/').next().unwrap().to_owned();
-                execute(
-                    kind,
-                    &admin,
-                    &format!(
-                        "CREATE USER '{name}'@'%' IDENTIFIED BY '{SECRET}'; \
-                         GRANT ALL ON {database}.* TO '{name}'@'%'"
-                    ),
-                )
-                .unwrap();
-                let url = format!(
-                    "mysql://{name}:{SECRET}@{}",
-                    db.url().split_once('@').unwrap().1
-                );
-                user = Some(MySqlUser {
-                    admin_url: admin,
-                    name,
-                });
-                url
-            }
-            _ => with_password(&db.url(), SECRET),
-        };
+        let (url, user) = with_secret(&db);
         let dir = db.project.dir.display().to_string();
         for verb in [&["upgrade", "+2"][..]]
             .into_iter()
@@ -412,4 +418,79 @@ fn no_verb_at_any_verbosity_shows_a_password() {
         }
     });
     assert_eq!(runs.into_inner(), jobs.len() * 2 * 4 * verbs.len());
+}
+
+/// The verbs about the database itself: each connects (or, for a SQLite
+/// file, opens) in its own way.
+const DATABASE_VERBS: [&[&str]; 4] = [
+    &["database", "create"],
+    &["database", "drop", "-y"],
+    &["database", "reset", "-y"],
+    &["wait", "--timeout", "200ms"],
+];
+
+/// Runs `verb` with `-vvv --json` in a directory whose `.env` names the
+/// database `url` and the `portable` migrations, and asserts the password
+/// (as written or percent-encoded) is nowhere.
+#[track_caller]
+fn run_from_dotenv(url: &str, verb: &[&str]) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join(".env"),
+        format!(
+            "DATABASE_URL='{url}'\nMIGRATE_DIR={}\n",
+            workspace().join("fixtures/portable").display()
+        ),
+    )
+    .unwrap();
+    let mut args = vec!["-vvv", "--json"];
+    args.extend_from_slice(verb);
+    let run = migrate_in(tmp.path(), &args);
+    for shown in [&run.stdout, &run.stderr] {
+        for secret in [SECRET, "s3cret", &SECRET.replace('-', "%2D")] {
+            assert!(
+                !shown.contains(secret),
+                "{verb:?} from .env showed the password: {run:?}"
+            );
+        }
+    }
+    run
+}
+
+/// A URL with a password in `.env`, every form of the issue, failing and
+/// working, through every verb and the database's own verbs: the password
+/// is nowhere.
+#[test]
+fn a_password_in_a_dotenv_url_is_never_shown() {
+    let failing = forms(
+        &format!("postgres://postgres@{CLOSED}/app"),
+        Some(("u", &format!("{CLOSED}/app"))),
+    );
+    for url in &failing {
+        for verb in VERBS.into_iter().chain(DATABASE_VERBS) {
+            let run = run_from_dotenv(url, verb);
+            let code = if url.contains("://") { 1 } else { 2 };
+            assert_eq!(run.code, code, "{url} {verb:?}: {run:?}");
+        }
+    }
+    // Working: PostgreSQL ignores the password here; MySQL's user has one.
+    for kind in [Kind::Postgres, Kind::MySql] {
+        let Some(db) = Subject::new(kind, "portable") else {
+            continue;
+        };
+        let (url, _user) = with_secret(&db);
+        for verb in [
+            &["upgrade"][..],
+            &["database", "reset", "-y"],
+            &["status"],
+            &["database", "drop", "-y"],
+            &["database", "create"],
+            &["wait", "--timeout", "5s"],
+            &["upgrade"],
+        ] {
+            let run = run_from_dotenv(&url, verb);
+            assert_eq!(run.code, 0, "{kind:?} {verb:?}: {run:?}");
+        }
+        assert_eq!(db.versions(), [1, 2, 3, 4, 5]);
+    }
 }

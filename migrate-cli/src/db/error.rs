@@ -138,6 +138,68 @@ pub enum DatabaseError {
         url: String,
     },
 
+    /// A database in memory given to a verb that creates, drops or waits
+    /// for the database itself (a usage error).
+    #[error(
+        "{url} is a database in memory, which lasts one command, so `{verb}` has nothing to work on; name a SQLite file or a server database"
+    )]
+    InMemory {
+        /// The URL, redacted.
+        url: String,
+        /// The verb.
+        verb: &'static str,
+    },
+
+    /// The server's maintenance database, through which a database is
+    /// created or dropped, cannot be reached.
+    #[error(
+        "cannot connect to the {engine} server of {url} through its `{through}` database: {message}"
+    )]
+    Maintenance {
+        /// The URL, redacted.
+        url: String,
+        /// `PostgreSQL` or `MySQL/MariaDB`.
+        engine: &'static str,
+        /// The maintenance database.
+        through: &'static str,
+        /// The driver's or the server's message.
+        message: String,
+    },
+
+    /// Creating or dropping the database failed.
+    #[error("cannot {action} the {database}: {message}")]
+    Admin {
+        /// `create` or `drop`.
+        action: &'static str,
+        /// The database, described: "PostgreSQL database app at postgres://…".
+        database: String,
+        /// The server's or the file system's message.
+        message: String,
+    },
+
+    /// PostgreSQL refuses to drop a database other sessions are
+    /// connected to.
+    #[error(
+        "cannot drop the {database}: other sessions are connected to it; close them, or pass --force to end them"
+    )]
+    InUse {
+        /// The database, described.
+        database: String,
+    },
+
+    /// `wait` gave up.
+    #[error("the {engine} database {url} was not ready within {timeout}: {reason}")]
+    NotReady {
+        /// The URL, redacted.
+        url: String,
+        /// `SQLite`, `PostgreSQL` or `MySQL/MariaDB`.
+        engine: &'static str,
+        /// The timeout, as written on the command line.
+        timeout: String,
+        /// Why the last attempt failed.
+        reason: String,
+    },
+
     /// SQLite could not open or read the file.
     #[error("cannot open the database {url}: {message}")]
     Open {
@@ -161,6 +223,7 @@ impl DatabaseError {
                 | DatabaseError::FileUri { .. }
                 | DatabaseError::NoSlashes { .. }
                 | DatabaseError::NoDatabaseName { .. }
+                | DatabaseError::InMemory { .. }
         )
     }
 }

@@ -21,10 +21,19 @@ pub enum Open {
     Server(Server),
 }
 
+/// How long opening a database may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waits {
+    /// SQLite: how long the connection waits for another's lock (a
+    /// server's runner bounds its own waits); `None`: as rusqlite sets it.
+    pub lock: Option<Duration>,
+    /// A server: how long to wait for a connection.
+    pub connect: Duration,
+}
+
 /// Opens the database for `verb`. `access` matters to SQLite files only
-/// (whether a missing one is created, or read as empty), and so does
-/// `lock_timeout` (how long the connection waits for another's lock: a
-/// server's runner bounds its own waits); a server database must exist.
+/// (whether a missing one is created, or read as empty); a server database
+/// must exist.
 ///
 /// # Errors
 ///
@@ -33,11 +42,11 @@ pub fn open(
     url: &DatabaseUrl,
     access: Access,
     verb: &'static str,
-    lock_timeout: Option<Duration>,
+    waits: Waits,
 ) -> Result<Open, DatabaseError> {
     match url {
-        DatabaseUrl::Sqlite(url) => sqlite::open(url, access, verb, lock_timeout).map(Open::Sqlite),
-        DatabaseUrl::Server(url) => Server::connect(url).map(Open::Server),
+        DatabaseUrl::Sqlite(url) => sqlite::open(url, access, verb, waits.lock).map(Open::Sqlite),
+        DatabaseUrl::Server(url) => Server::connect(url, waits.connect).map(Open::Server),
     }
 }
 

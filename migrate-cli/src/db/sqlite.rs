@@ -162,7 +162,7 @@ fn writable(path: &Path) -> bool {
 }
 
 /// The directory that holds the database file.
-fn directory(path: &Path) -> &Path {
+pub(super) fn directory(path: &Path) -> &Path {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
