@@ -53,13 +53,29 @@ pub use plan::Plan;
 pub use report::{Current, Direction, HistoryEntry, Report, State, Status, StepReport};
 pub use target::Target;
 
-/// Embeds a migration directory at compile time: `embed_migrations!("migrations")`.
+/// Embeds a migration directory at compile time: `embed_migrations!()` for
+/// `migrations/` beside `Cargo.toml`, `embed_migrations!("db/migrations")`
+/// for another.
 ///
-/// The path is relative to the invoking crate's `CARGO_MANIFEST_DIR`. Every
+/// The path is relative to the invoking crate's `CARGO_MANIFEST_DIR`; with
+/// no argument it is `migrations`. Every
 /// file is validated, read and checksummed while compiling; a bad file name,
 /// a duplicate version, a missing half of a pair or an unreadable file is a
 /// compile error naming the file. The result is a `const`-usable
 /// [`Migrations`].
+///
+/// # Examples
+///
+/// ```
+/// // `migrations/` beside this crate's Cargo.toml.
+/// const MIGRATIONS: migrate::Migrations = migrate::embed_migrations!();
+///
+/// // The same directory, named: any path relative to Cargo.toml works.
+/// const NAMED: migrate::Migrations = migrate::embed_migrations!("migrations");
+/// assert_eq!(MIGRATIONS, NAMED);
+/// assert_eq!(MIGRATIONS, migrate::Migrations::from_dir("migrations")?);
+/// # Ok::<(), migrate::Error>(())
+/// ```
 ///
 /// Edits to existing files re-embed on the next build. So that adding or
 /// removing a file does too, add a build script with this one line:

@@ -7,6 +7,9 @@ use migrate::Migrations;
 
 const APP: Migrations = migrate::embed_migrations!("../fixtures/app");
 const FLYWAY: Migrations = migrate::embed_migrations!("../fixtures/flyway");
+/// No argument: `migrations/` beside this crate's Cargo.toml (a link to
+/// `fixtures/app`).
+const DEFAULT: Migrations = migrate::embed_migrations!();
 
 #[test]
 fn the_embedded_set_equals_the_runtime_loaded_set() {
@@ -18,6 +21,14 @@ fn the_embedded_set_equals_the_runtime_loaded_set() {
         assert_eq!(embedded, &loaded, "{}", dir.display());
     }
     assert_eq!(APP.len(), 6);
+}
+
+#[test]
+fn with_no_argument_it_embeds_migrations_beside_cargo_toml() {
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    assert_eq!(DEFAULT, Migrations::from_dir(&beside).unwrap());
+    assert_eq!(DEFAULT, migrate::embed_migrations!("migrations"));
+    assert_eq!(DEFAULT.len(), 6);
 }
 
 #[test]
