@@ -51,6 +51,7 @@ Examples, one per command:
   stamp      migrate stamp 3                 (record version 3 as applied, run nothing)
   check      migrate check                   (exit 0 at head, 3 pending, 1 drift or dirty)
   new        migrate new add_email --reversible
+  completions migrate completions bash > ~/.local/share/bash-completion/completions/migrate
 
 The database URL may come from DATABASE_URL and the directory from MIGRATE_DIR.";
 
@@ -238,6 +239,7 @@ impl Command {
             Command::Stamp { .. } => "stamp",
             Command::Check => "check",
             Command::New { .. } => "new",
+            Command::Completions { .. } => "completions",
         }
     }
 }
@@ -316,6 +318,19 @@ An empty directory, or one numbered by time, gets a UTC timestamp (2026112109300
         /// Write an up and a down file.
         #[arg(long)]
         reversible: bool,
+    },
+
+    /// Print the completion script of a shell on stdout.
+    #[command(after_help = "\
+Examples:
+  migrate completions bash > ~/.local/share/bash-completion/completions/migrate
+  migrate completions zsh > ~/.zfunc/_migrate     (with fpath+=~/.zfunc before compinit)
+  migrate completions fish > ~/.config/fish/completions/migrate.fish
+  migrate completions powershell >> $PROFILE")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 

@@ -20,6 +20,7 @@
 
 mod cli;
 mod commands;
+mod completions;
 mod db;
 mod duration;
 mod error;

@@ -6,7 +6,7 @@ use migrate_cli::Cli;
 
 use crate::common::migrate;
 
-const VERBS: [&str; 8] = [
+const VERBS: [&str; 9] = [
     "current",
     "history",
     "status",
@@ -15,6 +15,7 @@ const VERBS: [&str; 8] = [
     "stamp",
     "check",
     "new",
+    "completions",
 ];
 
 #[test]
