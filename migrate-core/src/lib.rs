@@ -1,4 +1,6 @@
-#![doc = include_str!("../../README.md")]
+#![doc = include_str!("../README.md")]
+// docs.rs (`--cfg docsrs`, nightly) marks what needs a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Without a backend only the set and the planner are of use: the runners'
 // shared parts are then unused.
 #![cfg_attr(
@@ -36,6 +38,14 @@ mod split;
     feature = "sqlx-postgres",
     feature = "sqlx-mysql"
 ))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "sqlx-sqlite",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )))
+)]
 pub mod sqlx;
 mod target;
 pub mod tenants;
@@ -47,6 +57,7 @@ pub use error::Error;
 pub use migration::{Migration, Migrations, Script};
 pub use migrator::Migrator;
 #[cfg(feature = "rusqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
 pub use migrator::run;
 pub use options::{LockMode, Options, TransactionMode};
 pub use plan::Plan;
@@ -85,4 +96,5 @@ pub use target::Target;
 /// fn main() { println!("cargo::rerun-if-changed=migrations"); }
 /// ```
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use migrate_macros::embed_migrations;
