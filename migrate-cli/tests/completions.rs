@@ -21,16 +21,34 @@ fn verbs() -> Vec<String> {
     verbs
 }
 
+/// How each shell's script offers `verb` as a completion.
+fn offered(shell: &str, verb: &str) -> String {
+    match shell {
+        "zsh" => format!("'{verb}:"),
+        "fish" => format!("-a \"{verb}\""),
+        "powershell" => format!("[CompletionResult]::new('{verb}', "),
+        "elvish" => format!("cand {verb} '"),
+        _ => unreachable!("{shell}"),
+    }
+}
+
 #[test]
-fn every_shell_gets_a_script_naming_every_verb() {
+fn every_shell_gets_a_script_offering_every_verb() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let run = migrate(&["completions", shell]);
         let script = run.ok();
         assert!(script.len() > 1000, "{shell}: {script}");
+        assert!(script.contains("database-url"), "{shell}");
         for verb in verbs() {
             assert!(script.contains(&verb), "{shell}: no `{verb}` in the script");
+            if shell != "bash" {
+                // (bash's is run below instead.)
+                assert!(
+                    script.contains(&offered(shell, &verb)),
+                    "{shell} does not offer `{verb}`"
+                );
+            }
         }
-        assert!(script.contains("database-url"), "{shell}");
     }
 }
 
@@ -74,6 +92,13 @@ fn the_bash_script_is_valid_bash_and_completes_verbs_and_options() {
         .unwrap();
     assert!(syntax.status.success(), "bash -n: {syntax:?}");
 
+    let offered = bash_completes(&script, &["migrate", ""]);
+    for verb in verbs() {
+        assert!(
+            offered.contains(&verb),
+            "bash does not offer `{verb}`: {offered:?}"
+        );
+    }
     assert_eq!(bash_completes(&script, &["migrate", "up"]), ["upgrade"]);
     assert_eq!(
         bash_completes(&script, &["migrate", "upgrade", "--dr"]),
