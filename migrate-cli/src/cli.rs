@@ -55,6 +55,7 @@ Examples, one per command:
   new        migrate new add_email --reversible
   database   migrate database create         (also: drop, reset; -y to skip the confirmation)
   wait       migrate wait --timeout 1m       (until the database accepts connections)
+  completions migrate completions bash > ~/.local/share/bash-completion/completions/migrate
 
 The database URL may come from DATABASE_URL and the directory from MIGRATE_DIR,
 or from a `.env` file in the current directory or a parent (--no-dotenv ignores it).";
@@ -285,6 +286,7 @@ impl Command {
             Command::Database(DatabaseCommand::Drop(_)) => "database drop",
             Command::Database(DatabaseCommand::Reset(_)) => "database reset",
             Command::Wait { .. } => "wait",
+            Command::Completions { .. } => "completions",
         }
     }
 }
@@ -365,6 +367,18 @@ An empty directory, or one numbered by time, gets a UTC timestamp (2026112109300
         reversible: bool,
     },
 
+    /// Print the completion script of a shell on stdout.
+    #[command(after_help = "\
+Examples:
+  migrate completions bash > ~/.local/share/bash-completion/completions/migrate
+  migrate completions zsh > ~/.zfunc/_migrate     (with fpath+=~/.zfunc before compinit)
+  migrate completions fish > ~/.config/fish/completions/migrate.fish
+  migrate completions powershell >> $PROFILE")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Create, drop or re-create the database itself (a SQLite file, or a
     /// database on a PostgreSQL or MySQL/MariaDB server).
     #[command(subcommand)]

@@ -14,7 +14,7 @@ use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
 use crate::output::{self, Palette, Printer};
 use crate::verb::{Checked, Done, Migrators, Verb, preview_of};
-use crate::{database, new, sources, tenants};
+use crate::{completions, database, new, sources, tenants};
 
 /// Runs the verb; the exit code is 0 but for `check`.
 ///
@@ -27,6 +27,14 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         palette: Palette::for_stdout(),
         verb: cli.command.name(),
     };
+    if let Command::Completions { shell } = cli.command {
+        let script = completions::script(shell);
+        printer.print(
+            &serde_json::json!({"shell": shell.to_string(), "script": script}),
+            || script.trim_end_matches('\n').to_owned(),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let several = if cli.several_databases() {
         Some(verb_for_several(&cli.command)?)
     } else {

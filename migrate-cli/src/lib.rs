@@ -26,6 +26,7 @@
 
 mod cli;
 mod commands;
+mod completions;
 mod database;
 mod db;
 mod dotenv;

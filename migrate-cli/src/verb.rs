@@ -65,8 +65,8 @@ pub(crate) struct Checked {
 }
 
 impl Verb {
-    /// The verb `command` runs on an opened database; `None` for `new` and
-    /// the previews.
+    /// The verb `command` runs on an opened database; `None` for `new`,
+    /// `completions` and the previews.
     pub(crate) fn of(command: &Command) -> Option<Verb> {
         if preview_of(command).is_some() {
             return None;
@@ -79,7 +79,10 @@ impl Verb {
             Command::Upgrade(Upgrade { target, .. }) => Verb::Upgrade(*target),
             Command::Downgrade(Downgrade { target, .. }) => Verb::Downgrade(*target),
             Command::Stamp { target } => Verb::Stamp(*target),
-            Command::New { .. } | Command::Database(_) | Command::Wait { .. } => return None,
+            Command::New { .. }
+            | Command::Database(_)
+            | Command::Wait { .. }
+            | Command::Completions { .. } => return None,
         })
     }
 

@@ -6,7 +6,7 @@ use migrate_cli::Cli;
 
 use crate::common::migrate;
 
-const VERBS: [&str; 10] = [
+const VERBS: [&str; 11] = [
     "current",
     "history",
     "status",
@@ -17,6 +17,7 @@ const VERBS: [&str; 10] = [
     "new",
     "database",
     "wait",
+    "completions",
 ];
 
 #[test]

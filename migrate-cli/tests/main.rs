@@ -9,6 +9,7 @@ mod backup;
 mod catalogue;
 mod clusters;
 mod common;
+mod completions;
 mod concurrency;
 mod database;
 mod dialects;

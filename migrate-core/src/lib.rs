@@ -1,4 +1,6 @@
-#![doc = include_str!("../../README.md")]
+#![doc = include_str!("../README.md")]
+// docs.rs (`--cfg docsrs`, nightly) marks what needs a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Without a backend only the set and the planner are of use: the runners'
 // shared parts are then unused.
 #![cfg_attr(
@@ -36,6 +38,14 @@ mod split;
     feature = "sqlx-postgres",
     feature = "sqlx-mysql"
 ))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "sqlx-sqlite",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )))
+)]
 pub mod sqlx;
 mod target;
 pub mod tenants;
@@ -48,19 +58,36 @@ pub use error::Error;
 pub use migration::{Migration, Migrations, Script};
 pub use migrator::Migrator;
 #[cfg(feature = "rusqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
 pub use migrator::run;
 pub use options::{LockMode, Options, TransactionMode};
 pub use plan::Plan;
 pub use report::{Current, Direction, HistoryEntry, Report, State, Status, StepReport};
 pub use target::Target;
 
-/// Embeds a migration directory at compile time: `embed_migrations!("migrations")`.
+/// Embeds a migration directory at compile time: `embed_migrations!()` for
+/// `migrations/` beside `Cargo.toml`, `embed_migrations!("db/migrations")`
+/// for another.
 ///
-/// The path is relative to the invoking crate's `CARGO_MANIFEST_DIR`. Every
+/// The path is relative to the invoking crate's `CARGO_MANIFEST_DIR`; with
+/// no argument it is `migrations`. Every
 /// file is validated, read and checksummed while compiling; a bad file name,
 /// a duplicate version, a missing half of a pair or an unreadable file is a
 /// compile error naming the file. The result is a `const`-usable
 /// [`Migrations`].
+///
+/// # Examples
+///
+/// ```
+/// // `migrations/` beside this crate's Cargo.toml.
+/// const MIGRATIONS: migrate::Migrations = migrate::embed_migrations!();
+///
+/// // The same directory, named: any path relative to Cargo.toml works.
+/// const NAMED: migrate::Migrations = migrate::embed_migrations!("migrations");
+/// assert_eq!(MIGRATIONS, NAMED);
+/// assert_eq!(MIGRATIONS, migrate::Migrations::from_dir("migrations")?);
+/// # Ok::<(), migrate::Error>(())
+/// ```
 ///
 /// Edits to existing files re-embed on the next build. So that adding or
 /// removing a file does too, add a build script with this one line:
@@ -70,6 +97,7 @@ pub use target::Target;
 /// fn main() { println!("cargo::rerun-if-changed=migrations"); }
 /// ```
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use migrate_macros::embed_migrations;
 /// Marks a test function that takes a fresh database with every migration
 /// applied (from `migrations/` beside `Cargo.toml`, or `migrations = "dir"`):

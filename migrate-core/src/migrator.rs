@@ -85,6 +85,7 @@ mod sync {
     use crate::rusqlite as backend;
     use rusqlite::Connection;
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
     impl<'a> Migrator<'a> {
         /// Applies pending migrations up to `target` (`head`, `+N` or a version).
         ///
@@ -272,6 +273,7 @@ mod sync {
 
     macro_rules! with_defaults {
         ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+            #[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
             impl Migrations {
                 $(
                     $(#[$doc])*
@@ -413,6 +415,7 @@ mod sync {
 ///
 /// See [`Migrator::upgrade`].
 #[cfg(feature = "rusqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
 pub fn run(conn: &rusqlite::Connection, migrations: &Migrations) -> Result<Report, Error> {
     migrations.upgrade(conn, Target::Head)
 }

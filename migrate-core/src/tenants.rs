@@ -114,6 +114,7 @@ where
 /// # Ok::<(), migrate::Error>(())
 /// ```
 #[cfg(feature = "rusqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
 pub fn upgrade_sqlite_files(
     files: impl IntoIterator<Item = PathBuf>,
     migrations: &Migrations,

@@ -12,19 +12,6 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A folder of `../shared/corpus`, beside the repository.
-pub fn corpus(set: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
-        .join(set);
-    assert!(
-        dir.is_dir(),
-        "the corpus set {} is missing: clone the repository with ../shared beside it",
-        dir.display()
-    );
-    dir
-}
-
 /// A fresh SQLite file in its own temporary directory.
 pub struct TempDb {
     _dir: tempfile::TempDir,

@@ -1,15 +1,18 @@
 //! Every SQLite set of ../shared/corpus (Ory Kratos and Hydra, Authelia,
 //! atuin), each on a fresh SQLite file, reaching exactly the outcome the
 //! corpus README states: up to head, then down as far as the set allows.
+//! Without the corpus, each test says it was skipped (`corpus_dir.rs`).
 
 use migrate::{Error, Migrations, Target};
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
-use crate::common::{TempDb, corpus, history_rows, schema, versions};
+use crate::common::{TempDb, history_rows, schema, versions};
+use crate::corpus_dir::corpus;
 
-fn load(set: &str) -> Migrations {
-    Migrations::from_dir(corpus(set)).unwrap()
+/// The set, or `None` (after saying why) without the corpus.
+pub fn load(set: &str) -> Option<Migrations> {
+    corpus(set).map(|dir| Migrations::from_dir(dir).unwrap())
 }
 
 /// The newest migration without a down script: a downgrade stops above it.
@@ -123,14 +126,17 @@ fn atuin_sets_apply_and_revert() {
         "atuin-ai/sqlite",
         "atuin-server/sqlite",
     ] {
+        let Some(set) = load(set) else { return };
         let db = TempDb::new();
-        up_and_down(&load(set), &db.open());
+        up_and_down(&set, &db.open());
     }
 }
 
 #[test]
 fn atuin_scripts_down_fails_at_its_mysql_syntax_script() {
-    let set = load("atuin-scripts/sqlite");
+    let Some(set) = load("atuin-scripts/sqlite") else {
+        return;
+    };
     let db = TempDb::new();
     let conn = db.open();
     migrate::run(&conn, &set).unwrap();
@@ -147,7 +153,9 @@ fn atuin_scripts_down_fails_at_its_mysql_syntax_script() {
 
 #[test]
 fn ory_kratos_applies_and_reverts_to_its_newest_up_only_step() {
-    let set = load("ory-kratos/sqlite");
+    let Some(set) = load("ory-kratos/sqlite") else {
+        return;
+    };
     assert_eq!(set.len(), 694);
     let db = TempDb::new();
     up_and_down(&set, &db.open());
@@ -159,7 +167,9 @@ fn foreign_keys(conn: &Connection, on: bool) {
 
 #[test]
 fn ory_hydra_applies_with_foreign_keys_off_and_reverts_its_chain() {
-    let set = load("ory-hydra/sqlite");
+    let Some(set) = load("ory-hydra/sqlite") else {
+        return;
+    };
     assert_eq!(set.len(), 227);
     let db = TempDb::new();
     let conn = db.open();
@@ -186,7 +196,9 @@ fn ory_hydra_applies_with_foreign_keys_off_and_reverts_its_chain() {
 /// and the connection has it on again afterwards.
 #[test]
 fn ory_hydra_with_foreign_keys_on_applies_as_popx_runs_it() {
-    let set = load("ory-hydra/sqlite");
+    let Some(set) = load("ory-hydra/sqlite") else {
+        return;
+    };
     let db = TempDb::new();
     let conn = db.open();
     foreign_keys(&conn, true);
@@ -261,7 +273,9 @@ fn base64_helpers_round_trip() {
 
 #[test]
 fn authelia_applies_with_its_functions_and_stops_at_its_placeholders() {
-    let set = load("authelia/sqlite");
+    let Some(set) = load("authelia/sqlite") else {
+        return;
+    };
     assert_eq!(set.len(), 26);
     let db = TempDb::new();
     let conn = db.open();
@@ -273,7 +287,9 @@ fn authelia_applies_with_its_functions_and_stops_at_its_placeholders() {
 
 #[test]
 fn authelia_without_its_functions_fails_at_webauthn_naming_the_function() {
-    let set = load("authelia/sqlite");
+    let Some(set) = load("authelia/sqlite") else {
+        return;
+    };
     let db = TempDb::new();
     let conn = db.open();
     let err = fails_at(

@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod conformance;
 mod corpus;
+mod corpus_dir;
 mod corpus_servers;
 mod errors;
 mod foreign_keys;

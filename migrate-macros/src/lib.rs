@@ -5,7 +5,7 @@
 //!
 //! It never panics: every failure becomes a `compile_error!` that names the
 //! file. It is written against `proc_macro` alone (no `syn`), since its input
-//! is one string literal, which keeps its compile time small.
+//! is one string literal or nothing, which keeps its compile time small.
 //!
 //! Use it through `migrate::embed_migrations!`; the expansion refers to the
 //! `migrate` crate by that name.
@@ -17,7 +17,8 @@ use proc_macro::{Delimiter, Group, Literal, Span, TokenStream, TokenTree};
 mod test_attr;
 
 /// Embeds the migrations of a directory, relative to the invoking crate's
-/// `CARGO_MANIFEST_DIR`. See `migrate::embed_migrations!`.
+/// `CARGO_MANIFEST_DIR` (`migrations` when no directory is given). See
+/// `migrate::embed_migrations!`.
 #[proc_macro]
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     match expand(input) {
@@ -95,9 +96,14 @@ fn string_literal(text: &(impl AsRef<Path> + ?Sized)) -> String {
     Literal::string(&text.as_ref().to_string_lossy()).to_string()
 }
 
-/// The single string-literal argument, unescaped.
+/// The directory a call with no argument embeds, as Cargo projects lay it
+/// out: `migrations/` beside `Cargo.toml`.
+const DEFAULT_DIR: &str = "migrations";
+
+/// The single string-literal argument, unescaped, or [`DEFAULT_DIR`] when
+/// there is none.
 fn path_argument(input: TokenStream) -> Result<(Span, String), Failure> {
-    let usage = "embed_migrations! takes one string literal: the migration directory, relative to CARGO_MANIFEST_DIR, e.g. embed_migrations!(\"migrations\")";
+    let usage = "embed_migrations! takes one string literal, the migration directory relative to CARGO_MANIFEST_DIR (e.g. embed_migrations!(\"db/migrations\")), or nothing for `migrations`";
     let mut tokens = input.into_iter();
     let first = tokens.next();
     let literal = match (&first, tokens.next()) {
@@ -106,7 +112,7 @@ fn path_argument(input: TokenStream) -> Result<(Span, String), Failure> {
             return path_argument(group.stream());
         }
         (Some(other), _) => return Err((other.span(), usage.to_owned())),
-        (None, _) => return Err((Span::call_site(), usage.to_owned())),
+        (None, _) => return Ok((Span::call_site(), DEFAULT_DIR.to_owned())),
     };
     let text = literal.to_string();
     let value = unquote(&text).ok_or_else(|| (literal.span(), usage.to_owned()))?;

@@ -8,15 +8,15 @@ use crate::report::Direction;
 
 /// Tells, one history row at a time, whether an upgrade to head has nothing
 /// to do: the runners' fast path for a start with nothing pending, which
-/// compares each row where it lies instead of building [`AppliedRow`]s.
+/// compares each row where it lies instead of building [`AppliedRow`](super::AppliedRow)s.
 ///
 /// It says "up to date" only when every row is a known version, clean, with
 /// the build's checksum (unless checksums are ignored), and every known
 /// migration has a row: exactly the histories for which
-/// [`plan`]`(.., Direction::Up, Target::Head, ..)` returns no steps and no
+/// [`plan`](super::plan)`(.., Direction::Up, Target::Head, ..)` returns no steps and no
 /// error without allowing unknown versions. Anything else (a pending step,
 /// an edit, a dirty mark, an unknown version) answers "not known to be up to
-/// date", and the runner reads the whole history and asks [`plan`], which
+/// date", and the runner reads the whole history and asks [`plan`](super::plan), which
 /// decides and explains.
 ///
 /// # Examples

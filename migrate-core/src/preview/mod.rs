@@ -171,6 +171,7 @@ mod sync {
 
     use crate::rusqlite::database_error;
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
     impl Migrator<'_> {
         /// The SQL an upgrade or downgrade to `target` would run on this
         /// database, changing nothing: `migrate upgrade --sql`. It holds the

@@ -256,6 +256,7 @@ async fn spin(
 impl private::Sealed for sqlx::Postgres {}
 
 #[cfg(feature = "sqlx-postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx-postgres")))]
 impl Backend for sqlx::Postgres {
     const DIALECT: Dialect = Dialect::Postgres;
 
@@ -419,6 +420,7 @@ impl Backend for sqlx::Postgres {
 impl private::Sealed for sqlx::MySql {}
 
 #[cfg(feature = "sqlx-mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx-mysql")))]
 impl Backend for sqlx::MySql {
     const DIALECT: Dialect = Dialect::MySql;
 
@@ -584,6 +586,7 @@ impl Backend for sqlx::MySql {
 impl private::Sealed for sqlx::Sqlite {}
 
 #[cfg(feature = "sqlx-sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx-sqlite")))]
 impl Backend for sqlx::Sqlite {
     const DIALECT: Dialect = Dialect::Sqlite;
 
