@@ -9,6 +9,7 @@
 //! MIGRATE_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql \
 //!     cargo run -p benches --release --bin testing              # prints, rewrites benches/README.md
 //! cargo run -p benches --release --bin testing -- --quick       # N = 10 and 100, 3 rounds, README untouched
+//! cargo run -p benches --release --bin testing -- --n 1000 --rounds 2   # exploring, README untouched
 //! ```
 //!
 //! A server whose variable is unset is left out (and the README is not
@@ -940,9 +941,16 @@ fn main() -> Result<()> {
         .find(|pair| pair[0] == "--rounds")
         .map(|pair| pair[1].parse())
         .transpose()?;
+    // `--n N` (repeatable) keeps only those sizes: for exploring, never
+    // for the published table.
+    let only: Vec<usize> = args
+        .windows(2)
+        .filter(|pair| pair[0] == "--n")
+        .map(|pair| pair[1].parse())
+        .collect::<std::result::Result<_, _>>()?;
     let servers = Servers::from_env()?;
     let all_servers = servers.has(Db::Postgres) && servers.has(Db::MySql);
-    let write_readme = !quick && rounds_override.is_none() && all_servers;
+    let write_readme = !quick && rounds_override.is_none() && only.is_empty() && all_servers;
     if !all_servers {
         eprintln!(
             "note: MIGRATE_TEST_POSTGRES_URL or MIGRATE_TEST_MYSQL_URL is unset: those rows are \
@@ -951,6 +959,7 @@ fn main() -> Result<()> {
     }
     let plan: Vec<(usize, usize, usize)> = plan(quick)
         .iter()
+        .filter(|(n, _, _)| only.is_empty() || only.contains(n))
         .map(|&(n, rounds, builds)| (n, rounds_override.unwrap_or(rounds), builds))
         .collect();
     let ways: Vec<Way> = Way::ALL
