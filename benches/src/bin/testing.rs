@@ -148,7 +148,7 @@ impl Way {
             Way::ReplayPostgres => "sqlx Migrator on a new database (as `#[sqlx::test]`)",
             Way::FloorPostgres => "floor: an empty database (CREATE DATABASE, pool, DROP)",
             Way::TemplateMySql => {
-                "migrate::testing: `fresh::<MySqlPool>` (template's tables copied)"
+                "migrate::testing: `fresh::<MySqlPool>` (the migrations replayed; at 39443f5, the template's tables copied)"
             }
             Way::ReplayMySql => "sqlx Migrator on a new database (as `#[sqlx::test]`)",
             Way::FloorMySql => "floor: an empty database (CREATE DATABASE, pool, DROP)",
