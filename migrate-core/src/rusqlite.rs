@@ -205,13 +205,18 @@ pub(crate) fn execute(
     let table = read_table(conn, &sql, options.lock_timeout)?;
     let rules = Rules::new(Dialect::Sqlite, options);
     let database = conn.path().unwrap_or("");
-    let first = match exec::start(known, &table, direction, target, options, rules) {
-        Ok(Start::Done(report)) => return Ok(report),
-        Ok(Start::Run(first)) => first,
-        // A dirty mark while another run holds the run lock is its step in
-        // flight: wait for the lock, then plan under it.
-        Err(Error::Dirty { .. }) if run_file::held_elsewhere(database) => None,
-        Err(err) => return Err(err),
+    let held_elsewhere = || run_file::held_elsewhere(database);
+    let first = match exec::start(
+        known,
+        &table,
+        direction,
+        target,
+        options,
+        rules,
+        held_elsewhere,
+    )? {
+        Start::Done(report) => return Ok(report),
+        Start::Run(first) => first,
     };
     if !conn.is_autocommit() {
         return Err(Error::InTransaction);

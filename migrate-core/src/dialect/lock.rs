@@ -3,17 +3,55 @@
 //! database and the history table, so runners of different tables or
 //! databases do not wait for each other.
 
+/// PostgreSQL: the database, the first half of each key.
+macro_rules! pg_database {
+    () => {
+        "hashtext(current_database())"
+    };
+}
+
+/// PostgreSQL: the run's half of its key: the history table.
+macro_rules! pg_run {
+    () => {
+        "hashtext($1)"
+    };
+}
+
+/// PostgreSQL: the in-flight key's half: a step in flight outside a
+/// transaction.
+macro_rules! pg_in_flight {
+    () => {
+        "hashtext($1 || ' in flight')"
+    };
+}
+
 /// PostgreSQL's advisory lock key: the database and the history table.
 macro_rules! pg_key {
     () => {
-        "hashtext(current_database()), hashtext($1)"
+        concat!(pg_database!(), ", ", pg_run!())
     };
 }
 
 /// PostgreSQL's second key: a step in flight outside a transaction.
 macro_rules! pg_in_flight_key {
     () => {
-        "hashtext(current_database()), hashtext($1 || ' in flight')"
+        concat!(pg_database!(), ", ", pg_in_flight!())
+    };
+}
+
+/// PostgreSQL: the rows of `pg_locks l` that are this history table's
+/// migration locks (either key), whoever holds them.
+macro_rules! pg_our_locks {
+    () => {
+        concat!(
+            "l.locktype = 'advisory' AND l.classid = ",
+            pg_database!(),
+            "::oid AND l.objid IN (",
+            pg_run!(),
+            "::oid, ",
+            pg_in_flight!(),
+            "::oid) AND l.objsubid = 2"
+        )
     };
 }
 
@@ -68,15 +106,16 @@ pub(crate) const PG_TRANSACTION_ENDED: &str =
 /// PostgreSQL: who holds the run's lock (either lock mode's), told as
 /// "PostgreSQL server process N (client, state, since when)".
 #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
-pub(crate) const PG_HOLDER: &str = "SELECT 'PostgreSQL server process ' || a.pid || ' (' || \
+pub(crate) const PG_HOLDER: &str = concat!(
+    "SELECT 'PostgreSQL server process ' || a.pid || ' (' || \
      coalesce(nullif(a.application_name, ''), 'no application name') || ' from ' || \
      coalesce(host(a.client_addr), 'a local socket') || ', ' || coalesce(a.state, 'state unknown') || \
      ' since ' || to_char(a.state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)' \
      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-     WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() \
-     AND l.classid = hashtext(current_database())::oid \
-     AND l.objid IN (hashtext($1)::oid, hashtext($1 || ' in flight')::oid) \
-     AND l.objsubid = 2 LIMIT 1";
+     WHERE l.granted AND l.pid <> pg_backend_pid() AND ",
+    pg_our_locks!(),
+    " LIMIT 1"
+);
 /// MySQL: takes the named lock, waiting on the server: then the seconds
 /// to wait.
 #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
@@ -127,14 +166,16 @@ pub(crate) const MYSQL_SET_LOCK_WAIT: &str = "SET SESSION lock_wait_timeout = ?"
 /// (its lock holder's included), as a clause: the usual holder of the lock
 /// a step waited for.
 #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
-pub(crate) const PG_OLDEST_TRANSACTION: &str = "SELECT 'the oldest open transaction, PostgreSQL server process ' || a.pid || ' (' || \
+pub(crate) const PG_OLDEST_TRANSACTION: &str = concat!(
+    "SELECT 'the oldest open transaction, PostgreSQL server process ' || a.pid || ' (' || \
      coalesce(nullif(a.application_name, ''), 'no application name') || ', ' || coalesce(a.state, 'state unknown') || \
      ', open since ' || to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC), may hold them' \
      FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
      AND a.xact_start IS NOT NULL AND a.backend_type = 'client backend' \
-     AND a.pid NOT IN (SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' \
-     AND l.objid IN (hashtext($1)::oid, hashtext($1 || ' in flight')::oid)) \
-     ORDER BY a.xact_start LIMIT 1";
+     AND a.pid NOT IN (SELECT l.pid FROM pg_locks l WHERE ",
+    pg_our_locks!(),
+    ") ORDER BY a.xact_start LIMIT 1"
+);
 
 /// PostgreSQL: why the server takes no writes, if it does not.
 #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]

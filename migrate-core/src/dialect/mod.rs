@@ -67,6 +67,11 @@ pub(crate) fn added_columns(dialect: Dialect) -> [(&'static str, &'static str); 
     ]
 }
 
+#[cfg_attr(
+    not(all(feature = "sqlx-postgres", feature = "sqlx-mysql")),
+    allow(dead_code)
+)]
+pub(crate) mod database;
 pub(crate) mod lease;
 pub(crate) mod lock;
 

@@ -28,6 +28,7 @@
 //!   read the history again once under it (SQLite: only when another
 //!   connection committed since the read without the lock).
 
+mod marks;
 mod ops;
 mod retry;
 mod rules;
@@ -333,81 +334,6 @@ impl<'m> Execution<'m, '_> {
         }
     }
 
-    /// A step that runs outside its own transaction, marked in flight
-    /// first. On MySQL/MariaDB (without `no-transaction`) the mark, the
-    /// script and the mark done share one transaction: a DDL statement
-    /// commits it implicitly, mark included, so the mark stays exactly when
-    /// something that cannot be rolled back was committed; a step without
-    /// DDL that fails (or whose runner dies) leaves no trace.
-    async fn outside_step<P: Perform>(
-        &mut self,
-        p: &mut P,
-        step: &Step<'m>,
-        script: &Resolved<'_>,
-    ) -> Result<(), Error> {
-        let atomic = self.rules.marks_in_transaction(script.no_transaction);
-        if atomic {
-            p.begin().await?;
-        }
-        let mark = match (self.direction, step.action) {
-            (Direction::Up, Action::Apply(migration)) => Write::Insert {
-                row: self.history.new_row(migration, 0, false),
-                down_sql: migration.down().map(crate::Script::sql),
-            },
-            _ => Write::Mark {
-                version: step.version,
-                success: false,
-                execution_ms: 0,
-            },
-        };
-        p.write(&mark).await?;
-        self.history.apply(&mark);
-        let guarded = self.rules.lock_per_step();
-        if guarded {
-            p.guard_in_flight().await?;
-        }
-        if self.rules.transactional() {
-            p.commit().await?;
-        }
-        match self.step(p, step, script, true).await {
-            Ok(()) if atomic => p.commit().await?,
-            Ok(()) => {}
-            Err(err) if atomic => {
-                let err = self.undone(p, step, err).await;
-                // Something was committed: not tried again.
-                if matches!(err, Error::Step { dirty: true, .. }) {
-                    self.lock_wait = false;
-                }
-                return Err(err);
-            }
-            Err(err) => return Err(err),
-        }
-        if guarded {
-            p.end_guard().await?;
-        }
-        Ok(())
-    }
-
-    /// A failed MySQL step's transaction, rolled back: it is dirty only if
-    /// its in-flight mark outlived the rollback (a DDL statement committed
-    /// it), as the history read again says.
-    async fn undone<P: Perform>(&mut self, p: &mut P, step: &Step<'m>, mut err: Error) -> Error {
-        if p.rollback().await.is_err() {
-            return err;
-        }
-        let Ok(rows) = p.read_history().await else {
-            return err;
-        };
-        let marked = rows
-            .iter()
-            .any(|row| row.version == step.version && !row.success);
-        if let Error::Step { dirty, .. } = &mut err {
-            *dirty = marked;
-        }
-        self.history.replace(rows);
-        err
-    }
-
     async fn all_in_one<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
         self.open(p).await?;
         let steps = std::mem::take(&mut self.steps);
@@ -464,41 +390,6 @@ impl<'m> Execution<'m, '_> {
             sql: Cow::Owned(sql),
             no_transaction,
         })
-    }
-
-    /// A script ended its step's transaction: what ran is committed, in
-    /// part at least. The history says so (deferred rows, which that commit
-    /// made true, and a dirty mark for this step), outside any transaction.
-    async fn ended<P: Perform>(
-        &mut self,
-        p: &mut P,
-        step: &Step<'m>,
-        script: &Resolved<'_>,
-        started: Instant,
-    ) -> Error {
-        let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let mut writes = self.deferred.take().unwrap_or_default();
-        writes.push(match (self.direction, step.action) {
-            (Direction::Up, Action::Apply(migration)) => Write::Insert {
-                row: self.history.new_row(migration, execution_ms, false),
-                down_sql: migration.down().map(crate::Script::sql),
-            },
-            _ => Write::Mark {
-                version: step.version,
-                success: false,
-                execution_ms,
-            },
-        });
-        self.completed.clear();
-        for write in &writes {
-            if let Err(err) = p.write(write).await {
-                return err;
-            }
-        }
-        Error::TransactionEnded {
-            version: step.version,
-            file: script.file.clone(),
-        }
     }
 
     /// Runs one step's script and writes its history row, timed and traced.

@@ -140,7 +140,10 @@ pub(crate) enum Start<'m> {
 }
 
 /// Decides, from the history read without the lock, whether a run has
-/// anything to do.
+/// anything to do. A dirty mark is planned again under the lock where the
+/// lock makes this run wait for a step in flight, or where the driver says
+/// another live runner holds the run lock now (`held_elsewhere`: SQLite's
+/// run lock file, asked only then).
 pub(crate) fn start<'m>(
     known: &'m [Migration],
     table: &Table,
@@ -148,6 +151,7 @@ pub(crate) fn start<'m>(
     target: Target,
     options: &Options,
     rules: Rules,
+    held_elsewhere: impl FnOnce() -> bool,
 ) -> Result<Start<'m>, Error> {
     let first = match table {
         // Its rows cannot be read until its format is brought up to date.
@@ -168,7 +172,7 @@ pub(crate) fn start<'m>(
                     }));
                 }
                 Ok(first) => Some(first),
-                Err(Error::Dirty { .. }) if rules.waits_for_in_flight() => None,
+                Err(Error::Dirty { .. }) if rules.waits_for_in_flight() || held_elsewhere() => None,
                 Err(err) => return Err(err),
             }
         }

@@ -431,9 +431,16 @@ fn an_outdated_table_is_brought_up_to_date_then_planned_under_the_lock() {
     let options = Options::default();
     let rules = Rules::new(Dialect::Sqlite, &options);
     let table = Table::Outdated(vec!["version".into()]);
-    let Start::Run(first) =
-        start(&known, &table, Direction::Up, Target::Head, &options, rules).unwrap()
-    else {
+    let Start::Run(first) = start(
+        &known,
+        &table,
+        Direction::Up,
+        Target::Head,
+        &options,
+        rules,
+        || false,
+    )
+    .unwrap() else {
         panic!("an outdated table is not up to date");
     };
     assert!(first.is_none(), "planned only once the table is read");
@@ -506,4 +513,53 @@ fn a_transaction_a_script_ended_is_marked_dirty_outside_it() {
             "insert 2 false"
         ]
     );
+}
+
+/// A dirty mark before the lock: on SQLite a step in flight only if another
+/// live runner holds the run lock (the driver says), then planned under the
+/// lock; otherwise dirty at once. The driver is asked only then.
+#[test]
+fn a_dirty_mark_waits_only_where_another_runner_holds_the_run_lock() {
+    let known = set(false);
+    let options = Options::default();
+    let rules = Rules::new(Dialect::Sqlite, &options);
+    let table = Table::Rows(vec![AppliedRow {
+        success: false,
+        ..row(1, "c1")
+    }]);
+    let dirty = start(
+        &known,
+        &table,
+        Direction::Up,
+        Target::Head,
+        &options,
+        rules,
+        || false,
+    );
+    assert!(matches!(dirty, Err(Error::Dirty { version: 1, .. })));
+    let waits = start(
+        &known,
+        &table,
+        Direction::Up,
+        Target::Head,
+        &options,
+        rules,
+        || true,
+    );
+    assert!(matches!(waits, Ok(Start::Run(None))));
+    let clean = Table::Rows(vec![row(1, "c1")]);
+    let asked = std::cell::Cell::new(false);
+    let _ = start(
+        &known,
+        &clean,
+        Direction::Up,
+        Target::Head,
+        &options,
+        rules,
+        || {
+            asked.set(true);
+            false
+        },
+    );
+    assert!(!asked.get(), "not asked without a dirty mark");
 }

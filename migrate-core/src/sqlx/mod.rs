@@ -23,6 +23,7 @@
 mod backend;
 mod backends;
 mod fast;
+mod held;
 mod lease;
 mod runner;
 mod script;

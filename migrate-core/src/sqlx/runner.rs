@@ -3,9 +3,9 @@
 //! program out on one pooled connection.
 
 use sqlx::Pool;
-use sqlx::pool::PoolConnection;
 
 use super::backend::{Backend, Param, RunLock};
+use super::held::Held;
 use crate::dialect::HistorySql;
 use crate::dialect::lease::LeaseSql;
 use crate::exec::{self, Perform, Resolved, Rules, Run, Sending, Start, Write};
@@ -125,175 +125,11 @@ pub(super) fn connect_error(err: sqlx::Error) -> Error {
     database_error("get a connection from the pool")(err)
 }
 
-/// The pooled connection a run works on, with the run's lock and whether a
-/// transaction is open on it. If the run's future is dropped while the
-/// server holds a lock for it or a transaction is open, the connection is
-/// closed instead of going back to the pool: the server releases the lock
-/// and rolls the transaction back.
-struct Held<DB: Backend> {
-    conn: PoolConnection<DB>,
-    lock: Option<RunLock>,
-    open: bool,
-    /// The setting [`Backend::bound_waits`] changed, to restore.
-    waits: Option<i64>,
-    /// The setting [`Backend::bound_statements`] changed, to restore.
-    statements: Option<i64>,
-    /// SQLite's run lock file, held from the plan to the run's end.
-    run_file: Option<crate::run_file::RunFile>,
-    /// How to open a connection of the run's own, outside the pool.
-    connect: ConnectWith<DB>,
-    /// The connection that holds the migration lock in an open
-    /// transaction (PostgreSQL; see [`Backend::hold`]): for the run, or
-    /// for a `no-transaction` step in flight. Dropped, it closes, and the
-    /// server releases the lock.
-    hold: Option<DB::Connection>,
-    /// The lease this run holds, and the connection its heartbeat renews
-    /// it on (taken by the run while it lasts).
-    lease: Option<super::lease::Lease>,
-    beat: Option<DB::Connection>,
-}
-
-type ConnectWith<DB> =
-    std::sync::Arc<<<DB as sqlx::Database>::Connection as sqlx::Connection>::Options>;
-
-impl<DB: Backend> Held<DB> {
-    async fn acquire(pool: &Pool<DB>) -> Result<Self, Error> {
-        Ok(Held {
-            conn: pool.acquire().await.map_err(connect_error)?,
-            lock: None,
-            open: false,
-            waits: None,
-            statements: None,
-            run_file: None,
-            connect: pool.connect_options(),
-            hold: None,
-            lease: None,
-            beat: None,
-        })
-    }
-
-    /// Takes the lock on a connection of its own (not the pool's: a pool
-    /// of one must not wait for itself), for the run or for a step in
-    /// flight.
-    /// A connection of the run's own (a future that holds no borrow of
-    /// `self`, which is not `Sync`).
-    fn connect(&self) -> impl Future<Output = Result<DB::Connection, Error>> + Send + use<DB> {
-        let options = self.connect.clone();
-        async move {
-            <DB::Connection as sqlx::Connection>::connect_with(&options)
-                .await
-                .map_err(database_error(
-                    "open a connection to hold the migration lock",
-                ))
-        }
-    }
-
-    async fn hold(
-        &mut self,
-        sql: &HistorySql,
-        options: &Options,
-        in_flight: bool,
-    ) -> Result<(), Error> {
-        let mut conn = self.connect().await?;
-        DB::hold(&mut conn, sql, options, in_flight).await?;
-        self.hold = Some(conn);
-        Ok(())
-    }
-
-    /// Ends the hold's transaction and closes its connection.
-    async fn let_go(&mut self, sql: &HistorySql) -> Result<(), Error> {
-        let Some(mut conn) = self.hold.take() else {
-            return Ok(());
-        };
-        let rolled_back = DB::execute(&mut conn, sql.rollback, &[]).await;
-        // Closing releases the lock too, whatever the rollback did.
-        let _ = sqlx::Connection::close(conn).await;
-        rolled_back
-            .map(drop)
-            .map_err(database_error("release the migration lock"))
-    }
-
-    /// From here on, a wait for another connection's lock is bounded by the
-    /// lock timeout.
-    async fn bound_waits(&mut self, timeout: std::time::Duration) -> Result<(), Error> {
-        self.waits = DB::bound_waits(&mut self.conn, timeout).await?;
-        Ok(())
-    }
-
-    async fn lock(&mut self, sql: &HistorySql, options: &Options) -> Result<(), Error> {
-        DB::writable(&mut self.conn).await?;
-        self.statements = DB::bound_statements(&mut self.conn, options).await?;
-        let lock = DB::lock_run(&mut self.conn, sql, options).await?;
-        match lock {
-            RunLock::Hold => self.hold(sql, options, false).await?,
-            RunLock::Lease { .. } => {
-                let leases = LeaseSql::new(DB::DIALECT, &options.table);
-                self.lease = Some(super::lease::take::<DB>(&mut self.conn, leases, options).await?);
-                self.beat = Some(self.connect().await?);
-            }
-            _ => {}
-        }
-        self.lock = Some(lock);
-        Ok(())
-    }
-
-    /// The driver that carries out operations on this connection.
-    fn driver<'h>(&'h mut self, sql: &'h HistorySql, options: &'h Options) -> Driver<'h, DB> {
-        Driver {
-            held: self,
-            sql,
-            options,
-        }
-    }
-
-    /// Rolls back a transaction left open by a failure, then releases the
-    /// run's lock.
-    async fn release(&mut self, sql: &HistorySql) -> Result<(), Error> {
-        if self.open {
-            DB::execute(&mut self.conn, sql.rollback, &[])
-                .await
-                .map_err(database_error("roll back"))?;
-            self.open = false;
-        }
-        if let Some(lock) = &self.lock {
-            DB::unlock_run(&mut self.conn, sql, lock).await?;
-            self.lock = None;
-        }
-        self.let_go(sql).await?;
-        self.beat = None;
-        if let Some(lease) = self.lease.take() {
-            lease.release::<DB>(&mut self.conn).await?;
-        }
-        self.run_file = None;
-        if let Some(previous) = self.statements {
-            DB::restore_statements(&mut self.conn, previous).await?;
-            self.statements = None;
-        }
-        if let Some(previous) = self.waits {
-            DB::restore_waits(&mut self.conn, previous).await?;
-            self.waits = None;
-        }
-        Ok(())
-    }
-}
-
-impl<DB: Backend> Drop for Held<DB> {
-    fn drop(&mut self) {
-        if self.open
-            || self.waits.is_some()
-            || self.statements.is_some()
-            || self.lock.is_some_and(RunLock::close_if_dropped)
-        {
-            self.conn.close_on_drop();
-        }
-    }
-}
-
 /// The sqlx driver: carries out the execution stage's operations.
-struct Driver<'h, DB: Backend> {
-    held: &'h mut Held<DB>,
-    sql: &'h HistorySql,
-    options: &'h Options,
+pub(super) struct Driver<'h, DB: Backend> {
+    pub(super) held: &'h mut Held<DB>,
+    pub(super) sql: &'h HistorySql,
+    pub(super) options: &'h Options,
 }
 
 impl<DB: Backend> Perform for Driver<'_, DB> {
@@ -341,10 +177,7 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
             let causal = crate::dialect::lock::causal(&self.sql.read);
             return DB::read_rows(&mut self.held.conn, &causal)
                 .await
-                .map_err(database_error(format!(
-                    "read the history table {}",
-                    self.sql.table
-                )));
+                .map_err(|err| read_error(err, self.options, self.sql));
         }
         read_table::<DB>(&mut self.held.conn, self.sql, self.options)
             .await
@@ -520,13 +353,18 @@ async fn execute_held<DB: Backend>(
     let table = read_table::<DB>(&mut held.conn, sql, options).await?;
     let rules = Rules::new(DB::DIALECT, options);
     let database = DB::database_file(&mut held.conn).await?;
-    let first = match exec::start(known, &table, direction, target, options, rules) {
-        Ok(Start::Done(report)) => return Ok(report),
-        Ok(Start::Run(first)) => first,
-        // A dirty mark while another run holds the run lock is its step in
-        // flight: wait for the lock, then plan under it.
-        Err(Error::Dirty { .. }) if crate::run_file::held_elsewhere(&database) => None,
-        Err(err) => return Err(err),
+    let held_elsewhere = || crate::run_file::held_elsewhere(&database);
+    let first = match exec::start(
+        known,
+        &table,
+        direction,
+        target,
+        options,
+        rules,
+        held_elsewhere,
+    )? {
+        Start::Done(report) => return Ok(report),
+        Start::Run(first) => first,
     };
     held.run_file = crate::run_file::take_async(&database, options.lock_timeout).await?;
     let backup = match (&options.backup, direction) {

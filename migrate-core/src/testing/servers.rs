@@ -22,6 +22,7 @@ use std::task::{Context, Poll};
 use sqlx::{AssertSqlSafe, Connection as _};
 
 use super::{Outcome, database_name, digest, kept};
+use crate::dialect::{Dialect, database};
 use crate::{Error, Migrations};
 
 fn failed(action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
@@ -117,20 +118,18 @@ impl Fresh {
                 let mut conn = sqlx::PgConnection::connect_with(&admin)
                     .await
                     .map_err(failed("connect to the test server"))?;
-                sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                )))
-                .execute(&mut conn)
-                .await
-                .map(drop)
-                .map_err(failed(format!("drop the test database {name}")))
+                sqlx::raw_sql(AssertSqlSafe(database::drop(Dialect::Postgres, &name)))
+                    .execute(&mut conn)
+                    .await
+                    .map(drop)
+                    .map_err(failed(format!("drop the test database {name}")))
             }
             #[cfg(feature = "sqlx-mysql")]
             Fresh::MySql { admin, name } => {
                 let mut conn = sqlx::MySqlConnection::connect_with(&admin)
                     .await
                     .map_err(failed("connect to the test server"))?;
-                sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+                sqlx::raw_sql(AssertSqlSafe(database::drop(Dialect::MySql, &name)))
                     .execute(&mut conn)
                     .await
                     .map(drop)
@@ -234,7 +233,11 @@ impl AsyncArgument for sqlx::PgPool {
             // Built under a name of its own, then renamed into place: tests
             // starting at once never copy half of one.
             let building = database_name("template");
-            execute_pg(&mut conn, &format!("CREATE DATABASE \"{building}\"")).await?;
+            execute_pg(
+                &mut conn,
+                &database::create(Dialect::Postgres, &building, None),
+            )
+            .await?;
             let pool = sqlx::PgPool::connect_with(admin.clone().database(&building))
                 .await
                 .map_err(failed("connect to the template database"))?;
@@ -242,25 +245,13 @@ impl AsyncArgument for sqlx::PgPool {
             pool.close().await;
             let moved = match ran {
                 Ok(_) => {
-                    execute_pg(
-                        &mut conn,
-                        &format!("ALTER DATABASE \"{building}\" WITH ALLOW_CONNECTIONS false"),
-                    )
-                    .await?;
-                    execute_pg(
-                        &mut conn,
-                        &format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""),
-                    )
-                    .await
+                    execute_pg(&mut conn, &database::no_connections(&building)).await?;
+                    execute_pg(&mut conn, &database::rename(&building, &template)).await
                 }
                 Err(err) => Err(err),
             };
             if let Err(err) = moved {
-                let _ = execute_pg(
-                    &mut conn,
-                    &format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"),
-                )
-                .await;
+                let _ = execute_pg(&mut conn, &database::drop(Dialect::Postgres, &building)).await;
                 // Another test built it first.
                 if !pg_exists(&mut conn, &template).await? {
                     return Err(err);
@@ -272,13 +263,16 @@ impl AsyncArgument for sqlx::PgPool {
         loop {
             let created = execute_pg(
                 &mut conn,
-                &format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+                &database::create(Dialect::Postgres, &name, Some(&template)),
             )
             .await;
             match created {
                 Ok(()) => break,
                 // The template is being read by another copy: try again.
-                Err(_) if tries < 50 => {
+                Err(Error::Database {
+                    source: Some(ref source),
+                    ..
+                }) if tries < 50 && object_in_use(source.as_ref()) => {
                     tries += 1;
                     sqlx_core::rt::sleep(std::time::Duration::from_millis(20)).await;
                 }
@@ -297,15 +291,23 @@ impl AsyncArgument for sqlx::PgPool {
     }
 }
 
+/// PostgreSQL's `object_in_use` (55006): "source database is being
+/// accessed by other users".
+#[cfg(feature = "sqlx-postgres")]
+fn object_in_use(source: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    source
+        .downcast_ref::<sqlx::Error>()
+        .and_then(sqlx::Error::as_database_error)
+        .is_some_and(|db| db.code().as_deref() == Some("55006"))
+}
+
 #[cfg(feature = "sqlx-postgres")]
 async fn pg_exists(conn: &mut sqlx::PgConnection, name: &str) -> Result<bool, Error> {
-    sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
-        "SELECT count(*)::int8 FROM pg_database WHERE datname = '{name}'"
-    )))
-    .fetch_one(conn)
-    .await
-    .map(|n| n > 0)
-    .map_err(failed("look for the template database"))
+    sqlx::query_scalar::<_, i64>(AssertSqlSafe(database::count(name)))
+        .fetch_one(conn)
+        .await
+        .map(|n| n > 0)
+        .map_err(failed("look for the template database"))
 }
 
 #[cfg(feature = "sqlx-postgres")]
@@ -331,7 +333,7 @@ impl AsyncArgument for sqlx::MySqlPool {
     ) -> Result<(Self, Fresh), Error> {
         let (admin, _, mut conn) = server::<sqlx::MySqlConnection>(set, url).await?;
         let name = database_name(test);
-        execute_mysql(&mut conn, &format!("CREATE DATABASE `{name}`")).await?;
+        execute_mysql(&mut conn, &database::create(Dialect::MySql, &name, None)).await?;
         let _ = conn.close().await;
         let pool = sqlx::MySqlPool::connect_with(admin.clone().database(&name))
             .await
