@@ -4,8 +4,6 @@
 //! after a passing test and kept after a failing one, and cloned from a
 //! template that is rebuilt when a migration changes.
 
-use std::time::Duration;
-
 use migrate::Migrations;
 
 use crate::common::migration_dir;
@@ -222,7 +220,6 @@ fn an_edited_migration_rebuilds_the_template() {
         migrate::testing::digest(&after)
     );
     assert_eq!(columns(&after), ["a", "b"]);
-    let _ = Duration::ZERO;
 }
 
 /// The attribute on servers: `env` names the variable with the server's

@@ -663,3 +663,36 @@ async fn a_start_with_nothing_to_do_does_not_wait_for_the_lock() {
     }
     drop(holder);
 }
+
+/// The lock (and a `no-transaction` step's in-flight lock) is held on a
+/// connection of the run's own, opened beside the pool: a pool of one
+/// connection does not wait for itself, in either lock mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_of_one_connection_runs_in_every_lock_mode() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let dir = migration_dir(&[
+        ("0001_t.sql", "CREATE TABLE t (id INT, c INT);\n"),
+        (
+            "0002_index.sql",
+            "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t_c ON t (c);\n",
+        ),
+    ]);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    for mode in [LockMode::Session, LockMode::Transaction, LockMode::Lease] {
+        let pool = pool(&database, 1).await;
+        sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let options = Options::default()
+            .lock_mode(mode)
+            .lock_timeout(Duration::from_secs(5));
+        let report = migrate::sqlx::upgrade(&pool, &set, Target::Head, &options)
+            .await
+            .unwrap();
+        assert_eq!(report.steps.len(), 2, "{mode:?}");
+        pool.close().await;
+    }
+}
