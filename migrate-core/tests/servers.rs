@@ -21,7 +21,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn variable(self) -> &'static str {
+    pub fn variable(self) -> &'static str {
         match self {
             Kind::Postgres => "MIGRATE_TEST_POSTGRES_URL",
             Kind::MySql => "MIGRATE_TEST_MYSQL_URL",

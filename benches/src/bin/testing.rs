@@ -21,7 +21,9 @@
 //!   where a fresh connection reads the schema);
 //! - **removal**: closing the connection or pool and removing the file or
 //!   dropping the database, as `#[migrate::test]` and `#[sqlx::test]` do
-//!   after a passing test.
+//!   after a passing test; for `migrate::testing` on PostgreSQL also
+//!   `Fresh::refill`, the next ready copy of the template, which
+//!   `#[migrate::test]` makes while the test runs.
 //!
 //! The ways: `migrate::testing::sqlite_file` then `rusqlite::Connection::open`;
 //! `migrate::testing::fresh` for `sqlx::SqlitePool`, `sqlx::PgPool` and
@@ -34,7 +36,7 @@
 //! Beside them, on the servers: the floor of any database per test (an
 //! empty `CREATE DATABASE`, a pool, `DROP DATABASE`), and on PostgreSQL the
 //! same template copied with `STRATEGY FILE_COPY` instead of PostgreSQL's
-//! default (`WAL_LOG`), which `migrate::testing` uses.
+//! default (`WAL_LOG`), which `migrate::testing` uses for its ready copies.
 //!
 //! Each round runs every way once, in an order rotated by the round; every
 //! database made is checked (N tables, N rows in the tool's history) in the
@@ -139,7 +141,7 @@ impl Way {
             Way::ReplaySqliteMemory => "sqlx Migrator in memory",
             Way::ReplayRusqliteMemory => "migrate::run in memory (rusqlite)",
             Way::TemplatePostgres => {
-                "migrate::testing: `fresh::<PgPool>` (CREATE DATABASE … TEMPLATE)"
+                "migrate::testing: `fresh::<PgPool>` (a ready copy of the template renamed; the next made after the test)"
             }
             Way::FileCopyPostgres => {
                 "not migrate, for comparison: CREATE DATABASE … TEMPLATE (the same template) \
@@ -148,7 +150,7 @@ impl Way {
             Way::ReplayPostgres => "sqlx Migrator on a new database (as `#[sqlx::test]`)",
             Way::FloorPostgres => "floor: an empty database (CREATE DATABASE, pool, DROP)",
             Way::TemplateMySql => {
-                "migrate::testing: `fresh::<MySqlPool>` (the migrations replayed; at 39443f5, the template's tables copied)"
+                "migrate::testing: `fresh::<MySqlPool>` (the template's tables copied by one script)"
             }
             Way::ReplayMySql => "sqlx Migrator on a new database (as `#[sqlx::test]`)",
             Way::FloorMySql => "floor: an empty database (CREATE DATABASE, pool, DROP)",
@@ -501,7 +503,13 @@ async fn remove(handle: Handle, removal: Removal, servers: &Servers) -> Result<(
     match removal {
         Removal::Nothing => {}
         Removal::File(path) => benches::sqlite::remove(&path),
-        Removal::Fresh(fresh) => fresh.remove().await?,
+        // As `#[migrate::test]` does: on PostgreSQL the next ready copy of
+        // the template is made (while the test runs, there), then the
+        // database is dropped.
+        Removal::Fresh(fresh) => {
+            fresh.refill().await?;
+            fresh.remove().await?
+        }
         // As `#[sqlx::test]` drops its database after a passing test.
         Removal::Postgres(name) => {
             execute_pg(
@@ -574,11 +582,23 @@ async fn drop_template(db: Db, set: &Set, servers: &Servers) -> Result<()> {
             benches::sqlite::remove(&templates.join(format!("{}.sqlite3", set.digest)));
         }
         Db::Postgres => {
-            execute_pg(
-                &servers.postgres()?.1,
-                &format!("DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)"),
+            let admin = &servers.postgres()?.1;
+            let mut conn = sqlx::PgConnection::connect_with(admin).await?;
+            // The template and its ready copies.
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)",
             )
+            .bind(&template)
+            .fetch_all(&mut conn)
             .await?;
+            conn.close().await?;
+            for name in names {
+                execute_pg(
+                    admin,
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                )
+                .await?;
+            }
         }
         Db::MySql => {
             execute_mysql(
@@ -596,11 +616,16 @@ async fn drop_template(db: Db, set: &Set, servers: &Servers) -> Result<()> {
 async fn clean_up(sets: &[Set], servers: &Servers) -> Result<()> {
     let pid = std::process::id();
     // `migrate::testing` names databases `migrate_test_<test>_<pid>_…`.
-    let patterns = [
+    let mut patterns = vec![
         format!("migrate\\_test\\_{TEST}\\_{pid}\\_%"),
         format!("migrate\\_test\\_template\\_{pid}\\_%"),
         format!("{}%", bench_prefix().replace('_', "\\_")),
     ];
+    // The ready copies of the sets' templates (PostgreSQL).
+    patterns.extend(
+        sets.iter()
+            .map(|set| format!("migrate\\_tpl\\_{}\\_s%", set.digest)),
+    );
     let templates: Vec<String> = sets
         .iter()
         .map(|set| format!("migrate_tpl_{}", set.digest))

@@ -78,7 +78,6 @@ pub fn digest(set: &Migrations) -> String {
 /// A name for one test's database: the test's own name (what fits, in
 /// letters, digits and `_`) and a part unique to this process and call.
 pub(crate) fn database_name(test: &str) -> String {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
     let readable: String = test
         .rsplit("::")
         .next()
@@ -93,11 +92,17 @@ pub(crate) fn database_name(test: &str) -> String {
         })
         .take(30)
         .collect();
+    format!("migrate_test_{readable}_{}", unique())
+}
+
+/// A part of a name unique to this process and call.
+pub(crate) fn unique() -> String {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.subsec_nanos());
     format!(
-        "migrate_test_{readable}_{}_{}_{nanos:x}",
+        "{}_{}_{nanos:x}",
         std::process::id(),
         CALLS.fetch_add(1, Ordering::Relaxed)
     )
