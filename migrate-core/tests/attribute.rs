@@ -712,3 +712,21 @@ fn a_failing_test_prints_the_name_of_its_kept_database() {
         }
     }
 }
+
+/// With no argument, the attribute embeds `migrations/` beside Cargo.toml
+/// (here a link to fixtures/app, six migrations) and reads `DATABASE_URL`.
+#[migrate::test]
+fn with_no_argument_the_attribute_uses_migrations_beside_cargo_toml(conn: ::rusqlite::Connection) {
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM _migrate_history ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let app =
+        Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/app")).unwrap();
+    let expected: Vec<i64> = app.iter().map(|m| m.version() as i64).collect();
+    assert_eq!(versions, expected);
+    assert_eq!(versions.len(), 6);
+}
