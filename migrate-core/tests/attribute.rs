@@ -726,7 +726,7 @@ fn with_no_argument_the_attribute_uses_migrations_beside_cargo_toml(conn: ::rusq
         .collect();
     let app =
         Migrations::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/app")).unwrap();
-    let expected: Vec<i64> = app.iter().map(|m| m.version() as i64).collect();
+    let expected: Vec<i64> = app.iter().map(|m| m.version()).collect();
     assert_eq!(versions, expected);
     assert_eq!(versions.len(), 6);
 }
