@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use migrate::{LockMode, Target};
+use migrate::{LockMode, Target, TransactionMode};
 
 use crate::duration::parse_duration;
 
@@ -141,6 +141,13 @@ pub struct Cli {
     /// lock.
     #[arg(long, global = true, value_enum, value_name = "MODE")]
     pub lock_mode: Option<LockModeArg>,
+
+    /// One transaction per step, or one for all pending steps (refused when
+    /// a step is `no-transaction`, and on MySQL/MariaDB, whose DDL commits)
+    /// [default: per-step; for many databases at once, one for all where
+    /// every step allows it, per step otherwise].
+    #[arg(long, global = true, value_enum, value_name = "MODE")]
+    pub transaction_mode: Option<TransactionModeArg>,
 
     /// How long to wait for the migration lock, which another run (or on
     /// SQLite a long write transaction) holds, before giving up
@@ -505,6 +512,25 @@ pub struct Mode {
     /// Say which steps would run and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `--transaction-mode`: [`TransactionMode`] as the command line spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransactionModeArg {
+    /// One transaction per step: a failure keeps the steps before it.
+    PerStep,
+    /// All pending steps in one transaction: the database ends where it
+    /// started or at the target.
+    Single,
+}
+
+impl From<TransactionModeArg> for TransactionMode {
+    fn from(mode: TransactionModeArg) -> Self {
+        match mode {
+            TransactionModeArg::PerStep => TransactionMode::PerStep,
+            TransactionModeArg::Single => TransactionMode::Single,
+        }
+    }
 }
 
 /// `--lock-mode`: [`LockMode`] as the command line spells it.

@@ -86,7 +86,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         _ => {}
     }
     let set = Migrations::from_dir(&cli.dir)?;
-    let migrators = migrators(cli, &set)?;
+    let migrators = migrators(cli, &set, several.is_some())?;
     if let Some(verb) = several {
         return tenants::run(cli, &printer, verb, databases, &migrators);
     }
@@ -120,9 +120,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     print(&printer, done)
 }
 
-/// The run's migrators of `set`: with the command line's options, and for
+/// The run's migrators of `set`: with the command line's options (and for
+/// `many` databases at once, those of a run over many), and for
 /// `upgrade --backup` one that also backs up.
-fn migrators<'m>(cli: &Cli, set: &'m Migrations) -> Result<Migrators<'m>, CliError> {
+fn migrators<'m>(cli: &Cli, set: &'m Migrations, many: bool) -> Result<Migrators<'m>, CliError> {
     let mut options = Options::default()
         .ignore_checksums(cli.ignore_checksums)
         .allow_unknown(cli.allow_unknown)
@@ -132,6 +133,12 @@ fn migrators<'m>(cli: &Cli, set: &'m Migrations) -> Result<Migrators<'m>, CliErr
     }
     if let Some(mode) = cli.lock_mode {
         options = options.lock_mode(mode.into());
+    }
+    if let Some(mode) = cli.transaction_mode {
+        options = options.transaction_mode(mode.into());
+    }
+    if many {
+        options = options.for_many();
     }
     if let Some(timeout) = cli.lock_timeout {
         options = options.lock_timeout(timeout);
@@ -337,7 +344,11 @@ mod tests {
         let cli = Cli::try_parse_from([&["migrate"], args, &["status"]].concat()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let set = Migrations::from_dir(dir.path()).unwrap();
-        migrators(&cli, &set).unwrap().plain.options().clone()
+        migrators(&cli, &set, false)
+            .unwrap()
+            .plain
+            .options()
+            .clone()
     }
 
     #[test]
@@ -363,6 +374,31 @@ mod tests {
                 .lock_retries(0)
                 .lease_duration(Duration::from_secs(90))
         );
+    }
+
+    /// `--transaction-mode` reaches the options; unless given, a run over
+    /// many databases takes `Auto` and one over one database per step.
+    #[test]
+    fn the_transaction_mode_reaches_the_run_options() {
+        use migrate::TransactionMode;
+        let dir = tempfile::tempdir().unwrap();
+        let set = Migrations::from_dir(dir.path()).unwrap();
+        let mode = |args: &[&str], many: bool| {
+            let cli = Cli::try_parse_from([&["migrate"], args, &["upgrade"]].concat()).unwrap();
+            migrators(&cli, &set, many).unwrap().plain.options().mode()
+        };
+        assert_eq!(mode(&[], false), TransactionMode::PerStep);
+        assert_eq!(mode(&[], true), TransactionMode::Auto);
+        for many in [false, true] {
+            assert_eq!(
+                mode(&["--transaction-mode", "single"], many),
+                TransactionMode::Single
+            );
+            assert_eq!(
+                mode(&["--transaction-mode", "per-step"], many),
+                TransactionMode::PerStep
+            );
+        }
     }
 
     /// The help names the library's defaults; this fails when they move.

@@ -160,6 +160,57 @@ fn two_hundred_tenants_in_one_call_with_one_broken() {
     assert_eq!(run.stderr, format!("tenants/t137.db: {message}\n"));
 }
 
+/// Many databases at once: each one's pending steps run in one transaction
+/// where every step allows it, so a tenant whose third step fails stays at
+/// its old head (nothing half-upgraded); `--transaction-mode per-step`
+/// keeps the steps before the failure, as one database alone does by
+/// default.
+#[test]
+fn each_tenant_ends_at_its_old_head_or_its_new_one() {
+    let with_items = |tenants: &Tenants| {
+        rusqlite::Connection::open(tenants.file(2))
+            .unwrap()
+            .execute_batch("CREATE TABLE items (x)")
+            .unwrap();
+    };
+    let tenants = Tenants::new(3, None);
+    with_items(&tenants);
+    let run = tenants.upgrade_all(&["--jobs", "2"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(tenants.versions(1), (1..=6).collect::<Vec<_>>());
+    assert_eq!(tenants.versions(2), Vec::<i64>::new(), "its old head");
+    assert_eq!(tenants.versions(3), (1..=6).collect::<Vec<_>>());
+    let conn = rusqlite::Connection::open(tenants.file(2)).unwrap();
+    assert_eq!(
+        schema(&conn),
+        [(
+            "table".to_owned(),
+            "items".to_owned(),
+            Some("CREATE TABLE items (x)".to_owned())
+        )],
+        "steps 1 and 2 rolled back with 3"
+    );
+    assert!(
+        run.stderr.starts_with("tenants/t002.db: ")
+            && run.stderr.contains("0003_create_items.up.sql"),
+        "{}",
+        run.stderr
+    );
+
+    let tenants = Tenants::new(3, None);
+    with_items(&tenants);
+    let run = tenants.upgrade_all(&["--transaction-mode", "per-step"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(tenants.versions(2), [1, 2], "the steps before the failure");
+    assert_eq!(tenants.versions(1), (1..=6).collect::<Vec<_>>());
+
+    let tenants = Tenants::new(2, None);
+    with_items(&tenants);
+    let run = tenants.run(&["--database-url", &Tenants::name(2), "upgrade"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(tenants.versions(2), [1, 2], "one database: per step");
+}
+
 #[test]
 fn fail_fast_leaves_the_later_databases_untried_and_says_so() {
     let tenants = Tenants::new(10, Some(4));

@@ -16,6 +16,12 @@ pub enum TransactionMode {
     /// All pending steps in one transaction: the database ends either where
     /// it started or at the target. Refused when a step is `no-transaction`.
     Single,
+    /// All pending steps in one transaction where every one of them can run
+    /// in it (none is `no-transaction`, and the database's DDL is
+    /// transactional: SQLite and PostgreSQL), one per step otherwise. The
+    /// default of a run over many databases ([`crate::tenants`], and the
+    /// CLI's): each ends at its old head or its new one, with one commit.
+    Auto,
 }
 
 /// How runners on PostgreSQL and MySQL/MariaDB keep each other out (SQLite
@@ -65,7 +71,8 @@ pub struct Options {
     pub(crate) allow_out_of_order: bool,
     pub(crate) allow_unknown: bool,
     pub(crate) ignore_checksums: bool,
-    pub(crate) transaction_mode: TransactionMode,
+    /// `None`: not chosen (one database: per step; many: `Auto`).
+    pub(crate) transaction_mode: Option<TransactionMode>,
     pub(crate) lock_timeout: Duration,
     pub(crate) lock_mode: LockMode,
     pub(crate) backup: Option<Backup>,
@@ -82,7 +89,7 @@ impl Default for Options {
             allow_out_of_order: false,
             allow_unknown: false,
             ignore_checksums: false,
-            transaction_mode: TransactionMode::PerStep,
+            transaction_mode: None,
             lock_timeout: Duration::from_secs(60),
             lock_mode: LockMode::Session,
             backup: None,
@@ -180,17 +187,49 @@ impl Options {
         self
     }
 
-    /// Chooses one transaction per step (default) or one for all steps.
+    /// Chooses one transaction per step, one for all steps, or one for all
+    /// where they allow it. Unless chosen: per step, and for many
+    /// databases at once ([`crate::tenants`]) [`TransactionMode::Auto`].
     ///
     /// # Examples
     ///
     /// ```
-    /// let options = migrate::Options::default().transaction_mode(migrate::TransactionMode::Single);
-    /// # let _ = options;
+    /// use migrate::TransactionMode;
+    /// let options = migrate::Options::default();
+    /// assert_eq!(options.mode(), TransactionMode::PerStep);
+    /// assert_eq!(options.for_many().mode(), TransactionMode::Auto);
+    /// let options = options.transaction_mode(TransactionMode::Single);
+    /// assert_eq!(options.for_many().mode(), TransactionMode::Single);
     /// ```
     #[must_use]
     pub fn transaction_mode(mut self, mode: TransactionMode) -> Self {
-        self.transaction_mode = mode;
+        self.transaction_mode = Some(mode);
+        self
+    }
+
+    /// The transaction mode a run uses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(migrate::Options::default().mode(), migrate::TransactionMode::PerStep);
+    /// ```
+    pub fn mode(&self) -> TransactionMode {
+        self.transaction_mode.unwrap_or_default()
+    }
+
+    /// The options for a run over many databases: the transaction mode,
+    /// unless chosen, [`TransactionMode::Auto`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = migrate::Options::default().for_many();
+    /// assert_eq!(options.mode(), migrate::TransactionMode::Auto);
+    /// ```
+    #[must_use]
+    pub fn for_many(mut self) -> Self {
+        self.transaction_mode.get_or_insert(TransactionMode::Auto);
         self
     }
 

@@ -101,6 +101,10 @@ where
 
 /// Upgrades every SQLite file (created if missing) to `target`, `jobs` at a
 /// time: what an application with one database per tenant runs at start-up.
+/// Each file's pending steps run in one transaction where every one of them
+/// allows it (one commit per file, which ends at its old head or its new
+/// one), one per step otherwise, unless `options` chose a
+/// [`TransactionMode`](crate::TransactionMode).
 ///
 /// # Examples
 ///
@@ -127,7 +131,7 @@ pub fn upgrade_sqlite_files(
         .into_iter()
         .map(|path| (path.display().to_string(), path))
         .collect();
-    let migrator = migrations.with_options(options.clone());
+    let migrator = migrations.with_options(options.clone().for_many());
     for_each(
         databases,
         jobs,

@@ -123,14 +123,19 @@ pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<O
         lock_wait: false,
         tries: 0,
     };
-    // The table, where it is not made in the first step's transaction.
-    if !x.table_ready && !x.rules.lock_per_step() {
+    let all_in_one = x.all_in_one_transaction();
+    // The table, where it is not made in the first step's transaction (or,
+    // a missing one, in the one transaction of all steps where DDL is
+    // transactional: one commit in all).
+    let in_the_transaction = all_in_one && !outdated && x.rules.transactional();
+    if !x.table_ready && !x.rules.lock_per_step() && !in_the_transaction {
         make_table(p, x.rules, outdated).await?;
         x.table_ready = true;
     }
-    match x.options.transaction_mode {
-        TransactionMode::PerStep => x.per_step(p).await?,
-        TransactionMode::Single => x.all_in_one(p).await?,
+    if all_in_one {
+        x.all_in_one(p).await?;
+    } else {
+        x.per_step(p).await?;
     }
     Ok(Outcome {
         from: x.from,
@@ -247,6 +252,26 @@ struct Execution<'m, 'o> {
 }
 
 impl<'m> Execution<'m, '_> {
+    /// Whether the steps run in one transaction: `Single`, or `Auto` where
+    /// the plan is made (not deferred to the lock), the dialect's DDL is
+    /// transactional, there is more than one step, and every step's script
+    /// is at hand and runs inside a transaction.
+    fn all_in_one_transaction(&self) -> bool {
+        match self.options.mode() {
+            TransactionMode::PerStep => false,
+            TransactionMode::Single => true,
+            TransactionMode::Auto => {
+                self.planned
+                    && self.rules.transactional()
+                    && self.steps.len() > 1
+                    && self.steps.iter().all(|step| {
+                        step.script()
+                            .is_some_and(|script| !self.rules.outside(script.no_transaction()))
+                    })
+            }
+        }
+    }
+
     /// Opens a step's transaction: the transaction, the step's lock, the
     /// table where it is made here, and the history read again if it may
     /// have moved.

@@ -177,7 +177,7 @@ pub(crate) fn start<'m>(
             }
         }
     };
-    if options.transaction_mode == TransactionMode::Single && !rules.transactional() {
+    if options.mode() == TransactionMode::Single && !rules.transactional() {
         return Err(Error::SingleTransactionUnsupported);
     }
     if let Some(plan) = &first {

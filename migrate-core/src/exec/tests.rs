@@ -425,6 +425,75 @@ fn all_in_one_writes_the_history_after_the_last_script_and_commits_once() {
     assert!(!recorder.log.iter().any(|op| op.starts_with("run")));
 }
 
+/// `Auto` (a run over many databases): one transaction where every step
+/// allows it, as `Single`; one per step where a step is `no-transaction`
+/// or the dialect's DDL commits (MySQL), without refusing anything.
+#[test]
+fn auto_runs_all_in_one_only_where_every_step_allows_it() {
+    let options = Options::default().for_many();
+    let run = |second_outside: bool, dialect: Dialect| {
+        let known = set(second_outside);
+        let mut recorder = Recorder::default();
+        upgrade(&mut recorder, &known, Some(Vec::new()), dialect, &options).unwrap();
+        recorder.log
+    };
+    let single = Options::default().transaction_mode(TransactionMode::Single);
+    let known = set(false);
+    let mut recorder = Recorder::default();
+    upgrade(
+        &mut recorder,
+        &known,
+        Some(Vec::new()),
+        Dialect::Sqlite,
+        &single,
+    )
+    .unwrap();
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        assert_eq!(run(false, dialect), recorder.log, "{dialect:?}");
+        assert_eq!(
+            run(false, dialect)
+                .iter()
+                .filter(|op| *op == "commit")
+                .count(),
+            1
+        );
+    }
+    // A missing table is made in the one transaction: one commit in all.
+    let known = set(false);
+    let mut recorder = Recorder::default();
+    upgrade(&mut recorder, &known, None, Dialect::Sqlite, &options).unwrap();
+    assert_eq!(
+        log(&recorder),
+        [
+            "begin",
+            "ensure table",
+            "read",
+            "-- 1",
+            "run up1 inside",
+            "-- 2",
+            "run up2 inside",
+            "insert 1 true",
+            "insert 2 true",
+            "commit"
+        ]
+    );
+    let per_step = Options::default();
+    for (second_outside, dialect) in [
+        (true, Dialect::Sqlite),
+        (true, Dialect::Postgres),
+        (false, Dialect::MySql),
+    ] {
+        let known = set(second_outside);
+        let mut recorder = Recorder::default();
+        upgrade(&mut recorder, &known, Some(Vec::new()), dialect, &per_step).unwrap();
+        assert_eq!(
+            run(second_outside, dialect),
+            recorder.log,
+            "{second_outside} {dialect:?}: per step"
+        );
+    }
+}
+
 #[test]
 fn an_outdated_table_is_brought_up_to_date_then_planned_under_the_lock() {
     let known = set(false);
