@@ -186,14 +186,18 @@ pub(super) fn lint(sql: &str, no_transaction: bool, sets_lock_timeout: bool) -> 
         {
             continue;
         }
-        let hint = hint(rule.name, in_transaction)
-            .map(str::to_owned)
-            .or(violation.help)
-            .unwrap_or_default();
+        let hint = match (hint(rule.name, in_transaction), violation.help) {
+            (Some(ours), _) => ours.to_owned(),
+            (None, Some(help)) => sentence(&help),
+            (None, None) => format!(
+                "if it is safe here, accept it for this file with `-- migrate:lint-ignore {}`",
+                rule.name
+            ),
+        };
         found.push(Found {
             at: usize::from(violation.text_range.start()),
             rule: rule.name,
-            message: violation.message,
+            message: sentence(&violation.message),
             hint,
         });
     }
@@ -232,6 +236,21 @@ fn index_backed_constraints(file: &SourceFile) -> Vec<usize> {
     ends
 }
 
+/// squawk's sentence as a finding's part (as a compiler writes them): no
+/// capital to start (unless the word is all capitals), no full stop to end.
+pub(super) fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let text = text.strip_suffix('.').unwrap_or(text);
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if first.is_uppercase() && second.is_lowercase() => first
+            .to_lowercase()
+            .chain(text[first.len_utf8()..].chars())
+            .collect(),
+        _ => text.to_owned(),
+    }
+}
+
 /// Hints of ours where squawk's do not fit how migrate runs a step.
 fn hint(rule: &str, in_transaction: bool) -> Option<&'static str> {
     Some(match rule {
@@ -243,6 +262,9 @@ fn hint(rule: &str, in_transaction: bool) -> Option<&'static str> {
         }
         "transaction-nesting" | "ban-uncommitted-transaction" => {
             "migrate runs the step in a transaction of its own and refuses a script that ends it: drop the statement, or start the script with `-- migrate:no-transaction` to manage transactions yourself"
+        }
+        "changing-column-type" => {
+            "add a column of the new type, fill it in batches and switch over in later migrations; where the table is small, accept the rewrite with `-- migrate:lint-ignore changing-column-type`"
         }
         "require-lock-timeout" => {
             "start the script with `SET lock_timeout = '2s';`, or keep the runner's statement lock timeout on (it sets one for each step)"

@@ -119,7 +119,7 @@ fn an_index_hint_fits_the_step() {
     let findings = lint_script(1, &script, Dialect::Postgres, &Options::default());
     assert_eq!(
         findings[0].to_string(),
-        "1_t.sql:1:1 require-concurrent-index-creation: During normal index creation, table updates are blocked, but reads are still allowed.\n  \
+        "1_t.sql:1:1 require-concurrent-index-creation: during normal index creation, table updates are blocked, but reads are still allowed\n  \
          hint: build it with `CREATE INDEX CONCURRENTLY` in a migration of its own whose script starts with `-- migrate:no-transaction`"
     );
     let script = Script::__embedded(
@@ -131,7 +131,24 @@ fn an_index_hint_fits_the_step() {
     assert_eq!(findings[0].line, 2);
     assert_eq!(
         findings[0].hint,
-        "Use `concurrently` to avoid blocking writes."
+        "use `concurrently` to avoid blocking writes"
+    );
+    // squawk has no help for these: ours, or the way to accept it.
+    let script = Script::__embedded(
+        "1_t.sql",
+        "ALTER TABLE t ALTER COLUMN c TYPE BIGINT;\nDROP DATABASE d;",
+        false,
+    );
+    let hints: Vec<String> = lint_script(1, &script, Dialect::Postgres, &Options::default())
+        .into_iter()
+        .map(|finding| finding.hint)
+        .collect();
+    assert_eq!(
+        hints,
+        [
+            "add a column of the new type, fill it in batches and switch over in later migrations; where the table is small, accept the rewrite with `-- migrate:lint-ignore changing-column-type`",
+            "if it is safe here, accept it for this file with `-- migrate:lint-ignore ban-drop-database`"
+        ]
     );
 }
 
@@ -161,6 +178,14 @@ fn positions_count_directive_lines_characters_and_crlf() {
     assert_eq!(position("ab\ncé\nx", 7), (3, 1));
     assert_eq!(position("cé!", 3), (1, 3));
     assert_eq!(position("", 10), (1, 1));
+    assert_eq!(
+        postgres::sentence("Setting a column `NOT NULL` blocks reads."),
+        "setting a column `NOT NULL` blocks reads"
+    );
+    assert_eq!(
+        postgres::sentence("SET NOT NULL blocks."),
+        "SET NOT NULL blocks"
+    );
 }
 
 #[test]
