@@ -33,6 +33,7 @@ mod dotenv;
 mod duration;
 mod error;
 mod glob;
+mod lint;
 mod new;
 mod output;
 mod sources;

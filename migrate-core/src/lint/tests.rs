@@ -370,3 +370,46 @@ fn every_rule_is_named_once() {
         assert!(!rule.summary.is_empty());
     }
 }
+
+#[test]
+fn a_script_the_parser_cannot_read_is_one_finding() {
+    assert_eq!(
+        postgres("ALTER TABLE t ADD COLUMN ;\nALTER TABLE u ADD COLUMN ;"),
+        ["syntax-error 1:26"]
+    );
+}
+
+/// The README's table of rules lists every rule, in order, under its
+/// dialect, and no other.
+#[test]
+fn the_readme_lists_every_rule() {
+    let readme = include_str!("../../README.md");
+    let table = readme
+        .split_once("<!-- lint rules: start -->\n")
+        .and_then(|(_, rest)| rest.split_once("<!-- lint rules: end -->"))
+        .expect("the README's table of lint rules")
+        .0;
+    let listed: Vec<(String, String)> = table
+        .lines()
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            (
+                cells[0].trim_start_matches("| ").to_owned(),
+                cells[1].trim_matches('`').to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = RULES
+        .iter()
+        .map(|rule| {
+            let dialect = match rule.dialect {
+                Dialect::Postgres => "PostgreSQL",
+                Dialect::Sqlite => "SQLite",
+                Dialect::MySql => "MySQL/MariaDB",
+            };
+            (dialect.to_owned(), rule.name.to_owned())
+        })
+        .collect();
+    assert_eq!(listed, expected);
+}
