@@ -189,3 +189,58 @@ fn lock_timeout_rule_only_where_the_runner_sets_none() {
     }
     assert_eq!(with, 1316);
 }
+
+/// The SQLite and MySQL sets: our own rules, and the lint reads every
+/// script of every set without failing.
+#[test]
+fn own_rules_on_the_sqlite_and_mysql_sets() {
+    let mut found = Vec::new();
+    for (name, dialect) in [
+        ("atuin-ai/sqlite", Dialect::Sqlite),
+        ("atuin-client/sqlite", Dialect::Sqlite),
+        ("atuin-client-meta/sqlite", Dialect::Sqlite),
+        ("atuin-client-records/sqlite", Dialect::Sqlite),
+        ("atuin-kv/sqlite", Dialect::Sqlite),
+        ("atuin-scripts/sqlite", Dialect::Sqlite),
+        ("atuin-server/sqlite", Dialect::Sqlite),
+        ("authelia/sqlite", Dialect::Sqlite),
+        ("ory-hydra/sqlite", Dialect::Sqlite),
+        ("ory-kratos/sqlite", Dialect::Sqlite),
+        ("authelia/mysql", Dialect::MySql),
+        ("ory-hydra/mysql", Dialect::MySql),
+        ("ory-kratos/mysql", Dialect::MySql),
+    ] {
+        let Some(set) = load(name) else { return };
+        let counts = counts(&lint::lint(&set, dialect, &LintOptions::default()));
+        if !counts.is_empty() {
+            found.push((name, counts));
+        }
+    }
+    assert_eq!(
+        found,
+        [
+            (
+                "authelia/mysql",
+                BTreeMap::from([("mixed-ddl-and-dml", 13)])
+            ),
+            (
+                "ory-hydra/mysql",
+                BTreeMap::from([("mixed-ddl-and-dml", 32)])
+            ),
+            (
+                "ory-kratos/mysql",
+                BTreeMap::from([("mixed-ddl-and-dml", 2)])
+            ),
+        ]
+    );
+    // authelia's 18 `PRAGMA foreign_keys = OFF/ON` lines (in nine files) are what
+    // the runner does by itself; a runner that does not would ignore them.
+    let Some(authelia) = load("authelia/sqlite") else {
+        return;
+    };
+    let keeps_keys = LintOptions::default().runner(Options::default().suspend_foreign_keys(false));
+    assert_eq!(
+        counts(&lint::lint(&authelia, Dialect::Sqlite, &keeps_keys)),
+        BTreeMap::from([("pragma-in-transaction", 18)])
+    );
+}

@@ -413,3 +413,80 @@ fn the_readme_lists_every_rule() {
         .collect();
     assert_eq!(listed, expected);
 }
+
+/// SQL-like text: keywords, names, quotes, comments and punctuation in any
+/// order, or any printable text.
+fn sql_like() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let token = prop_oneof![
+        proptest::sample::select(vec![
+            "CREATE",
+            "INDEX",
+            "CONCURRENTLY",
+            "ON",
+            "TABLE",
+            "ALTER",
+            "ADD",
+            "COLUMN",
+            "CONSTRAINT",
+            "NOT",
+            "NULL",
+            "VALID",
+            "TYPE",
+            "BEGIN",
+            "COMMIT",
+            "DROP",
+            "PRAGMA",
+            "UPDATE",
+            "SET",
+            "INSERT",
+            "INTO",
+            "VALUES",
+            "DEFAULT",
+            "CHECK",
+            "FOREIGN",
+            "KEY",
+            "REFERENCES",
+            "$$",
+            "$f$",
+            "'",
+            "\"",
+            "`",
+            "--",
+            "/*",
+            "*/",
+            "(",
+            ")",
+            ";",
+            ",",
+            "=",
+            "\n",
+            "\r\n",
+            "é",
+        ])
+        .prop_map(str::to_owned),
+        "[a-z_]{1,6}",
+    ];
+    prop_oneof![
+        proptest::collection::vec(token, 0..40).prop_map(|tokens| tokens.join(" ")),
+        "\\PC{0,120}",
+    ]
+}
+
+proptest::proptest! {
+    /// The lint never panics on a script, whatever it holds.
+    #[test]
+    fn any_script_lints_without_panicking(text in sql_like(), no_transaction: bool) {
+        let sql: &'static str = format!("-- migrate:lint-ignore x\n{text}").leak();
+        let script = Script::__embedded("1_t.sql", sql, no_transaction);
+        let off = Options::default()
+            .statement_lock_timeout(Duration::ZERO)
+            .suspend_foreign_keys(false);
+        for dialect in [Dialect::Postgres, Dialect::Sqlite, Dialect::MySql] {
+            for finding in lint_script(1, &script, dialect, &off) {
+                proptest::prop_assert!(finding.line >= 1 && finding.column >= 1);
+                proptest::prop_assert!(finding.line <= sql.split('\n').count());
+            }
+        }
+    }
+}
