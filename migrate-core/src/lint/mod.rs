@@ -68,9 +68,38 @@ pub const RULES: &[Rule] = &[
 ];
 
 /// The rule of a `-- migrate:lint-ignore` directive that names no rule.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("0001_t.sql"), "-- migrate:lint-ignore no-such-rule\nSELECT 1;").unwrap();
+/// use migrate::{Dialect, Migrations, lint};
+/// let set = Migrations::from_dir(dir.path())?;
+/// let findings = lint::lint(&set, Dialect::Sqlite, &Default::default());
+/// assert_eq!((findings[0].rule, findings[0].line), (lint::UNKNOWN_RULE, 1));
+/// # Ok::<(), migrate::Error>(())
+/// ```
 pub const UNKNOWN_RULE: &str = "unknown-lint-rule";
 
-/// What the lint found: where, by which rule, why, and what to do.
+/// What the lint found: where, by which rule, why, and what to do. It
+/// shows as `file:line:column rule: message`, then `  hint: …` on a line of
+/// its own.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("0001_t.sql"), "\u{feff}-- widen\nALTER TABLE t ALTER COLUMN c TYPE BIGINT;").unwrap();
+/// use migrate::{Dialect, Migrations, lint};
+/// let set = Migrations::from_dir(dir.path())?;
+/// let finding = &lint::lint(&set, Dialect::Postgres, &Default::default())[0];
+/// // Line 2 of the file; a byte-order mark is no column.
+/// assert_eq!((finding.version, finding.line, finding.column), (1, 2, 30));
+/// assert!(finding.to_string().starts_with("0001_t.sql:2:30 changing-column-type: changing a column type"));
+/// assert!(finding.to_string().contains("\n  hint: add a column of the new type"));
+/// # Ok::<(), migrate::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Finding {

@@ -275,6 +275,18 @@ fn mysql_ddl_and_data_changes_in_one_step() {
         ["mixed-ddl-and-dml 3:1"]
     );
     assert_eq!(
+        mysql("REPLACE INTO t VALUES (1);\nDROP TABLE u;"),
+        ["mixed-ddl-and-dml 1:1"]
+    );
+    assert_eq!(
+        mysql("DELETE FROM t;\nTRUNCATE u;"),
+        ["mixed-ddl-and-dml 1:1"]
+    );
+    assert_eq!(
+        mysql("RENAME TABLE t TO u;\nINSERT INTO u VALUES (1);"),
+        ["mixed-ddl-and-dml 2:1"]
+    );
+    assert_eq!(
         mysql("INSERT INTO t VALUES (1);\n  CREATE INDEX i ON t (c);"),
         ["mixed-ddl-and-dml 1:1"]
     );
