@@ -70,14 +70,26 @@ fn the_dialect_comes_from_the_url_and_no_database_is_opened() {
 #[test]
 fn lint_without_a_dialect_is_a_usage_error() {
     let run = migrate(&["--dir", "fixtures/lint", "lint"]);
-    assert_eq!(run.code, 2);
-    assert_eq!(run.stdout, "");
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""));
+    assert_eq!(
+        run.stderr,
+        "error: `lint` needs to know the database the migrations are for: pass --dialect postgres, mysql or sqlite, or --database-url URL\n\n\
+         Usage: migrate [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n"
+    );
+    let json = migrate(&["--dir", "fixtures/lint", "--json", "lint"]);
+    assert_eq!(json.code, 2);
+    assert_eq!(
+        json.json()["error"],
+        "`lint` needs to know the database the migrations are for: pass --dialect postgres, mysql or sqlite, or --database-url URL"
+    );
+    let unknown = migrate(&["--dir", "fixtures/lint", "lint", "--dialect", "oracle"]);
+    assert_eq!(unknown.code, 2);
     assert!(
-        run.stderr.starts_with(
-            "error: `lint` needs to know the database the migrations are for: pass --dialect postgres, mysql or sqlite, or --database-url URL\n"
-        ),
+        unknown
+            .stderr
+            .starts_with("error: invalid value 'oracle' for '--dialect <DIALECT>'"),
         "{}",
-        run.stderr
+        unknown.stderr
     );
 }
 
