@@ -53,6 +53,7 @@ Examples, one per command:
   stamp      migrate stamp 3                 (record version 3 as applied, run nothing)
   check      migrate check                   (exit 0 at head, 3 pending, 1 drift or dirty)
   new        migrate new add_email --reversible
+  lint       migrate lint --dialect postgres  (risky statements; also: --since VERSION, check --lint)
   database   migrate database create         (also: drop, reset; -y to skip the confirmation)
   wait       migrate wait --timeout 1m       (until the database accepts connections)
   completions migrate completions bash > ~/.local/share/bash-completion/completions/migrate
@@ -287,8 +288,9 @@ impl Command {
             Command::Upgrade(_) => "upgrade",
             Command::Downgrade(_) => "downgrade",
             Command::Stamp { .. } => "stamp",
-            Command::Check => "check",
+            Command::Check { .. } => "check",
             Command::New { .. } => "new",
+            Command::Lint(_) => "lint",
             Command::Database(DatabaseCommand::Create) => "database create",
             Command::Database(DatabaseCommand::Drop(_)) => "database drop",
             Command::Database(DatabaseCommand::Reset(_)) => "database reset",
@@ -356,9 +358,15 @@ Examples:
     /// Exit 0 when the database is at head and consistent, 3 when
     /// migrations are pending, 1 on drift, a dirty mark or an error.
     #[command(after_help = "\
-Example (a container health check):
-  migrate --database-url sqlite:///data/app.db check || exit 1")]
-    Check,
+Examples:
+  migrate --database-url sqlite:///data/app.db check || exit 1   (a container health check)
+  migrate check --lint                 also lint the migration files (exit 1 on a finding)")]
+    Check {
+        /// Also lint the migration files (as `migrate lint` does, for this
+        /// database's dialect); a finding makes the exit code 1.
+        #[arg(long)]
+        lint: bool,
+    },
 
     /// Create the next migration's files, numbered in the directory's style.
     #[command(after_help = "\
@@ -373,6 +381,23 @@ An empty directory, or one numbered by time, gets a UTC timestamp (2026112109300
         #[arg(long)]
         reversible: bool,
     },
+
+    /// Find risky statements in the migration files before they run: for
+    /// PostgreSQL, locks that block the table (an index built without
+    /// CONCURRENTLY, a column's type changed, a constraint added without NOT
+    /// VALID, ...) and statements the step's transaction refuses; for
+    /// SQLite, a PRAGMA that cannot take effect in the step's transaction;
+    /// for MySQL/MariaDB, DDL and data changes in one step. Exit 1 on any
+    /// finding. `-- migrate:lint-ignore RULE` among a script's leading
+    /// comments silences RULE for that file. Needs no database, only its
+    /// dialect (--dialect, or that of --database-url).
+    #[command(after_help = "\
+Examples:
+  migrate lint --dialect postgres       every up and down script
+  migrate lint --since 20261121093000   only the migrations newer than this one (a pull request's)
+  migrate --statement-lock-timeout 0 lint
+                                       also ask each script to set its own lock_timeout")]
+    Lint(Lint),
 
     /// Print the completion script of a shell on stdout.
     #[command(after_help = "\
@@ -529,6 +554,39 @@ impl From<TransactionModeArg> for TransactionMode {
         match mode {
             TransactionModeArg::PerStep => TransactionMode::PerStep,
             TransactionModeArg::Single => TransactionMode::Single,
+        }
+    }
+}
+
+/// `lint`'s arguments.
+#[derive(Debug, Args)]
+pub struct Lint {
+    /// Lint only the migrations newer than this version.
+    #[arg(long, value_name = "VERSION")]
+    pub since: Option<i64>,
+
+    /// The database the migrations are for, when no --database-url says it.
+    #[arg(long, value_enum, value_name = "DIALECT")]
+    pub dialect: Option<DialectArg>,
+}
+
+/// `--dialect`: [`migrate::Dialect`] as the command line spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL and MariaDB.
+    Mysql,
+    /// SQLite.
+    Sqlite,
+}
+
+impl From<DialectArg> for migrate::Dialect {
+    fn from(dialect: DialectArg) -> Self {
+        match dialect {
+            DialectArg::Postgres => migrate::Dialect::Postgres,
+            DialectArg::Mysql => migrate::Dialect::MySql,
+            DialectArg::Sqlite => migrate::Dialect::Sqlite,
         }
     }
 }

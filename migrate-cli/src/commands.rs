@@ -14,7 +14,7 @@ use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
 use crate::output::{self, Palette, Printer};
 use crate::verb::{Checked, Done, Migrators, Verb, preview_of};
-use crate::{completions, database, new, sources, tenants};
+use crate::{completions, database, lint, new, sources, tenants};
 
 /// Runs the verb; the exit code is 0 but for `check`.
 ///
@@ -34,6 +34,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
             || script.trim_end_matches('\n').to_owned(),
         )?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::Lint(args) = &cli.command {
+        return lint::run(cli, &printer, args);
     }
     let several = if cli.several_databases() {
         Some(verb_for_several(&cli.command)?)
@@ -117,7 +120,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     let verb = Verb::of(&cli.command)
         .expect("`new` and the database's own verbs are handled above, the previews just now");
     let done = verb.run(&open(verb.access(), verb.name())?, &migrators)?;
-    print(&printer, done)
+    let lint_findings = match (&cli.command, &url) {
+        (Command::Check { lint: true }, Some(url)) => {
+            Some(lint::findings(cli, &set, url.dialect(), None))
+        }
+        _ => None,
+    };
+    print(&printer, done, lint_findings)
 }
 
 /// The run's migrators of `set`: with the command line's options (and for
@@ -166,8 +175,13 @@ fn migrators<'m>(cli: &Cli, set: &'m Migrations, many: bool) -> Result<Migrators
     })
 }
 
-/// Prints what a verb returned; the exit code is 0 but for `check`.
-fn print(printer: &Printer, done: Done) -> Result<ExitCode, CliError> {
+/// Prints what a verb returned (and `check --lint`'s findings); the exit
+/// code is 0 but for `check`.
+fn print(
+    printer: &Printer,
+    done: Done,
+    lint_findings: Option<Vec<migrate::lint::Finding>>,
+) -> Result<ExitCode, CliError> {
     match done {
         Done::Current(current) => printer.print(&current, || output::current(&current))?,
         Done::History(history) => {
@@ -177,7 +191,20 @@ fn print(printer: &Printer, done: Done) -> Result<ExitCode, CliError> {
         Done::Checked(Checked { status, verdict }) => {
             let mut document = serde_json::to_value(&status).expect("a status serialises");
             document["verdict"] = serde_json::to_value(verdict).expect("a verdict serialises");
-            printer.print(&document, || output::check(&status))?;
+            if let Some(findings) = &lint_findings {
+                document["lint"] = serde_json::to_value(findings).expect("findings serialise");
+            }
+            printer.print(&document, || match &lint_findings {
+                Some(findings) if !findings.is_empty() => {
+                    format!("{}\n{}", output::check(&status), lint::text(findings))
+                }
+                _ => output::check(&status),
+            })?;
+            if let Some(findings) = lint_findings.as_deref()
+                && !findings.is_empty()
+            {
+                return Ok(lint::exit_code(findings));
+            }
             return Ok(match verdict {
                 Verdict::Current => ExitCode::SUCCESS,
                 Verdict::Pending | Verdict::InProgress => ExitCode::from(3),
@@ -203,6 +230,11 @@ fn print(printer: &Printer, done: Done) -> Result<ExitCode, CliError> {
 /// report one line per database run; the others (and the previews, which
 /// print per-database SQL or plans) are refused before anything is read.
 fn verb_for_several(command: &Command) -> Result<Verb, CliError> {
+    if let Command::Check { lint: true } = command {
+        return Err(CliError::OneDatabaseOnly {
+            what: "`check --lint`",
+        });
+    }
     let what = match (Verb::of(command), preview_of(command)) {
         (
             Some(

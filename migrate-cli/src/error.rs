@@ -53,6 +53,12 @@ pub enum CliError {
     )]
     NoDatabase,
 
+    /// `lint` without a dialect (a usage error, exit 2).
+    #[error(
+        "`lint` needs to know the database the migrations are for: pass --dialect postgres, mysql or sqlite, or --database-url URL"
+    )]
+    NoDialect,
+
     /// `--backup` with a server URL (a usage error, exit 2).
     #[error(
         "--backup copies SQLite database files only; back up this {} database with {} before you upgrade",
@@ -138,7 +144,7 @@ impl CliError {
     /// The kind of usage error this is (exit 2), if it is one.
     pub fn usage_kind(&self) -> Option<clap::error::ErrorKind> {
         match self {
-            CliError::NoDatabase | CliError::Unconfirmed { .. } => {
+            CliError::NoDatabase | CliError::NoDialect | CliError::Unconfirmed { .. } => {
                 Some(clap::error::ErrorKind::MissingRequiredArgument)
             }
             CliError::Dotenv(DotenvError::Malformed { .. }) => {

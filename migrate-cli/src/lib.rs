@@ -13,6 +13,9 @@
 //! pipe whose reader stopped reading (`| head -1`) ends the output quietly,
 //! with the verb's own exit code.
 //!
+//! `lint` (and `check --lint`) reads the directory and no database: only
+//! the dialect, from `--dialect` or the URL (`lint.rs`).
+//!
 //! The command line's gaps are filled from the nearest `.env`
 //! (`dotenv.rs`, `--no-dotenv` to skip it) before anything runs. The verbs
 //! about the database itself, `database create|drop|reset` and `wait`, are
@@ -33,6 +36,7 @@ mod dotenv;
 mod duration;
 mod error;
 mod glob;
+mod lint;
 mod new;
 mod output;
 mod sources;

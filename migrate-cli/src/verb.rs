@@ -75,11 +75,12 @@ impl Verb {
             Command::Current => Verb::Current,
             Command::History => Verb::History,
             Command::Status => Verb::Status,
-            Command::Check => Verb::Check,
+            Command::Check { .. } => Verb::Check,
             Command::Upgrade(Upgrade { target, .. }) => Verb::Upgrade(*target),
             Command::Downgrade(Downgrade { target, .. }) => Verb::Downgrade(*target),
             Command::Stamp { target } => Verb::Stamp(*target),
             Command::New { .. }
+            | Command::Lint(_)
             | Command::Database(_)
             | Command::Wait { .. }
             | Command::Completions { .. } => return None,

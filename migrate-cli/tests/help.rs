@@ -6,7 +6,7 @@ use migrate_cli::Cli;
 
 use crate::common::migrate;
 
-const VERBS: [&str; 11] = [
+const VERBS: [&str; 12] = [
     "current",
     "history",
     "status",
@@ -15,6 +15,7 @@ const VERBS: [&str; 11] = [
     "stamp",
     "check",
     "new",
+    "lint",
     "database",
     "wait",
     "completions",

@@ -18,6 +18,7 @@ mod errors;
 mod help;
 mod json;
 mod lifecycle;
+mod lint;
 mod logging;
 mod new;
 mod operations_doc;

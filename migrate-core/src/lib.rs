@@ -19,6 +19,9 @@ mod clock;
 mod dialect;
 mod error;
 mod exec;
+#[cfg(feature = "lint")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lint")))]
+pub mod lint;
 mod migration;
 mod migrator;
 mod options;

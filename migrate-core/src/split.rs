@@ -13,7 +13,7 @@
 //!
 //! The other dialects' splits live beside it.
 
-#[cfg(feature = "sqlx-mysql")]
+#[cfg(any(feature = "sqlx-mysql", feature = "lint"))]
 pub(crate) mod mysql;
 pub(crate) mod sqlite;
 
@@ -74,32 +74,40 @@ pub(crate) fn transaction_control_visible(dialect: Dialect, script: &str) -> boo
 pub(crate) fn sqlite_pragma_in_transaction(script: &str) -> Option<(String, &'static str)> {
     sqlite::statements(script).into_iter().find_map(|range| {
         let statement = &script[range];
-        let words = first_words(statement);
-        // `PRAGMA main.journal_mode = …` reads as `pragma`, `main`, `journal_mode`.
-        let name = match words.as_slice() {
-            [pragma, schema, name] if pragma == "pragma" && (schema == "main" || schema == "temp") => name,
-            [pragma, name, ..] if pragma == "pragma" => name,
-            _ => return None,
-        };
-        // Only setting it matters; reading it is harmless.
-        if !statement.contains('=') && !statement.contains('(') {
-            return None;
-        }
         // `foreign_keys` is not among them: migrate runs each step with
         // enforcement off already (what such a line intends), and real sets
         // (authelia's) carry it around their table rebuilds.
-        let advice = match name.as_str() {
-            "journal_mode" => {
-                "set the journal mode on the connection instead, or add `-- migrate:no-transaction` as its first line to run it outside a transaction"
-            }
+        let advice = match pragma_set(statement)?.as_str() {
+            "journal_mode" => JOURNAL_MODE_ADVICE,
             _ => return None,
         };
-        Some((statement.trim().trim_end_matches(';').trim().to_owned(), advice))
+        Some((
+            statement.trim().trim_end_matches(';').trim().to_owned(),
+            advice,
+        ))
     })
 }
 
+/// What to do about a `PRAGMA journal_mode` in a transaction.
+pub(crate) const JOURNAL_MODE_ADVICE: &str = "set the journal mode on the connection instead, or add `-- migrate:no-transaction` as its first line to run it outside a transaction";
+
+/// The name (lower case) of the `PRAGMA` a SQLite statement sets, if it
+/// sets one: reading one is harmless.
+pub(crate) fn pragma_set(statement: &str) -> Option<String> {
+    let words = first_words(statement);
+    // `PRAGMA main.journal_mode = …` reads as `pragma`, `main`, `journal_mode`.
+    let name = match words.as_slice() {
+        [pragma, schema, name] if pragma == "pragma" && (schema == "main" || schema == "temp") => {
+            name
+        }
+        [pragma, name, ..] if pragma == "pragma" => name,
+        _ => return None,
+    };
+    (statement.contains('=') || statement.contains('(')).then(|| name.clone())
+}
+
 /// The first three words of a statement, lower case, past comments.
-fn first_words(statement: &str) -> Vec<String> {
+pub(crate) fn first_words(statement: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut rest = statement;
     while words.len() < 3 {

@@ -7,6 +7,8 @@ mod concurrency;
 mod conformance;
 mod corpus;
 mod corpus_dir;
+#[cfg(feature = "lint")]
+mod corpus_lint;
 mod corpus_servers;
 mod errors;
 mod foreign_keys;

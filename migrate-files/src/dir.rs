@@ -337,8 +337,8 @@ mod tests {
         );
         assert_eq!(
             error(&[("1_a.sql", b"-- migrate:notx\nSELECT 1;")]),
-            "migration file DIR/1_a.sql has the unknown directive `-- migrate:notx`; the only directive is \
-             `-- migrate:no-transaction`"
+            "migration file DIR/1_a.sql has the unknown directive `-- migrate:notx`; the directives are \
+             `-- migrate:no-transaction` and `-- migrate:lint-ignore RULE`"
         );
         assert!(
             error(&[

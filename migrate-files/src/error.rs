@@ -184,8 +184,8 @@ impl fmt::Display for LoadError {
             ),
             LoadError::UnknownDirective { file, directive } => write!(
                 f,
-                "migration file {} has the unknown directive `-- {directive}`; the only directive is \
-                 `-- migrate:no-transaction`",
+                "migration file {} has the unknown directive `-- {directive}`; the directives are \
+                 `-- migrate:no-transaction` and `-- migrate:lint-ignore RULE`",
                 file.display()
             ),
             LoadError::EmptyDown { file } => write!(

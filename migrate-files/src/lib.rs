@@ -20,4 +20,4 @@ mod script;
 pub use dir::{LoadedMigration, LoadedScript, load_dir};
 pub use error::{FileKind, LoadError};
 pub use name::{FileName, NameProblem, Role, parse_file_name};
-pub use script::{Directives, checksum, directives, is_blank, strip_bom};
+pub use script::{Directives, LintIgnore, checksum, directives, is_blank, strip_bom};

@@ -56,33 +56,49 @@ pub(crate) fn digest(bytes: &[u8]) -> String {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Directives read from a script's leading comment lines.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Directives {
     /// `-- migrate:no-transaction`: run the script outside a transaction.
     pub no_transaction: bool,
+    /// Each `-- migrate:lint-ignore RULE`: a lint rule silenced for this
+    /// file. The rule's name is not checked here (the lint knows its rules).
+    pub lint_ignore: Vec<LintIgnore>,
+}
+
+/// One `-- migrate:lint-ignore RULE` directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintIgnore {
+    /// The rule's name, as written.
+    pub rule: String,
+    /// The directive's line, from 1, in the script as it runs (a leading
+    /// byte-order mark dropped).
+    pub line: usize,
 }
 
 /// The directive prefix, after `--` and optional spaces.
 const DIRECTIVE: &str = "migrate:";
 
 /// Reads the `-- migrate:` directives from the comment lines at the top of a
-/// script (blank lines may be mixed in; the first other line ends them).
+/// script (blank lines may be mixed in; the first other line ends them):
+/// `no-transaction`, and `lint-ignore RULE` (one rule each).
 ///
 /// # Examples
 ///
 /// ```
 /// let d = migrate_files::directives("-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);").unwrap();
 /// assert!(d.no_transaction);
+/// let d = migrate_files::directives("-- migrate:lint-ignore changing-column-type\nALTER TABLE t ALTER c TYPE BIGINT;").unwrap();
+/// assert_eq!(d.lint_ignore[0].rule, "changing-column-type");
 /// assert!(migrate_files::directives("-- migrate:no-transation\n").is_err());
 /// ```
 ///
 /// # Errors
 ///
 /// The unknown directive's text, so that a misspelt directive is never
-/// silently ignored.
+/// silently ignored; also a `lint-ignore` that names no rule or several.
 pub fn directives(script: &str) -> Result<Directives, String> {
     let mut found = Directives::default();
-    for line in strip_bom(script).lines() {
+    for (index, line) in strip_bom(script).lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -93,9 +109,18 @@ pub fn directives(script: &str) -> Result<Directives, String> {
         let Some(directive) = comment.trim_start().strip_prefix(DIRECTIVE) else {
             continue;
         };
-        match directive.trim() {
-            "no-transaction" => found.no_transaction = true,
-            other => return Err(format!("{DIRECTIVE}{other}")),
+        let directive = directive.trim();
+        if directive == "no-transaction" {
+            found.no_transaction = true;
+            continue;
+        }
+        let mut words = directive.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("lint-ignore"), Some(rule), None) => found.lint_ignore.push(LintIgnore {
+                rule: rule.to_owned(),
+                line: index + 1,
+            }),
+            _ => return Err(format!("{DIRECTIVE}{directive}")),
         }
     }
     Ok(found)
@@ -152,6 +177,40 @@ mod tests {
             Err("migrate:no-tx".to_string())
         );
         assert!(directives("-- migrations are fun\nSELECT 1;").is_ok());
+    }
+
+    #[test]
+    fn lint_ignore_takes_exactly_one_rule_and_keeps_its_line() {
+        let found = directives(
+            "\u{feff}-- migrate:lint-ignore changing-column-type\n\n--  migrate:lint-ignore   ban-drop-table \nSELECT 1;\n-- migrate:lint-ignore late",
+        )
+        .unwrap();
+        assert_eq!(
+            found.lint_ignore,
+            [
+                LintIgnore {
+                    rule: "changing-column-type".to_owned(),
+                    line: 1
+                },
+                LintIgnore {
+                    rule: "ban-drop-table".to_owned(),
+                    line: 3
+                },
+            ]
+        );
+        assert!(!found.no_transaction);
+        assert_eq!(
+            directives("-- migrate:lint-ignore\n"),
+            Err("migrate:lint-ignore".to_string())
+        );
+        assert_eq!(
+            directives("-- migrate:lint-ignore a b\n"),
+            Err("migrate:lint-ignore a b".to_string())
+        );
+        assert_eq!(
+            directives("-- migrate:lint-ignores a\n"),
+            Err("migrate:lint-ignores a".to_string())
+        );
     }
 
     proptest! {
