@@ -21,5 +21,6 @@ mod planner;
 mod postgres;
 mod privileges;
 mod races;
+mod schema;
 mod scripts;
 mod servers;
