@@ -14,7 +14,7 @@ use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
 use crate::output::{self, Palette, Printer};
 use crate::verb::{Checked, Done, Migrators, Verb, preview_of};
-use crate::{completions, database, new, sources, tenants};
+use crate::{completions, database, new, schema, sources, tenants};
 
 /// Runs the verb; the exit code is 0 but for `check`.
 ///
@@ -64,6 +64,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         match (cli.database_url.first(), from) {
             (Some(url), _) => vec![db::parse_url(url)?],
             (None, Some(_)) => Vec::new(),
+            (None, None) if schema::needs_no_database(&cli.command) => Vec::new(),
             (None, None) => return Err(CliError::NoDatabase),
         }
     };
@@ -85,12 +86,20 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         }
         _ => {}
     }
-    let set = Migrations::from_dir(&cli.dir)?;
+    // `dump` and `check --schema` of the database itself read no migration.
+    let set = if schema::reads_no_migrations(&cli.command) {
+        Migrations::__embedded(&[])
+    } else {
+        Migrations::from_dir(&cli.dir)?
+    };
     let migrators = migrators(cli, &set)?;
     if let Some(verb) = several {
         return tenants::run(cli, &printer, verb, databases, &migrators);
     }
     let url = databases.into_iter().next();
+    if let Some(code) = schema::run(cli, &printer, url.as_ref(), &migrators.plain)? {
+        return Ok(code);
+    }
     let open = |access, verb| {
         let url = url
             .as_ref()
@@ -216,6 +225,9 @@ fn verb_for_several(command: &Command) -> Result<Verb, CliError> {
             Command::Database(DatabaseCommand::Drop(_)) => "`database drop`",
             Command::Database(DatabaseCommand::Reset(_)) => "`database reset`",
             Command::Wait { .. } => "`wait`",
+            Command::Dump(_) => "`dump`",
+            Command::Verify => "`verify`",
+            Command::Check(_) => "`check --schema`",
             _ => return Err(CliError::NewWithDatabases),
         },
     };

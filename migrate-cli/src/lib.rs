@@ -35,6 +35,7 @@ mod error;
 mod glob;
 mod new;
 mod output;
+mod schema;
 mod sources;
 mod tenants;
 mod verb;
@@ -48,8 +49,8 @@ use migrate::Direction;
 use crate::error::CliError;
 
 pub use cli::{
-    Cli, Command, Confirm, DatabaseCommand, DotenvSupplies, Downgrade, LockModeArg, Mode, Preview,
-    Upgrade,
+    Check, Cli, Command, Confirm, DatabaseCommand, DotenvSupplies, Downgrade, Dump, LockModeArg,
+    Mode, Preview, Upgrade,
 };
 pub use db::{redact, scrub};
 pub use dotenv::DotenvError;

@@ -62,8 +62,13 @@ impl Schema {
                         .map(|check| (format!("4 {check}"), check)),
                 );
             } else if verbatim {
-                let body: Vec<&str> = line.lines().map(str::trim_end).collect();
-                lines.push((key.to_owned(), body.join("\n").trim().to_owned()));
+                // A body's indentation is its author's layout, not schema.
+                let body: Vec<&str> = line
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .collect();
+                lines.push((key.to_owned(), body.join("\n")));
             } else {
                 lines.push((key.to_owned(), normalize(line)));
             }

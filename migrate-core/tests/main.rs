@@ -8,6 +8,7 @@ mod conformance;
 mod corpus;
 mod corpus_dir;
 mod corpus_servers;
+mod corpus_verify;
 mod errors;
 mod foreign_keys;
 mod inputs;
