@@ -286,12 +286,14 @@ mod sync {
         ///
         /// ```
         /// # let dir = tempfile::tempdir().unwrap();
-        /// # std::fs::write(dir.path().join("1_t.up.sql"), "CREATE TABLE t (id INT); CREATE INDEX t_id ON t (id);").unwrap();
-        /// # std::fs::write(dir.path().join("1_t.down.sql"), "DROP TABLE t; CREATE TABLE t (id INT);").unwrap();
+        /// # std::fs::write(dir.path().join("1_t.up.sql"), "CREATE TABLE t (id INT);").unwrap();
+        /// # std::fs::write(dir.path().join("1_t.down.sql"), "DROP TABLE t; CREATE TABLE leftover (id INT);").unwrap();
         /// let set = migrate::Migrations::from_dir(dir.path())?;
         /// let verification = set.verify(&rusqlite::Connection::open_in_memory()?)?;
         /// assert_eq!(verification.steps[0].result, migrate::Outcome::Differs);
-        /// assert!(verification.steps[0].diff.as_deref().unwrap().contains("+++ after 1_t.down.sql"));
+        /// let diff = verification.steps[0].diff.as_deref().unwrap();
+        /// assert!(diff.starts_with("--- before 1_t.up.sql\n+++ after 1_t.down.sql\n"));
+        /// assert!(diff.contains("+table leftover\n"));
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
         ///

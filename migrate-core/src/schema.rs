@@ -224,11 +224,11 @@ fn checks(sql: &str) -> Vec<String> {
                 while at < bytes.len() && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
                     at += 1;
                 }
-                if sql[start..at].eq_ignore_ascii_case("check") {
-                    if let Some((expression, end)) = parenthesised(sql, at) {
-                        found.push(format!("check ({})", normalize(expression)));
-                        at = end;
-                    }
+                if sql[start..at].eq_ignore_ascii_case("check")
+                    && let Some((expression, end)) = parenthesised(sql, at)
+                {
+                    found.push(format!("check ({})", normalize(expression)));
+                    at = end;
                 }
             }
             _ => at += 1,

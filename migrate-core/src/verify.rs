@@ -194,6 +194,15 @@ pub(crate) fn refuse_unless_empty(
 /// The loop, once for both runners: `$up` and `$down` apply and revert
 /// one step, `$read` reads the schema, each followed by `$($wait)*`
 /// (nothing, or `.await`).
+#[cfg_attr(
+    not(any(
+        feature = "rusqlite",
+        feature = "sqlx-sqlite",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )),
+    allow(unused_macros)
+)]
 macro_rules! verify_steps {
     ($migrations:expr, up: $up:expr, down: $down:expr, read: $read:expr, $($wait:tt)*) => {{
         let mut verification = $crate::Verification::default();

@@ -44,6 +44,26 @@ fn show(set: &str, verification: &Verification) {
     );
 }
 
+/// Exactly the `expected` findings; every step verified unless the last
+/// one failed (verification stops there).
+fn assert_findings(
+    migrations: &Migrations,
+    verification: &Verification,
+    expected: &[(i64, Outcome)],
+) {
+    assert_eq!(findings(verification), expected);
+    let stopped = expected
+        .last()
+        .is_some_and(|(_, outcome)| *outcome == Outcome::Failed);
+    if !stopped {
+        assert_eq!(
+            verification.steps.len(),
+            migrations.len(),
+            "every step verified"
+        );
+    }
+}
+
 fn verify_sqlite(set: &str, prepare: impl Fn(&Connection)) -> Option<(Migrations, Verification)> {
     let migrations = load(set)?;
     let db = TempDb::new();
@@ -62,12 +82,7 @@ macro_rules! sqlite_sets {
                 let Some((migrations, verification)) = verify_sqlite($set, $prepare) else {
                     return;
                 };
-                let expected: &[(i64, Outcome)] = &$expected;
-                assert_eq!(findings(&verification), expected);
-                let stopped = expected.last().is_some_and(|(_, outcome)| *outcome == Outcome::Failed);
-                if !stopped {
-                    assert_eq!(verification.steps.len(), migrations.len(), "every step verified");
-                }
+                assert_findings(&migrations, &verification, &$expected);
             }
         )*
     };
@@ -135,12 +150,7 @@ macro_rules! server_sets {
                 let Some((migrations, verification)) = verify_server::<$db>($set, $kind).await else {
                     return;
                 };
-                let expected: &[(i64, Outcome)] = &$expected;
-                assert_eq!(findings(&verification), expected);
-                let stopped = expected.last().is_some_and(|(_, outcome)| *outcome == Outcome::Failed);
-                if !stopped {
-                    assert_eq!(verification.steps.len(), migrations.len(), "every step verified");
-                }
+                assert_findings(&migrations, &verification, &$expected);
             }
         )*
     };

@@ -19,6 +19,14 @@ use crate::options::TableName;
 pub(crate) const CHECKS_KEY: &str = "~checks";
 
 /// MySQL: the server's version, which says whether it is MariaDB.
+#[cfg_attr(
+    not(any(
+        feature = "sqlx-sqlite",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql"
+    )),
+    allow(dead_code)
+)]
 pub(crate) const MYSQL_VERSION: &str = "SELECT CAST(VERSION() AS CHAR)";
 
 /// The names left out: the history table and its lock table, as a quoted
