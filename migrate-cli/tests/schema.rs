@@ -246,6 +246,11 @@ fn on_server(kind: Kind, fixture: &str, alter: &str, added: &str) {
     let server = first.server_url();
     let verified = with(&server, &["verify"]);
     assert_eq!(verified.code, 0, "{verified:?}");
+    // The database the URL names only says which server: verify leaves it
+    // as it was.
+    let altered = with(first.url(), &["dump"]).ok().to_owned();
+    with(first.url(), &["verify"]).ok();
+    assert_eq!(with(first.url(), &["dump"]).ok(), altered);
     let failing = migrate(&[
         "--database-url",
         &server,
@@ -276,4 +281,23 @@ fn mariadb_dump_check_schema_and_verify() {
         "ALTER TABLE orgs ADD COLUMN note TEXT",
         "+  column note text default NULL collate utf8mb4_general_ci",
     );
+}
+
+#[test]
+fn the_schema_verbs_work_on_one_database_at_a_time() {
+    for args in [
+        &["dump"][..],
+        &["verify"],
+        &["check", "--schema", "schema.txt"],
+    ] {
+        let mut all = vec!["--database-url", "a.db", "--database-url", "b.db"];
+        all.extend_from_slice(args);
+        let run = migrate(&all);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("works on one database at a time"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
 }
