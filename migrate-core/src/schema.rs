@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::dialect::schema::CHECKS_KEY;
+use crate::dialect::schema::CREATE_KEY;
 
 /// A database's schema: every table with its columns, keys, constraints,
 /// indexes and triggers, every view, and on PostgreSQL functions,
@@ -46,6 +46,7 @@ impl Schema {
     /// joined by U+001F).
     pub(crate) fn from_rows(rows: impl IntoIterator<Item = String>) -> Schema {
         let mut blocks: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        let mut column_extras = Vec::new();
         for row in rows {
             let mut fields = row.splitn(3, '\u{1f}');
             let (Some(block), Some(key), Some(line)) =
@@ -55,11 +56,16 @@ impl Schema {
             };
             let lines = blocks.entry(block.to_owned()).or_default();
             let verbatim = block.starts_with("function ") || block.starts_with("procedure ");
-            if key == CHECKS_KEY {
+            if key == CREATE_KEY {
                 lines.extend(
                     checks(line)
                         .into_iter()
                         .map(|check| (format!("4 {check}"), check)),
+                );
+                column_extras.extend(
+                    columns(line)
+                        .into_iter()
+                        .map(|(column, extra)| (block.to_owned(), column, extra)),
                 );
             } else if verbatim {
                 // A body's indentation is its author's layout, not schema.
@@ -71,6 +77,20 @@ impl Schema {
                 lines.push((key.to_owned(), body.join("\n")));
             } else {
                 lines.push((key.to_owned(), normalize(line)));
+            }
+        }
+        // A SQLite column's line, from the catalog, gets what only its
+        // `CREATE TABLE` text says.
+        for (block, column, extra) in column_extras {
+            let heading = format!("column {column}");
+            let line = blocks.get_mut(&block).and_then(|lines| {
+                lines.iter_mut().find(|(_, line)| {
+                    line.strip_prefix(&heading)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+                })
+            });
+            if let Some((_, line)) = line {
+                line.push_str(&extra);
             }
         }
         for lines in blocks.values_mut() {
@@ -237,6 +257,148 @@ fn checks(sql: &str) -> Vec<String> {
     found
 }
 
+/// What a SQLite `CREATE TABLE` text says of its columns that no pragma
+/// does: each column's collation (` collate nocase`) and generated
+/// expression (` as (expression)`), as (column, text to add to its line).
+fn columns(sql: &str) -> Vec<(String, String)> {
+    let Some(open) = top_level(sql, 0)
+        .find(|&(_, b)| b == b'(')
+        .map(|(at, _)| at)
+    else {
+        return Vec::new();
+    };
+    let Some((body, _)) = parenthesised(sql, open) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut start = 0;
+    let commas = top_level(body, 0)
+        .filter(|&(_, b)| b == b',')
+        .map(|(at, _)| at)
+        .chain([body.len()]);
+    for end in commas {
+        let part = body[start..end].trim();
+        start = end + 1;
+        let (name, rest) = first_word(part);
+        let keyword = ["constraint", "primary", "unique", "check", "foreign"]
+            .iter()
+            .any(|k| name.eq_ignore_ascii_case(k));
+        if name.is_empty() || keyword {
+            continue;
+        }
+        let mut extra = String::new();
+        let words: Vec<(usize, &str)> = words(rest);
+        for (i, &(at, word)) in words.iter().enumerate() {
+            if word.eq_ignore_ascii_case("collate")
+                && let Some(&(_, collation)) = words.get(i + 1)
+            {
+                extra.push_str(&format!(" collate {}", collation.to_ascii_lowercase()));
+            }
+            if word.eq_ignore_ascii_case("as")
+                && let Some((expression, _)) = parenthesised(rest, at + word.len())
+            {
+                extra.push_str(&format!(" as ({})", normalize(expression)));
+            }
+        }
+        if !extra.is_empty() {
+            found.push((unquoted(name), extra));
+        }
+    }
+    found
+}
+
+/// The bytes of `sql` from `from` on that are outside quotes, with their
+/// offsets, at parenthesis depth 0 (parentheses themselves included).
+fn top_level(sql: &str, from: usize) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut quote: Option<u8> = None;
+    let mut depth = 0usize;
+    sql.bytes().enumerate().skip(from).filter(move |&(_, b)| {
+        if let Some(q) = quote {
+            if b == q {
+                quote = None;
+            }
+            return false;
+        }
+        match b {
+            b'\'' | b'"' | b'`' => quote = Some(b),
+            b'[' => quote = Some(b']'),
+            b'(' => {
+                depth += 1;
+                return depth == 1;
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                return depth == 0;
+            }
+            _ => {}
+        }
+        depth == 0
+    })
+}
+
+/// The first word of a column definition (its name, perhaps quoted) and
+/// the rest.
+fn first_word(part: &str) -> (&str, &str) {
+    let close = match part.as_bytes().first() {
+        Some(b'"') => Some('"'),
+        Some(b'`') => Some('`'),
+        Some(b'[') => Some(']'),
+        _ => None,
+    };
+    let end = match close {
+        Some(close) => part[1..].find(close).map_or(part.len(), |at| at + 2),
+        None => part
+            .find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(part.len()),
+    };
+    (&part[..end], &part[end..])
+}
+
+/// A name without its quotes.
+fn unquoted(name: &str) -> String {
+    match name.as_bytes().first() {
+        Some(b'"' | b'`' | b'[') if name.len() >= 2 => name[1..name.len() - 1].to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
+/// The bare words of `text` outside quotes and parentheses, with their
+/// offsets.
+fn words(text: &str) -> Vec<(usize, &str)> {
+    let mut found = Vec::new();
+    let mut start: Option<usize> = None;
+    let bytes = text.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut depth = 0usize;
+    for (at, &b) in bytes.iter().enumerate() {
+        if let Some(q) = quote {
+            if b == q {
+                quote = None;
+            }
+            continue;
+        }
+        let word = b.is_ascii_alphanumeric() || b == b'_';
+        match (word && depth == 0, start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                found.push((from, &text[from..at]));
+                start = None;
+            }
+            _ => {}
+        }
+        match b {
+            b'\'' | b'"' | b'`' => quote = Some(b),
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        found.push((from, &text[from..]));
+    }
+    found
+}
+
 /// The text inside the parentheses that open after `from` (whitespace
 /// before them allowed), and where they close.
 fn parenthesised(sql: &str, from: usize) -> Option<(&str, usize)> {
@@ -324,6 +486,20 @@ mod tests {
             [
                 "check (\"check\" > 0)",
                 "check (length(b) < 10 AND b <> ')')"
+            ]
+        );
+    }
+
+    #[test]
+    fn collations_and_generated_expressions_are_found_per_column() {
+        let sql = "CREATE TABLE \"a(b\" (id INTEGER PRIMARY KEY, \"e mail\" TEXT NOT NULL COLLATE NOCASE, \
+                   d TEXT GENERATED ALWAYS AS (substr(\"e mail\", 1, 2)) VIRTUAL, \
+                   n TEXT DEFAULT ('as (x)'), CONSTRAINT c UNIQUE (d COLLATE RTRIM))";
+        assert_eq!(
+            columns(sql),
+            [
+                ("e mail".to_owned(), " collate nocase".to_owned()),
+                ("d".to_owned(), " as (substr(\"e mail\", 1, 2))".to_owned()),
             ]
         );
     }

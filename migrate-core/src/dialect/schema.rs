@@ -14,9 +14,9 @@ use super::Dialect;
 use crate::options::TableName;
 
 /// The key of a SQLite table's `CREATE TABLE` text, from which
-/// `crate::schema` takes the CHECK constraints (SQLite keeps them nowhere
-/// else).
-pub(crate) const CHECKS_KEY: &str = "~checks";
+/// `crate::schema` takes what SQLite keeps nowhere else: CHECK
+/// constraints, and a column's collation and generated expression.
+pub(crate) const CREATE_KEY: &str = "~create";
 
 /// MySQL: the server's version, which says whether it is MariaDB.
 #[cfg_attr(
@@ -92,8 +92,7 @@ fn sqlite(table: &TableName) -> Vec<String> {
              WHERE {tables} AND l.origin <> 'pk'"
         ),
         format!(
-            "SELECT {block} || '{CHECKS_KEY}' || char(31) || m.sql FROM sqlite_master m \
-             WHERE {tables} AND m.sql LIKE '%check%'"
+            "SELECT {block} || '{CREATE_KEY}' || char(31) || m.sql FROM sqlite_master m WHERE {tables}"
         ),
         format!(
             "SELECT m.type || ' ' || m.name || CASE WHEN m.type = 'trigger' THEN ' on ' || m.tbl_name ELSE '' END \
