@@ -52,6 +52,8 @@ Examples, one per command:
   downgrade  migrate downgrade -1            (also: a version, base)
   stamp      migrate stamp 3                 (record version 3 as applied, run nothing)
   check      migrate check                   (exit 0 at head, 3 pending, 1 drift or dirty)
+  dump       migrate dump --output schema.txt (the schema as text; `check --schema schema.txt` compares)
+  verify     migrate verify                  (apply, revert, re-apply each migration on a scratch database)
   new        migrate new add_email --reversible
   lint       migrate lint --dialect postgres  (risky statements; also: --since VERSION, check --lint)
   database   migrate database create         (also: drop, reset; -y to skip the confirmation)
@@ -288,7 +290,9 @@ impl Command {
             Command::Upgrade(_) => "upgrade",
             Command::Downgrade(_) => "downgrade",
             Command::Stamp { .. } => "stamp",
-            Command::Check { .. } => "check",
+            Command::Check(_) => "check",
+            Command::Dump(_) => "dump",
+            Command::Verify => "verify",
             Command::New { .. } => "new",
             Command::Lint(_) => "lint",
             Command::Database(DatabaseCommand::Create) => "database create",
@@ -359,14 +363,36 @@ Examples:
     /// migrations are pending, 1 on drift, a dirty mark or an error.
     #[command(after_help = "\
 Examples:
-  migrate --database-url sqlite:///data/app.db check || exit 1   (a container health check)
-  migrate check --lint                 also lint the migration files (exit 1 on a finding)")]
-    Check {
-        /// Also lint the migration files (as `migrate lint` does, for this
-        /// database's dialect); a finding makes the exit code 1.
-        #[arg(long)]
-        lint: bool,
-    },
+  migrate --database-url sqlite:///data/app.db check || exit 1     (a container health check)
+  migrate check --lint                                             also lint the migration files (exit 1 on a finding)
+  migrate check --schema schema.txt                                (the database's schema is the committed one)
+  migrate check --schema schema.txt --from-migrations              (so is the schema the migrations give)")]
+    Check(Check),
+
+    /// Print the schema as canonical text: tables, columns, keys,
+    /// constraints, indexes, views, triggers (and on PostgreSQL functions,
+    /// sequences, types and extensions), read from the database's catalog.
+    /// The history table is left out. Read-only.
+    #[command(after_help = "\
+Examples:
+  migrate dump                                     the database's schema on stdout
+  migrate dump --from-migrations --output schema.txt
+                                                   the schema the migrations give, on a scratch database")]
+    Dump(Dump),
+
+    /// Apply, revert and apply again every migration on a scratch database,
+    /// reading the schema around each step: report each down script that
+    /// does not restore the schema exactly (exit 1), and stop at a script
+    /// that fails. Up-only migrations are applied and noted. The scratch
+    /// database is a temporary SQLite file, or with a server's
+    /// --database-url a temporary database created and dropped beside it;
+    /// the database the URL names is never touched.
+    #[command(after_help = "\
+Examples:
+  migrate verify                                               on a temporary SQLite file
+  migrate --database-url postgres://app@localhost/app verify   on a scratch database on that server
+  migrate verify --json                                        each step's result")]
+    Verify,
 
     /// Create the next migration's files, numbered in the directory's style.
     #[command(after_help = "\
@@ -472,6 +498,40 @@ pub struct Confirm {
     /// (`DROP DATABASE … WITH (FORCE)`) rather than refuse to drop it.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `check`'s options.
+#[derive(Debug, Args)]
+pub struct Check {
+    /// Compare the schema with this file (as `dump` writes it) instead of
+    /// checking the history: exit 1, printing a unified diff, when they
+    /// differ.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+
+    /// With --schema: the schema the migrations give on a scratch database,
+    /// rather than the database's.
+    #[arg(long, requires = "schema")]
+    pub from_migrations: bool,
+
+    /// Also lint the migration files (as `migrate lint` does, for this
+    /// database's dialect); a finding makes the exit code 1.
+    #[arg(long, conflicts_with = "schema")]
+    pub lint: bool,
+}
+
+/// `dump`'s options.
+#[derive(Debug, Args)]
+pub struct Dump {
+    /// The schema the migrations give, applied to head on a scratch
+    /// database (a temporary SQLite file, or beside a server's
+    /// --database-url), rather than the database's.
+    #[arg(long)]
+    pub from_migrations: bool,
+
+    /// Write the schema to FILE rather than stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `upgrade`'s arguments.

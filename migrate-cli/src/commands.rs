@@ -9,12 +9,12 @@ use std::time::SystemTime;
 
 use migrate::{Backup, Dialect, Direction, Migrations, Migrator, Options, Target, Verdict};
 
-use crate::cli::{Cli, Command, Confirm, DatabaseCommand, LockModeArg, Preview, Upgrade};
+use crate::cli::{Check, Cli, Command, Confirm, DatabaseCommand, LockModeArg, Preview, Upgrade};
 use crate::db::{self, Access, DatabaseUrl, Open};
 use crate::error::CliError;
 use crate::output::{self, Palette, Printer};
 use crate::verb::{Checked, Done, Migrators, Verb, preview_of};
-use crate::{completions, database, lint, new, sources, tenants};
+use crate::{completions, database, lint, new, schema, sources, tenants};
 
 /// Runs the verb; the exit code is 0 but for `check`.
 ///
@@ -67,6 +67,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         match (cli.database_url.first(), from) {
             (Some(url), _) => vec![db::parse_url(url)?],
             (None, Some(_)) => Vec::new(),
+            (None, None) if schema::needs_no_database(&cli.command) => Vec::new(),
             (None, None) => return Err(CliError::NoDatabase),
         }
     };
@@ -88,12 +89,20 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         }
         _ => {}
     }
-    let set = Migrations::from_dir(&cli.dir)?;
+    // `dump` and `check --schema` of the database itself read no migration.
+    let set = if schema::reads_no_migrations(&cli.command) {
+        Migrations::__embedded(&[])
+    } else {
+        Migrations::from_dir(&cli.dir)?
+    };
     let migrators = migrators(cli, &set, several.is_some())?;
     if let Some(verb) = several {
         return tenants::run(cli, &printer, verb, databases, &migrators);
     }
     let url = databases.into_iter().next();
+    if let Some(code) = schema::run(cli, &printer, url.as_ref(), &migrators.plain)? {
+        return Ok(code);
+    }
     let open = |access, verb| {
         let url = url
             .as_ref()
@@ -121,7 +130,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
         .expect("`new` and the database's own verbs are handled above, the previews just now");
     let done = verb.run(&open(verb.access(), verb.name())?, &migrators)?;
     let lint_findings = match (&cli.command, &url) {
-        (Command::Check { lint: true }, Some(url)) => {
+        (Command::Check(Check { lint: true, .. }), Some(url)) => {
             Some(lint::findings(cli, &set, url.dialect(), None))
         }
         _ => None,
@@ -230,7 +239,7 @@ fn print(
 /// report one line per database run; the others (and the previews, which
 /// print per-database SQL or plans) are refused before anything is read.
 fn verb_for_several(command: &Command) -> Result<Verb, CliError> {
-    if let Command::Check { lint: true } = command {
+    if let Command::Check(Check { lint: true, .. }) = command {
         return Err(CliError::OneDatabaseOnly {
             what: "`check --lint`",
         });
@@ -255,6 +264,9 @@ fn verb_for_several(command: &Command) -> Result<Verb, CliError> {
             Command::Database(DatabaseCommand::Drop(_)) => "`database drop`",
             Command::Database(DatabaseCommand::Reset(_)) => "`database reset`",
             Command::Wait { .. } => "`wait`",
+            Command::Dump(_) => "`dump`",
+            Command::Verify => "`verify`",
+            Command::Check(_) => "`check --schema`",
             _ => return Err(CliError::NewWithDatabases),
         },
     };

@@ -138,6 +138,19 @@ pub enum CliError {
         /// Why it does not apply.
         why: &'static str,
     },
+
+    /// `dump --output` or `check --schema` could not write or read its file.
+    #[error("cannot {action} the schema file {}: {source}; {hint}", crate::output::escaped(&path.display().to_string()))]
+    SchemaFile {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+        /// What to do.
+        hint: &'static str,
+    },
 }
 
 impl CliError {
@@ -171,7 +184,8 @@ impl CliError {
             | CliError::Sources(_)
             | CliError::Dotenv(_)
             | CliError::Declined { .. }
-            | CliError::Output { .. } => None,
+            | CliError::Output { .. }
+            | CliError::SchemaFile { .. } => None,
         }
     }
 }

@@ -39,6 +39,7 @@ mod glob;
 mod lint;
 mod new;
 mod output;
+mod schema;
 mod sources;
 mod tenants;
 mod verb;
@@ -52,8 +53,8 @@ use migrate::Direction;
 use crate::error::CliError;
 
 pub use cli::{
-    Cli, Command, Confirm, DatabaseCommand, DotenvSupplies, Downgrade, LockModeArg, Mode, Preview,
-    Upgrade,
+    Check, Cli, Command, Confirm, DatabaseCommand, DotenvSupplies, Downgrade, Dump, LockModeArg,
+    Mode, Preview, Upgrade,
 };
 pub use db::{redact, scrub};
 pub use dotenv::DotenvError;

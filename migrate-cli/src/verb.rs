@@ -11,7 +11,7 @@
 use migrate::{Current, Direction, HistoryEntry, Migrator, Report, Status, Target, Verdict};
 use serde::Serialize;
 
-use crate::cli::{Command, Downgrade, Preview, Upgrade};
+use crate::cli::{Check, Command, Downgrade, Preview, Upgrade};
 use crate::db::{Access, Database, DatabaseError, Open};
 use crate::error::CliError;
 
@@ -75,12 +75,15 @@ impl Verb {
             Command::Current => Verb::Current,
             Command::History => Verb::History,
             Command::Status => Verb::Status,
-            Command::Check { .. } => Verb::Check,
+            Command::Check(Check { schema: None, .. }) => Verb::Check,
             Command::Upgrade(Upgrade { target, .. }) => Verb::Upgrade(*target),
             Command::Downgrade(Downgrade { target, .. }) => Verb::Downgrade(*target),
             Command::Stamp { target } => Verb::Stamp(*target),
             Command::New { .. }
             | Command::Lint(_)
+            | Command::Check(_)
+            | Command::Dump(_)
+            | Command::Verify
             | Command::Database(_)
             | Command::Wait { .. }
             | Command::Completions { .. } => return None,

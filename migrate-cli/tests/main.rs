@@ -24,6 +24,7 @@ mod new;
 mod operations_doc;
 mod passwords;
 mod preview;
+mod schema;
 mod servers;
 mod tenants;
 mod urls;

@@ -403,6 +403,16 @@ pub enum Error {
     )]
     InTransaction,
 
+    /// `verify` was given a database that is not empty: it applies and
+    /// reverts every migration, so it works on a scratch database only.
+    #[error(
+        "verify works on an empty scratch database, and this one holds {what}; give it a new, empty database (the `migrate verify` command makes one of its own)"
+    )]
+    NotEmpty {
+        /// What the database holds.
+        what: String,
+    },
+
     /// A database error outside any migration's script.
     #[error("could not {action}: {message}")]
     Database {

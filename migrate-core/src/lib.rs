@@ -33,6 +33,7 @@ mod run;
 mod run_file;
 #[cfg(feature = "rusqlite")]
 mod rusqlite;
+pub mod schema;
 mod script;
 #[cfg_attr(not(feature = "sqlx-postgres"), allow(dead_code))]
 mod split;
@@ -53,6 +54,7 @@ pub mod sqlx;
 mod target;
 pub mod tenants;
 pub mod testing;
+mod verify;
 
 pub use backup::Backup;
 pub use check::Verdict;
@@ -67,6 +69,7 @@ pub use options::{LockMode, Options, TransactionMode};
 pub use plan::Plan;
 pub use report::{Current, Direction, HistoryEntry, Report, State, Status, StepReport};
 pub use target::Target;
+pub use verify::{Outcome, StepKind, Verification, VerifiedStep};
 
 /// Embeds a migration directory at compile time: `embed_migrations!()` for
 /// `migrations/` beside `Cargo.toml`, `embed_migrations!("db/migrations")`

@@ -271,6 +271,49 @@ mod sync {
         }
     }
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
+    impl Migrator<'_> {
+        /// Applies, reverts and applies again each migration in turn on
+        /// `conn`, an empty scratch database, reading the schema around
+        /// each step: a down script that does not restore the schema before
+        /// its up exactly, or an up that gives another schema the second
+        /// time, is a step that [`Outcome::Differs`](crate::Outcome), with a
+        /// diff naming the file. Up-only migrations are applied and noted.
+        /// A failing script ends the verification with that step
+        /// [`Outcome::Failed`](crate::Outcome), naming its file.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # let dir = tempfile::tempdir().unwrap();
+        /// # std::fs::write(dir.path().join("1_t.up.sql"), "CREATE TABLE t (id INT);").unwrap();
+        /// # std::fs::write(dir.path().join("1_t.down.sql"), "DROP TABLE t; CREATE TABLE leftover (id INT);").unwrap();
+        /// let set = migrate::Migrations::from_dir(dir.path())?;
+        /// let verification = set.verify(&rusqlite::Connection::open_in_memory()?)?;
+        /// assert_eq!(verification.steps[0].result, migrate::Outcome::Differs);
+        /// let diff = verification.steps[0].diff.as_deref().unwrap();
+        /// assert!(diff.starts_with("--- before 1_t.up.sql\n+++ after 1_t.down.sql\n"));
+        /// assert!(diff.contains("+table leftover\n"));
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        ///
+        /// # Errors
+        ///
+        /// [`Error::NotEmpty`] when the database holds any object or applied
+        /// migration; a database error reading the schema. A failing step
+        /// is not an error: it is in the result.
+        pub fn verify(&self, conn: &Connection) -> Result<crate::Verification, Error> {
+            let read = || crate::schema::read(conn, &self.options);
+            crate::verify::refuse_unless_empty(&read()?, &self.history(conn)?)?;
+            crate::verify::verify_steps!(
+                self.migrations,
+                up: self.upgrade(conn, Target::Forward(1)),
+                down: self.downgrade(conn, Target::Back(1)),
+                read: read(),
+            )
+        }
+    }
+
     macro_rules! with_defaults {
         ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
             #[cfg_attr(docsrs, doc(cfg(feature = "rusqlite")))]
@@ -392,6 +435,21 @@ mod sync {
         ///
         /// See [`Migrator::plan`].
         fn plan(direction: Direction, target: Target) -> Plan<'_>;
+        /// [`Migrator::verify`] with default options.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # let dir = tempfile::tempdir().unwrap();
+        /// let set = migrate::Migrations::from_dir(dir.path())?;
+        /// assert!(set.verify(&rusqlite::Connection::open_in_memory()?)?.passed());
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        ///
+        /// # Errors
+        ///
+        /// See [`Migrator::verify`].
+        fn verify() -> crate::Verification;
     }
 }
 

@@ -161,7 +161,7 @@ fn ory_kratos_applies_and_reverts_to_its_newest_up_only_step() {
     up_and_down(&set, &db.open());
 }
 
-fn foreign_keys(conn: &Connection, on: bool) {
+pub fn foreign_keys(conn: &Connection, on: bool) {
     conn.pragma_update(None, "foreign_keys", on).unwrap();
 }
 
@@ -213,7 +213,7 @@ fn ory_hydra_with_foreign_keys_on_applies_as_popx_runs_it() {
 }
 
 /// Authelia's SQLite driver registers these two application functions.
-fn register_base64(conn: &Connection) {
+pub fn register_base64(conn: &Connection) {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("BIN2B64", 1, flags, |ctx| {
         let bytes: Option<Vec<u8>> = ctx.get(0)?;

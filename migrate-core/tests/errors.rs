@@ -122,6 +122,9 @@ fn run_errors() {
             holder: None,
         },
         Error::InTransaction,
+        Error::NotEmpty {
+            what: "1 applied migration(s)".into(),
+        },
         Error::Database {
             action: "read the history table \"_migrate_history\"".into(),
             message: "disk I/O error".into(),

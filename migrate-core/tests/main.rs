@@ -10,6 +10,7 @@ mod corpus_dir;
 #[cfg(feature = "lint")]
 mod corpus_lint;
 mod corpus_servers;
+mod corpus_verify;
 mod errors;
 mod foreign_keys;
 mod inputs;
@@ -23,5 +24,6 @@ mod planner;
 mod postgres;
 mod privileges;
 mod races;
+mod schema;
 mod scripts;
 mod servers;

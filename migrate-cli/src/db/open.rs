@@ -6,7 +6,11 @@
 use std::time::Duration;
 
 use migrate::plan::Plan;
-use migrate::{Current, Direction, Error, HistoryEntry, Migrator, Report, Status, Target};
+use migrate::schema::Schema;
+use migrate::{
+    Current, Direction, Error, HistoryEntry, Migrator, Options, Report, Status, Target,
+    Verification,
+};
 
 use super::error::DatabaseError;
 use super::server::{Server, on_pool};
@@ -145,6 +149,27 @@ impl Open {
             Open::Server(server) => on_pool!(server, |pool| migrate::sqlx::stamp(
                 pool, set, target, options
             )),
+        }
+    }
+}
+
+impl Open {
+    /// `dump` and `check --schema`: the schema, read only.
+    pub fn schema(&self, options: &Options) -> Result<Schema, Error> {
+        match self {
+            Open::Sqlite(db) => migrate::schema::read(&db.conn, options),
+            Open::Server(server) => on_pool!(server, |pool| migrate::sqlx::schema(pool, options)),
+        }
+    }
+
+    /// `verify`, on a scratch database.
+    pub fn verify(&self, migrator: &Migrator<'_>) -> Result<Verification, Error> {
+        let (set, options) = (migrator.migrations(), migrator.options());
+        match self {
+            Open::Sqlite(db) => migrator.verify(&db.conn),
+            Open::Server(server) => {
+                on_pool!(server, |pool| migrate::sqlx::verify(pool, set, options))
+            }
         }
     }
 }

@@ -74,6 +74,7 @@ pub(crate) fn added_columns(dialect: Dialect) -> [(&'static str, &'static str); 
 pub(crate) mod database;
 pub(crate) mod lease;
 pub(crate) mod lock;
+pub(crate) mod schema;
 
 /// SQLite: changes whenever another connection commits to the database.
 #[cfg_attr(

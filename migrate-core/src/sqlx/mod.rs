@@ -286,3 +286,83 @@ pub async fn sql<DB: Backend>(
         .sql_pool(pool, direction, target)
         .await
 }
+
+/// The schema of the pool's database as canonical text
+/// ([`crate::schema::Schema`]), leaving out `options`' history table.
+/// Reads only the catalog: nothing is created.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+/// sqlx::query("CREATE TABLE t (id INTEGER NOT NULL)").execute(&pool).await?;
+/// let schema = migrate::sqlx::schema(&pool, &Default::default()).await?;
+/// assert_eq!(schema.text(), "table t\n  column id integer not null\n");
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Database`] when the catalog cannot be read.
+pub async fn schema<DB: Backend>(
+    pool: &Pool<DB>,
+    options: &Options,
+) -> Result<crate::schema::Schema, Error> {
+    use crate::dialect::schema::{MYSQL_VERSION, queries};
+    let fail = || database_error("read the database's schema");
+    let mut conn = pool.acquire().await.map_err(fail())?;
+    let mariadb = DB::DIALECT == crate::Dialect::MySql
+        && DB::texts(&mut conn, MYSQL_VERSION, &[])
+            .await
+            .map_err(fail())?
+            .into_iter()
+            .flatten()
+            .any(|version| version.contains("MariaDB"));
+    let mut rows = Vec::new();
+    for query in queries(DB::DIALECT, &options.table, mariadb) {
+        let texts = DB::texts(&mut conn, &query, &[]).await.map_err(fail())?;
+        rows.extend(texts.into_iter().flatten());
+    }
+    Ok(crate::schema::Schema::from_rows(rows))
+}
+
+/// [`crate::Migrator::verify`] on a pool: applies, reverts and applies
+/// again each migration in turn on the pool's database, which must be an
+/// empty scratch database, comparing the schema around each step.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # std::fs::write(dir.path().join("1_t.up.sql"), "CREATE TABLE t (id INT);")?;
+/// # std::fs::write(dir.path().join("1_t.down.sql"), "DROP TABLE t;")?;
+/// let set = migrate::Migrations::from_dir(dir.path())?;
+/// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+/// assert!(migrate::sqlx::verify(&pool, &set, &Default::default()).await?.passed());
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::NotEmpty`] when the database holds any object or applied
+/// migration; a database error reading the schema. A failing step is in
+/// the result, not an error.
+pub async fn verify<DB: Backend>(
+    pool: &Pool<DB>,
+    migrations: &Migrations,
+    options: &Options,
+) -> Result<crate::Verification, Error> {
+    crate::verify::refuse_unless_empty(
+        &schema(pool, options).await?,
+        &history(pool, migrations, options).await?,
+    )?;
+    crate::verify::verify_steps!(
+        migrations,
+        up: upgrade(pool, migrations, Target::Forward(1), options),
+        down: downgrade(pool, migrations, Target::Back(1), options),
+        read: schema(pool, options),
+        .await
+    )
+}
