@@ -197,7 +197,7 @@ impl Options {
     /// use migrate::TransactionMode;
     /// let options = migrate::Options::default();
     /// assert_eq!(options.mode(), TransactionMode::PerStep);
-    /// assert_eq!(options.for_many().mode(), TransactionMode::Auto);
+    /// assert_eq!(options.clone().for_many().mode(), TransactionMode::Auto);
     /// let options = options.transaction_mode(TransactionMode::Single);
     /// assert_eq!(options.for_many().mode(), TransactionMode::Single);
     /// ```
