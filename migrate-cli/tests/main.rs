@@ -26,6 +26,8 @@ mod passwords;
 mod preview;
 mod schema;
 mod servers;
+#[path = "../../migrate-core/tests/skip.rs"]
+mod skip;
 mod tenants;
 mod urls;
 mod wait;

@@ -21,8 +21,8 @@ pub fn corpus_dir() -> Option<PathBuf> {
         "{} is missing but MIGRATE_REQUIRE_CORPUS=1: clone the repository with ../shared beside it",
         dir.display()
     );
-    println!(
-        "skipped: ../shared/corpus is not beside the repository (see README.md, \"The corpus\")"
+    crate::skip::skipped(
+        "../shared/corpus is not beside the repository (see README.md, \"The corpus\")",
     );
     None
 }

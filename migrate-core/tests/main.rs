@@ -27,3 +27,5 @@ mod races;
 mod schema;
 mod scripts;
 mod servers;
+mod skip;
+mod skipping;

@@ -52,7 +52,9 @@ fn configured(variable: &str) -> Option<String> {
                 !required(),
                 "{variable} is not set but MIGRATE_REQUIRE_SERVERS=1"
             );
-            println!("skipped: {variable} is not set (see README.md, \"Server tests\")");
+            crate::skip::skipped(&format!(
+                "{variable} is not set (see README.md, \"Server tests\")"
+            ));
             None
         }
     }
@@ -63,7 +65,7 @@ fn configured(variable: &str) -> Option<String> {
 /// required.
 fn unreachable_server(variable: &str, failure: &str, err: &dyn std::fmt::Display) {
     assert!(!required(), "{failure}: {err}");
-    println!("skipped: the server at {variable} is unreachable: {err}");
+    crate::skip::skipped(&format!("the server at {variable} is unreachable: {err}"));
 }
 
 /// `base` with its path (the database) replaced by `name`.

@@ -5,3 +5,5 @@ mod compile_fail;
 mod corpus;
 #[path = "../../migrate-core/tests/corpus_dir.rs"]
 mod corpus_dir;
+#[path = "../../migrate-core/tests/skip.rs"]
+mod skip;
