@@ -191,8 +191,12 @@ fn each_tenant_ends_at_its_old_head_or_its_new_one() {
         "steps 1 and 2 rolled back with 3"
     );
     assert!(
-        run.stderr.starts_with("tenants/t002.db: ")
-            && run.stderr.contains("0003_create_items.up.sql"),
+        run.stderr
+            .starts_with("tenants/t002.db: migration 3 (0003_create_items.up.sql) failed")
+            && run.stderr.contains(
+                "it was rolled back with the steps before it in the run's one transaction, so \
+                 the database is as it was before the run"
+            ),
         "{}",
         run.stderr
     );
@@ -690,5 +694,61 @@ fn a_list_of_sqlite_postgres_and_mysql_databases() {
                 .map(|database| json!({"database": database, "ok": true, "version": null, "name": null, "head": false}))
                 .collect::<Vec<_>>()
         )
+    );
+}
+
+/// Server databases in a list: on PostgreSQL, whose DDL is transactional,
+/// a tenant whose second step fails stays at its old head (one
+/// transaction); on MySQL/MariaDB, whose DDL commits, steps run one at a
+/// time and the first stays applied.
+#[test]
+fn on_servers_each_tenant_ends_where_its_dialect_allows() {
+    let (Some(postgres), Some(mysql)) = (
+        ServerDatabase::create(Kind::Postgres),
+        ServerDatabase::create(Kind::MySql),
+    ) else {
+        return;
+    };
+    for (kind, database) in [(Kind::Postgres, &postgres), (Kind::MySql, &mysql)] {
+        crate::servers::execute(kind, database.url(), "CREATE TABLE items (x INT)").unwrap();
+    }
+    let tenants = Tenants::new(0, None);
+    std::fs::write(
+        tenants.tmp.path().join("tenants.txt"),
+        format!("{}\n{}\n", postgres.url(), mysql.url()),
+    )
+    .unwrap();
+    let portable = workspace().join("fixtures/portable").display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--databases", "tenants.txt", "--dir", portable.as_str()];
+        all.extend_from_slice(args);
+        migrate_in(tenants.tmp.path(), &all)
+    };
+    let upgraded = run(&["upgrade"]);
+    assert_eq!(upgraded.code, 1, "{}", upgraded.stderr);
+    assert!(
+        upgraded.stderr.contains(
+            "migration 2 (0002_create_items.up.sql) failed at statement 1 (`CREATE TABLE items (`): \
+             relation \"items\" already exists; it was rolled back with the steps before it in the \
+             run's one transaction, so the database is as it was before the run"
+        ),
+        "{}",
+        upgraded.stderr
+    );
+    let current = run(&["--json", "current"]);
+    let versions: Vec<Value> = current
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|one| one["version"].clone())
+        .collect();
+    // MySQL: the first step stays; the failed one, which ran outside a
+    // transaction, is marked dirty.
+    assert_eq!(versions, [json!(null), json!(2)], "{}", current.stdout);
+    assert!(
+        upgraded.stderr.contains("is marked dirty at 2"),
+        "{}",
+        upgraded.stderr
     );
 }

@@ -310,7 +310,7 @@ pub enum Error {
     Skipped,
 
     /// A migration's script failed.
-    #[error("migration {version} ({file}) failed{}: {message}; {}", at(*statement, statement_sql), outcome(*dirty, *version))]
+    #[error("migration {version} ({file}) failed{}: {message}; {}", at(*statement, statement_sql), outcome(*dirty, *with_earlier_steps, *version))]
     Step {
         /// The version.
         version: i64,
@@ -325,6 +325,10 @@ pub enum Error {
         /// True when the script ran outside a transaction and the history
         /// now marks the database dirty.
         dirty: bool,
+        /// True when the run's steps shared one transaction
+        /// ([`TransactionMode::Single`](crate::TransactionMode::Single), or
+        /// `Auto`) and the steps before this one were rolled back with it.
+        with_earlier_steps: bool,
         /// The steps completed before this one, in the order they ran.
         completed: Box<[StepReport]>,
         /// The driver's error (`rusqlite::Error` or `sqlx::Error`), when
@@ -459,7 +463,10 @@ fn at(statement: Option<u32>, sql: &Option<Box<str>>) -> String {
     }
 }
 
-fn outcome(dirty: bool, version: i64) -> String {
+fn outcome(dirty: bool, with_earlier_steps: bool, version: i64) -> String {
+    if with_earlier_steps {
+        return "it was rolled back with the steps before it in the run's one transaction, so the database is as it was before the run: fix the script and run again".to_owned();
+    }
     if dirty {
         format!(
             "it ran outside a transaction, so the database may be partly changed and is marked dirty at {version}: repair it by hand, then run `migrate stamp`"

@@ -188,6 +188,7 @@ pub(crate) fn step_failed(
         statement_sql: failure.statement_sql.map(String::into_boxed_str),
         message: failure.message,
         dirty,
+        with_earlier_steps: false,
         completed: completed.into_boxed_slice(),
         source: failure.source,
     }

@@ -37,13 +37,14 @@ fn loader_errors() {
 
 #[test]
 fn run_errors() {
-    let step = |dirty| Error::Step {
+    let step = |dirty, with_earlier_steps| Error::Step {
         version: 2,
         file: "0002_broken.up.sql".into(),
         statement: Some(3),
         statement_sql: Some("INSERT INTO missing_table (id) VALUES (2);".into()),
         message: "no such table: missing_table".into(),
         dirty,
+        with_earlier_steps,
         source: None,
         completed: [StepReport {
             version: 1,
@@ -115,8 +116,9 @@ fn run_errors() {
             version: 4,
             file: "0004_index.sql".into(),
         },
-        step(false),
-        step(true),
+        step(false, false),
+        step(true, false),
+        step(false, true),
         Error::LockTimeout {
             waited: Duration::from_secs(60),
             holder: None,

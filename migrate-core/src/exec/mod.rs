@@ -375,12 +375,19 @@ impl<'m> Execution<'m, '_> {
             scripts.push(script);
         }
         self.deferred = Some(Vec::new());
-        for (step, script) in steps.iter().zip(&scripts) {
+        for (index, (step, script)) in steps.iter().zip(&scripts).enumerate() {
             p.announce(step);
-            // On failure the one transaction rolls back: nothing completed.
+            // On failure the one transaction rolls back: nothing completed,
+            // the steps before this one undone with it.
             self.step(p, step, script, false).await.map_err(|mut err| {
-                if let Error::Step { completed, .. } = &mut err {
+                if let Error::Step {
+                    completed,
+                    with_earlier_steps,
+                    ..
+                } = &mut err
+                {
                     *completed = Box::default();
+                    *with_earlier_steps = index > 0;
                 }
                 err
             })?;
