@@ -12,7 +12,8 @@
 //! cargo run -p benches --release --bin tenants -- --quick   # 100 files, README untouched
 //! ```
 //!
-//! Each round runs every way and job count once (order rotated per round)
+//! Each round runs every way and job count once (order rotated per round;
+//! one transaction per step only at 4 jobs, being by far the slowest)
 //! on fresh paths (the files created by the call, default journal and
 //! durability), checks that every outcome applied the steps it should and
 //! that every file holds 20 tables, and reports the median. The commits per
@@ -226,6 +227,11 @@ fn main() -> Result<()> {
                 .skip(round)
                 .take(Way::ALL.len())
             {
+                // One transaction per step, for comparison, at 4 jobs only:
+                // 21 commits per file make it the slowest by far.
+                if *way == Way::MigratePerStep && jobs != 4 {
+                    continue;
+                }
                 let dir = work
                     .path()
                     .join(format!("round-{round}-jobs-{jobs}-way-{way_index}"));
@@ -303,7 +309,10 @@ fn main() -> Result<()> {
         .unwrap_or(0);
     for (way_index, way) in Way::ALL.iter().enumerate() {
         for jobs in JOBS {
-            let time = stats::median(&upgrade[&(way_index, jobs)]);
+            let Some(times) = upgrade.get(&(way_index, jobs)) else {
+                continue;
+            };
+            let time = stats::median(times);
             let shell = stats::median(&upgrade[&(sqlite3_index, jobs)]);
             let _ = writeln!(
                 section,
