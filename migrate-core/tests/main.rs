@@ -23,3 +23,4 @@ mod privileges;
 mod races;
 mod scripts;
 mod servers;
+mod summary;
