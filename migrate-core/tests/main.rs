@@ -21,6 +21,7 @@ mod planner;
 mod postgres;
 mod privileges;
 mod races;
+mod round_trips;
 mod scripts;
 mod servers;
 mod summary;

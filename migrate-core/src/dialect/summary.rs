@@ -35,6 +35,10 @@ use crate::options::TableName;
 #[derive(Debug, Clone)]
 #[doc(hidden)]
 pub struct SummarySql {
+    /// The summary table's own name, unquoted, without its schema.
+    pub bare: String,
+    /// The names of its triggers (SQLite, MySQL), unquoted.
+    pub triggers: Vec<String>,
     /// Creates the table, its triggers and its row (as not valid), where
     /// missing, in order; a failure that is not "already exists" stops
     /// there, and the run goes on without a summary. PostgreSQL: one `DO`
@@ -156,6 +160,14 @@ impl SummarySql {
             ),
         };
         SummarySql {
+            triggers: match dialect {
+                Dialect::Postgres => vec![format!("{bare}_rows"), format!("{bare}_truncate")],
+                Dialect::Sqlite | Dialect::MySql => ["insert", "update", "delete"]
+                    .iter()
+                    .map(|event| format!("{bare}_{event}"))
+                    .collect(),
+            },
+            bare,
             ensure,
             changes,
             update: dialect.placeholders(format!(
