@@ -117,3 +117,54 @@ async fn mysql_without_a_database_says_so() {
          database in the URL, as in mysql://user@host:3306/app"
     );
 }
+
+/// A user who may not create triggers still migrates: there is no summary
+/// (its row is written only once its triggers exist), and every start
+/// reads the full history.
+#[tokio::test]
+async fn mysql_without_the_trigger_privilege_runs_without_a_summary() {
+    let Some(db) = Database::create(Kind::MySql).await else {
+        return;
+    };
+    let (_dir, set) = set();
+    let pool = sqlx::MySqlPool::connect(&db.url).await.unwrap();
+    let user = format!("no_trigger_{}", std::process::id());
+    let database: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for statement in [
+        format!("DROP USER IF EXISTS '{user}'@'%'"),
+        format!("CREATE USER '{user}'@'%'"),
+        format!("GRANT ALL PRIVILEGES ON {database}.* TO '{user}'@'%'"),
+        format!("REVOKE TRIGGER ON {database}.* FROM '{user}'@'%'"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let runner = sqlx::MySqlPool::connect(&as_user(&db.url, &user))
+        .await
+        .unwrap();
+    let first = migrate::sqlx::run(&runner, &set).await;
+    let again = migrate::sqlx::run(&runner, &set).await;
+    runner.close().await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM _migrate_history_summary")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(-1);
+    let triggers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP USER '{user}'@'%'")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(first.unwrap().steps.len(), 1);
+    assert!(again.unwrap().steps.is_empty());
+    assert_eq!((rows, triggers), (0, 0), "no summary row, no trigger");
+}

@@ -108,6 +108,22 @@ fn a_run_with_work_records_the_summary_again() {
 }
 
 #[test]
+fn sql_printed_and_run_by_hand_is_read_in_full() {
+    let (_dir, two) = set(2, None);
+    let (_dir3, three) = set(3, None);
+    let db = TempDb::new();
+    let mut conn = db.open();
+    migrate::run(&conn, &two).unwrap();
+    let sql = three
+        .with_options(Options::default())
+        .sql(&conn, Direction::Up, Target::Head)
+        .unwrap();
+    conn.execute_batch(&sql).unwrap();
+    // Up to date, as the full read says; the summary does not.
+    assert_eq!(fast(&mut conn, &three, &Options::default()), (false, true));
+}
+
+#[test]
 fn a_table_written_by_an_older_release_is_upgraded_only_by_a_run_with_work() {
     let (_dir, two) = set(2, None);
     let (_dir3, three) = set(3, None);
