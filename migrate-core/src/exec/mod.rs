@@ -308,12 +308,12 @@ impl<'m> Execution<'m, '_> {
         Ok(())
     }
 
-    /// Commits the open transaction, the summary of its writes with them.
+    /// Commits the open transaction; the last of the run with the
+    /// summary of the run's writes.
     async fn commit<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
-        if let Some(write) = self.summary.record() {
-            p.write(&write).await?;
-        }
+        self.record(p).await?;
         p.commit().await?;
+        self.summary.committed();
         self.open = false;
         Ok(())
     }
@@ -337,10 +337,23 @@ impl<'m> Execution<'m, '_> {
     async fn send<P: Perform>(&mut self, p: &mut P, write: &Write<'_>) -> Result<(), Error> {
         p.write(write).await?;
         self.summary.wrote(write);
-        if !self.open
-            && let Some(summary) = self.summary.record()
+        if !self.open {
+            self.summary.committed();
+            self.record(p).await?;
+        }
+        Ok(())
+    }
+
+    /// Once no step is left: the summary of the run's writes, in the same
+    /// transaction as the last of them (or right after it, outside one).
+    /// Until then the triggers' counts of the run's own writes keep the
+    /// summary from being read, so a run that dies half-way leaves it
+    /// unread; one statement per run instead of one per step.
+    async fn record<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        if self.steps.is_empty()
+            && let Some(write) = self.summary.record()
         {
-            p.write(&summary).await?;
+            p.write(&write).await?;
         }
         Ok(())
     }

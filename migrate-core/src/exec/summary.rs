@@ -3,9 +3,9 @@
 //! counter value that goes with them.
 //!
 //! Every history write goes through the execution stage, which tells this
-//! state; before each commit (or right after a write made outside a
-//! transaction) the stage writes the summary, conditioned on the counter
-//! standing at `base` plus the writes since. A write this state cannot
+//! state; once no step is left, before the last commit (or right after a
+//! write made outside a transaction) the stage writes the summary,
+//! conditioned on the counter standing at `base` plus the writes since. A write this state cannot
 //! follow (a transaction a script ended) makes it stop writing: the
 //! counter then stays ahead of what was recorded, and starts read the
 //! full history until a later run with work records it again.
@@ -45,8 +45,10 @@ pub(crate) struct Summary {
     base: Option<i64>,
     digest: HistoryDigest,
     rows: HashMap<i64, Row>,
-    /// Writes made since `base`, not yet recorded, and the row each
-    /// replaced (to undo them when their transaction rolls back).
+    /// Writes made since `base`, not yet recorded.
+    pending: i64,
+    /// The writes of the open transaction, and the row each replaced (to
+    /// undo them when it rolls back).
     undo: Vec<(i64, Option<Row>)>,
 }
 
@@ -65,6 +67,7 @@ impl Summary {
         self.base = changes;
         self.digest = HistoryDigest::default();
         self.rows.clear();
+        self.pending = 0;
         self.undo.clear();
         for row in rows {
             let new = Row::new(row.version, &row.checksum, row.success);
@@ -114,6 +117,7 @@ impl Summary {
     fn replace(&mut self, version: i64, new: Option<Row>) {
         let old = self.swap(version, new);
         self.undo.push((version, old));
+        self.pending += 1;
     }
 
     fn swap(&mut self, version: i64, new: Option<Row>) -> Option<Row> {
@@ -133,11 +137,10 @@ impl Summary {
     /// The summary write that records the writes since the last one, if
     /// there were any and the counter is known.
     pub(crate) fn record(&mut self) -> Option<Write<'static>> {
-        if self.undo.is_empty() {
+        if self.pending == 0 {
             return None;
         }
-        let writes = i64::try_from(self.undo.len()).ok()?;
-        self.undo.clear();
+        let writes = std::mem::take(&mut self.pending);
         let changes = self.base?.checked_add(writes)?;
         self.base = Some(changes);
         Some(Write::Summary {
@@ -151,7 +154,13 @@ impl Summary {
     pub(crate) fn rolled_back(&mut self) {
         while let Some((version, old)) = self.undo.pop() {
             self.swap(version, old);
+            self.pending -= 1;
         }
+    }
+
+    /// The open transaction committed: its writes stay.
+    pub(crate) fn committed(&mut self) {
+        self.undo.clear();
     }
 
     /// What the database holds is no longer known: nothing more is
