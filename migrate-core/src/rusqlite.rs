@@ -17,7 +17,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::backup::{self, Backup};
-use crate::dialect::summary::says_up_to_date;
+use crate::dialect::summary;
 use crate::dialect::{DATA_VERSION, Dialect, FOREIGN_KEY_CHECK, HistorySql, added_columns};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Start, Write};
 use crate::plan::{AppliedRow, UpToDate};
@@ -265,15 +265,12 @@ fn summary_up_to_date(
     migrations: &Migrations,
     options: &Options,
 ) -> bool {
-    if options.ignore_checksums {
+    let Some(head) = summary::start_version(migrations, options) else {
         return false;
-    }
-    let newest = migrations.as_slice().last();
-    let head = newest.map_or(-1, Migration::version);
-    let row = conn
-        .prepare_cached(&sql.summary.start)
-        .and_then(|mut statement| statement.query_row([head], |row| row.get::<_, String>(0)));
-    row.is_ok_and(|row| says_up_to_date(&row, migrations.digest(), newest.map(Migration::checksum)))
+    };
+    conn.prepare_cached(&sql.summary.start)
+        .and_then(|mut statement| statement.query_row([head], |row| row.get::<_, String>(0)))
+        .is_ok_and(|row| summary::up_to_date(&row, migrations))
 }
 
 /// The summary's change counter, where there is a summary.

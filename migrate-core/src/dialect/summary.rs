@@ -30,14 +30,18 @@
 
 use super::Dialect;
 use crate::options::TableName;
+use crate::{Migration, Migrations, Options};
 
 /// The statements about one history table's summary.
 #[derive(Debug, Clone)]
 #[doc(hidden)]
 pub struct SummarySql {
     /// The summary table's own name, unquoted, without its schema.
+    #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
     pub bare: String,
-    /// The names of its triggers (SQLite, MySQL), unquoted.
+    /// The names of its triggers, unquoted (a MySQL template's copy
+    /// leaves them out).
+    #[cfg_attr(not(feature = "sqlx-mysql"), allow(dead_code))]
     pub triggers: Vec<String>,
     /// Creates the table, its triggers and its row (as not valid), where
     /// missing, in order; a failure that is not "already exists" stops
@@ -178,17 +182,30 @@ impl SummarySql {
     }
 }
 
+/// What a start binds to `SummarySql::start`: the newest known version
+/// (-1, which no row holds, for an empty set), or `None` when the summary
+/// may not answer: checksums are ignored, and it holds them.
+pub(crate) fn start_version(migrations: &Migrations, options: &Options) -> Option<i64> {
+    (!options.ignore_checksums).then(|| migrations.head().unwrap_or(-1))
+}
+
+/// Whether a start's summary row says that `migrations` are all applied,
+/// clean, and nothing else is (see [`says_up_to_date`]).
+pub(crate) fn up_to_date(row: &str, migrations: &Migrations) -> bool {
+    says_up_to_date(
+        row,
+        migrations.digest(),
+        migrations.as_slice().last().map(Migration::checksum),
+    )
+}
+
 /// Whether a start's summary row (`SummarySql::start`'s text) says that
 /// the history holds exactly every migration of the build, clean: the
 /// digest equals the build's, no one but the runner wrote since it wrote
 /// the digest, and the newest known version's row is there, clean, with
 /// its checksum. Anything else (or nothing read) answers false, and the
 /// runner reads the full history.
-pub(crate) fn says_up_to_date(
-    row: &str,
-    build_digest: &str,
-    newest_checksum: Option<&str>,
-) -> bool {
+fn says_up_to_date(row: &str, build_digest: &str, newest_checksum: Option<&str>) -> bool {
     let mut parts = row.splitn(3, '|');
     let (Some(digest), Some(valid), Some(checksum)) = (parts.next(), parts.next(), parts.next())
     else {

@@ -4,10 +4,10 @@
 //! else from one aggregated value where the dialect has one.
 
 use super::backend::Backend;
-use crate::dialect::summary::says_up_to_date;
+use crate::dialect::summary;
 use crate::dialect::{HistorySql, Literal, with_literals};
 use crate::plan::UpToDate;
-use crate::{Migration, Migrations, Options};
+use crate::{Migrations, Options};
 
 /// A start's first fast path: the summary's one row (see
 /// `dialect::summary`), read with one statement sent unprepared. False
@@ -19,16 +19,12 @@ pub(super) async fn summary_up_to_date<DB: Backend>(
     migrations: &Migrations,
     options: &Options,
 ) -> bool {
-    if options.ignore_checksums {
+    let Some(head) = summary::start_version(migrations, options) else {
         return false;
-    }
-    let newest = migrations.as_slice().last();
-    let head = newest.map_or(-1, Migration::version);
+    };
     let statement = with_literals(DB::DIALECT, &sql.summary.start, &[Literal::Integer(head)]);
     match DB::text_once(conn, &statement).await {
-        Ok(Some(row)) => {
-            says_up_to_date(&row, migrations.digest(), newest.map(Migration::checksum))
-        }
+        Ok(Some(row)) => summary::up_to_date(&row, migrations),
         _ => false,
     }
 }
