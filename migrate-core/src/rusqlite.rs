@@ -1,8 +1,10 @@
 //! The synchronous runner, on `rusqlite`.
 //!
-//! A start with nothing to do runs one history query and compares checksums
-//! that were computed at compile time; it takes no lock, so it never waits on
-//! (or blocks) the application's other writers. Only when there is work does
+//! A start with nothing to do reads one row, the summary beside the history
+//! table (`dialect::summary`), and compares it with the digest
+//! `embed_migrations!` computed at compile time; where the summary cannot
+//! answer, one history query compares checksums row by row. It takes no
+//! lock, so it never waits on (or blocks) the application's other writers. Only when there is work does
 //! the runner take SQLite's write lock (`BEGIN IMMEDIATE`, with the lock
 //! timeout as busy timeout), and it takes it per step: each step's script and
 //! its history row commit together. Under the lock it re-reads the history
@@ -274,7 +276,7 @@ fn summary_up_to_date(
 }
 
 /// The summary's change counter, where there is a summary.
-fn read_changes(conn: &Connection, sql: &HistorySql) -> Option<i64> {
+pub(crate) fn read_changes(conn: &Connection, sql: &HistorySql) -> Option<i64> {
     conn.query_row(&sql.summary.changes, [], |row| row.get::<_, String>(0))
         .ok()
         .and_then(|text| text.parse().ok())

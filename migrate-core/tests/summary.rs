@@ -108,19 +108,33 @@ fn a_run_with_work_records_the_summary_again() {
 }
 
 #[test]
-fn sql_printed_and_run_by_hand_is_read_in_full() {
+fn sql_printed_and_run_by_hand_keeps_the_summary_as_a_run_does() {
     let (_dir, two) = set(2, None);
     let (_dir3, three) = set(3, None);
-    let db = TempDb::new();
-    let mut conn = db.open();
-    migrate::run(&conn, &two).unwrap();
-    let sql = three
-        .with_options(Options::default())
-        .sql(&conn, Direction::Up, Target::Head)
-        .unwrap();
-    conn.execute_batch(&sql).unwrap();
-    // Up to date, as the full read says; the summary does not.
-    assert_eq!(fast(&mut conn, &three, &Options::default()), (false, true));
+    for (summary_first, edited_meanwhile) in [(true, false), (false, false), (true, true)] {
+        let db = TempDb::new();
+        let mut conn = db.open();
+        if summary_first {
+            migrate::run(&conn, &two).unwrap();
+        }
+        // From an empty database, the printed SQL makes the summary too.
+        let sql = three
+            .with_options(Options::default())
+            .sql(&conn, Direction::Up, Target::Head)
+            .unwrap();
+        if edited_meanwhile {
+            conn.execute_batch("UPDATE _migrate_history SET name = name")
+                .unwrap();
+        }
+        conn.execute_batch(&sql).unwrap();
+        // Something written between the printing and the running leaves
+        // the summary unread.
+        assert_eq!(
+            fast(&mut conn, &three, &Options::default()),
+            (!edited_meanwhile, true),
+            "summary first: {summary_first}, edited meanwhile: {edited_meanwhile}"
+        );
+    }
 }
 
 #[test]

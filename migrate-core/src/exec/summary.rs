@@ -47,6 +47,9 @@ pub(crate) struct Summary {
     rows: HashMap<i64, Row>,
     /// Writes made since `base`, not yet recorded.
     pending: i64,
+    /// The last write marked a step in flight: not recorded (a step's
+    /// summary is recorded once it is done).
+    in_flight: bool,
     /// The writes of the open transaction, and the row each replaced (to
     /// undo them when it rolls back).
     undo: Vec<(i64, Option<Row>)>,
@@ -109,6 +112,10 @@ impl Summary {
             }
             Write::Summary { .. } => return,
         };
+        self.in_flight = matches!(
+            write,
+            Write::Insert { row, .. } if !row.success
+        ) || matches!(write, Write::Mark { success: false, .. });
         self.replace(version, new);
     }
 
@@ -137,7 +144,7 @@ impl Summary {
     /// The summary write that records the writes since the last one, if
     /// there were any and the counter is known.
     pub(crate) fn record(&mut self) -> Option<Write<'static>> {
-        if self.pending == 0 {
+        if self.pending == 0 || self.in_flight {
             return None;
         }
         let writes = std::mem::take(&mut self.pending);

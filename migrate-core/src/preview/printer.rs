@@ -52,6 +52,9 @@ struct Printer<'h> {
     recorded: &'h HashMap<i64, Option<String>>,
     /// The history table's columns as seen (none: it is missing).
     columns: &'h [String],
+    /// The summary's change counter as seen (none: no summary yet; 0 once
+    /// the printed SQL makes it).
+    changes: Option<i64>,
     blocks: Vec<Block>,
 }
 
@@ -127,6 +130,19 @@ impl PerformNow for Printer<'_> {
         Ok(self.rows.to_vec())
     }
 
+    /// The summary's table, triggers and row, as a run makes them.
+    fn ensure_summary(&mut self) -> Result<bool, Error> {
+        for statement in &self.sql.summary.ensure {
+            self.statement(statement);
+        }
+        self.changes = Some(0);
+        Ok(true)
+    }
+
+    fn read_changes(&mut self) -> Result<Option<i64>, Error> {
+        Ok(self.changes)
+    }
+
     fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
         Ok(self.recorded.get(&version).cloned().flatten())
     }
@@ -171,6 +187,8 @@ pub(super) struct Seen<'h> {
     pub columns: Vec<String>,
     pub rows: &'h [AppliedRow],
     pub recorded: &'h HashMap<i64, Option<String>>,
+    /// The summary's change counter (none: no summary).
+    pub changes: Option<i64>,
 }
 
 /// A plan carried out by the execution stage on the printer, from what
@@ -187,6 +205,7 @@ pub(super) fn program(
         columns,
         rows,
         recorded,
+        changes,
     } = seen;
     if plan.steps.is_empty() {
         return Ok(Vec::new());
@@ -199,6 +218,7 @@ pub(super) fn program(
         rows,
         recorded,
         columns: &columns,
+        changes,
         blocks: Vec::new(),
     };
     let run = Run {
@@ -210,10 +230,11 @@ pub(super) fn program(
         table,
         first: Some(plan.clone()),
         data_version: None,
-        // SQL printed and run later by hand is a hand edit to the
-        // summary: its triggers count it, and starts read the full history
-        // until a run with work records the summary again.
-        changes: None,
+        // The summary is written as a run writes it, on the condition that
+        // its counter is then where it was seen plus the printed writes:
+        // anything else written between the printing and the running
+        // leaves it unread.
+        changes,
     };
     exec::block_on(exec::run(&mut printer, run))?;
     Ok(printer.blocks)

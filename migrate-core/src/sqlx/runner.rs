@@ -445,7 +445,10 @@ async fn execute_held<DB: Backend>(
 /// The summary's change counter, where there is a summary (outside a
 /// transaction, or where the summary is known to exist: a failure here
 /// would end a PostgreSQL transaction).
-async fn read_changes<DB: Backend>(conn: &mut DB::Connection, sql: &HistorySql) -> Option<i64> {
+pub(crate) async fn read_changes<DB: Backend>(
+    conn: &mut DB::Connection,
+    sql: &HistorySql,
+) -> Option<i64> {
     DB::texts(conn, &sql.summary.changes, &[])
         .await
         .ok()?
