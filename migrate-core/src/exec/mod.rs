@@ -291,11 +291,14 @@ impl<'m> Execution<'m, '_> {
             p.ensure_table().await?;
             self.table_ready = true;
         }
-        // The summary, made where missing in the first transaction with
-        // work (a read-only verb never comes here); the history is then
-        // read again after its counter, so that the two agree.
+        // MySQL/MariaDB: the summary, where missing, before the first
+        // step, outside any transaction (DDL would commit one); the history
+        // is then read again after its counter, so that the two agree.
+        // Elsewhere it is made in the run's last transaction (`record`),
+        // so that no step before pays for its triggers. A read-only verb
+        // never comes here.
         let mut force = false;
-        if !std::mem::replace(&mut self.summary_ensured, true) {
+        if !self.rules.transactional() && !std::mem::replace(&mut self.summary_ensured, true) {
             force = p.ensure_summary().await?;
         }
         self.refresh(p, force).await
@@ -350,9 +353,17 @@ impl<'m> Execution<'m, '_> {
     /// summary from being read, so a run that dies half-way leaves it
     /// unread; one statement per run instead of one per step.
     async fn record<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
-        if self.steps.is_empty()
-            && let Some(write) = self.summary.record()
-        {
+        if !self.steps.is_empty() {
+            return Ok(());
+        }
+        if !std::mem::replace(&mut self.summary_ensured, true) && p.ensure_summary().await? {
+            // Made just now, after every write of the run: the history
+            // read again after its counter is what the summary records.
+            self.summary.made();
+            let rows = self.read_again(p).await?;
+            self.history.replace(rows);
+        }
+        if let Some(write) = self.summary.record() {
             p.write(&write).await?;
         }
         Ok(())

@@ -50,6 +50,8 @@ pub(crate) struct Summary {
     /// The last write marked a step in flight: not recorded (a step's
     /// summary is recorded once it is done).
     in_flight: bool,
+    /// Made this run: recorded even without a write after it.
+    fresh: bool,
     /// The writes of the open transaction, and the row each replaced (to
     /// undo them when it rolls back).
     undo: Vec<(i64, Option<Row>)>,
@@ -82,9 +84,12 @@ impl Summary {
         }
     }
 
-    /// The summary table was made just now: its counter is to be read.
+    /// The summary table was made just now: its counter is to be read,
+    /// and (once read with the history) recorded even if nothing is
+    /// written after.
     pub(crate) fn made(&mut self) {
         self.available = true;
+        self.fresh = true;
     }
 
     /// Whether the summary table is there (its counter was read).
@@ -144,7 +149,7 @@ impl Summary {
     /// The summary write that records the writes since the last one, if
     /// there were any and the counter is known.
     pub(crate) fn record(&mut self) -> Option<Write<'static>> {
-        if self.pending == 0 || self.in_flight {
+        if (self.pending == 0 && !std::mem::take(&mut self.fresh)) || self.in_flight {
             return None;
         }
         let writes = std::mem::take(&mut self.pending);

@@ -196,7 +196,7 @@ mod sync {
         /// assert!(sql.ends_with(
         ///     "BEGIN IMMEDIATE;\nDROP TABLE t;\nDELETE FROM \"_migrate_history\" WHERE version = 1;\n\
         ///      UPDATE \"_migrate_history_summary\" SET digest = '0:00000000000000000000000000000000', \
-        ///      recorded = changes WHERE id = 1 AND changes = 2;\nCOMMIT;\n"
+        ///      recorded = changes WHERE id = 1 AND changes = 1;\nCOMMIT;\n"
         /// ));
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```

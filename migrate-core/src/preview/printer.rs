@@ -8,7 +8,7 @@ use crate::dialect::{HistorySql, added_columns, with_literals};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Write};
 use crate::plan::{AppliedRow, Plan, Step};
 use crate::report::Direction;
-use crate::run::{ScriptError, Table};
+use crate::run::{History, ScriptError, Table};
 use crate::{Error, Migrator, Target};
 
 fn show(version: Option<i64>) -> String {
@@ -48,7 +48,8 @@ pub(super) struct Block {
 struct Printer<'h> {
     sql: &'h HistorySql,
     direction: Direction,
-    rows: &'h [AppliedRow],
+    /// The history as read before, and as the printed writes leave it.
+    history: History,
     recorded: &'h HashMap<i64, Option<String>>,
     /// The history table's columns as seen (none: it is missing).
     columns: &'h [String],
@@ -127,7 +128,7 @@ impl PerformNow for Printer<'_> {
     }
 
     fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
-        Ok(self.rows.to_vec())
+        Ok(self.history.rows.clone())
     }
 
     /// The summary's table, triggers and row, as a run makes them.
@@ -169,6 +170,7 @@ impl PerformNow for Printer<'_> {
 
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
         // What a run measures is not known ahead: printed as 0.
+        self.history.apply(write);
         let (statement, values) = write.statement(self.sql, false);
         self.statement(&with_literals(self.sql.dialect, statement, &values));
         Ok(())
@@ -215,7 +217,7 @@ pub(super) fn program(
     let mut printer = Printer {
         sql,
         direction: plan.direction,
-        rows,
+        history: History::new(rows.to_vec()),
         recorded,
         columns: &columns,
         changes,
