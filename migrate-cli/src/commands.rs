@@ -91,7 +91,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, CliError> {
     }
     // `dump` and `check --schema` of the database itself read no migration.
     let set = if schema::reads_no_migrations(&cli.command) {
-        Migrations::__embedded(&[])
+        Migrations::default()
     } else {
         Migrations::from_dir(&cli.dir)?
     };

@@ -103,7 +103,8 @@ fn the_lifecycle_in_json(kind: Kind) {
         json!({"from": 5, "to": 5, "applied": [], "backup": null})
     );
 
-    // downgrade -1, then base: nothing but the history table is left.
+    // downgrade -1, then base: nothing but the history table (and its
+    // summary) is left.
     assert_eq!(
         upgrade(&["downgrade", "-1"]),
         json!({"from": 5, "to": 4, "reverted": steps(&[5])})
@@ -117,7 +118,10 @@ fn the_lifecycle_in_json(kind: Kind) {
         json!({"from": 4, "to": null, "reverted": steps(&[4, 3, 2, 1])})
     );
     assert_eq!(db.versions(), Vec::<i64>::new());
-    assert_eq!(db.tables(), ["_migrate_history"]);
+    assert_eq!(
+        db.tables(),
+        ["_migrate_history", "_migrate_history_summary"]
+    );
     assert_eq!(
         db.json(&["current"]).1,
         json!({"version": null, "name": null, "head": false})

@@ -221,7 +221,7 @@ fn a_history_table_of_another_name_is_used_throughout() {
     project.ok(&["--table", "schema_history", "upgrade", "+1"]);
     assert_eq!(
         crate::common::tables(&project.open()),
-        ["schema_history", "users"]
+        ["schema_history", "schema_history_summary", "users"]
     );
     assert_eq!(
         project.ok(&["--table", "schema_history", "current"]),

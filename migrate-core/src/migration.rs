@@ -190,14 +190,18 @@ impl Migration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migrations {
     list: Cow<'static, [Migration]>,
+    /// The history digest of every migration applied, clean (see
+    /// [`Migrations::digest`]).
+    digest: Cow<'static, str>,
 }
 
 impl Migrations {
     /// Wraps migrations that the macro already validated and sorted.
     #[doc(hidden)]
-    pub const fn __embedded(list: &'static [Migration]) -> Self {
+    pub const fn __embedded(list: &'static [Migration], digest: &'static str) -> Self {
         Migrations {
             list: Cow::Borrowed(list),
+            digest: Cow::Borrowed(digest),
         }
     }
 
@@ -233,8 +237,10 @@ impl Migrations {
                 down: m.down.map(owned_script),
             })
             .collect::<Vec<_>>();
+        let digest = digest_of(&list);
         Ok(Migrations {
             list: Cow::Owned(list),
+            digest: Cow::Owned(digest),
         })
     }
 
@@ -310,6 +316,25 @@ impl Migrations {
         self.list.last().map(Migration::version)
     }
 
+    /// The digest of a history holding every migration of the set, clean,
+    /// with its checksum: `{count}:{sum}` (see
+    /// [`migrate_files::HistoryDigest`]). `embed_migrations!` computes it at
+    /// compile time; a start compares it with the summary kept beside the
+    /// history table, reading one row instead of every row.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # std::fs::write(dir.path().join("2_b.sql"), "").unwrap();
+    /// let set = migrate::Migrations::from_dir(dir.path())?;
+    /// assert!(set.digest().starts_with("1:"));
+    /// # Ok::<(), migrate::Error>(())
+    /// ```
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
     /// The migration with this version, if any.
     ///
     /// # Examples
@@ -336,6 +361,37 @@ impl<'a> IntoIterator for &'a Migrations {
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }
+}
+
+/// The empty set.
+///
+/// # Examples
+///
+/// ```
+/// let none = migrate::Migrations::default();
+/// assert!(none.is_empty());
+/// assert_eq!(none.head(), None);
+/// ```
+impl Default for Migrations {
+    fn default() -> Self {
+        Migrations {
+            list: Cow::Borrowed(&[]),
+            digest: Cow::Owned(digest_of(&[])),
+        }
+    }
+}
+
+/// The digest of a history holding every migration in `list`, clean.
+fn digest_of(list: &[Migration]) -> String {
+    let mut digest = migrate_files::HistoryDigest::default();
+    for migration in list {
+        digest.add(migrate_files::HistoryDigest::term(
+            migration.version(),
+            migration.checksum().as_bytes(),
+            true,
+        ));
+    }
+    digest.to_string()
 }
 
 fn owned_script(script: migrate_files::LoadedScript) -> Script {

@@ -107,13 +107,7 @@ mod sync {
         /// migrations, an unreachable target), a failing script
         /// ([`Error::Step`], naming the file), a lock timeout, a database error.
         pub fn upgrade(&self, conn: &Connection, target: Target) -> Result<Report, Error> {
-            backend::execute(
-                conn,
-                self.migrations.as_slice(),
-                Direction::Up,
-                target,
-                &self.options,
-            )
+            backend::execute(conn, self.migrations, Direction::Up, target, &self.options)
         }
 
         /// Reverts applied migrations down to `target` (`-N`, a version,
@@ -141,7 +135,7 @@ mod sync {
         pub fn downgrade(&self, conn: &Connection, target: Target) -> Result<Report, Error> {
             backend::execute(
                 conn,
-                self.migrations.as_slice(),
+                self.migrations,
                 Direction::Down,
                 target,
                 &self.options,

@@ -416,10 +416,6 @@ impl TableName {
         &self.text
     }
 
-    #[cfg_attr(
-        not(any(feature = "sqlx-postgres", feature = "sqlx-mysql")),
-        allow(dead_code)
-    )]
     /// The name of a table beside this one: its name with `suffix` added,
     /// in the same schema (the name shortened to stay within 63 bytes).
     pub(crate) fn with_suffix(&self, suffix: &str) -> TableName {

@@ -151,6 +151,7 @@ impl History {
                     row.checksum.clone_from(checksum);
                 }
             }
+            Write::Summary { .. } => {}
         }
     }
 

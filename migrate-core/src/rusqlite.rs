@@ -1,8 +1,10 @@
 //! The synchronous runner, on `rusqlite`.
 //!
-//! A start with nothing to do runs one history query and compares checksums
-//! that were computed at compile time; it takes no lock, so it never waits on
-//! (or blocks) the application's other writers. Only when there is work does
+//! A start with nothing to do reads one row, the summary beside the history
+//! table (`dialect::summary`), and compares it with the digest
+//! `embed_migrations!` computed at compile time; where the summary cannot
+//! answer, one history query compares checksums row by row. It takes no
+//! lock, so it never waits on (or blocks) the application's other writers. Only when there is work does
 //! the runner take SQLite's write lock (`BEGIN IMMEDIATE`, with the lock
 //! timeout as busy timeout), and it takes it per step: each step's script and
 //! its history row commit together. Under the lock it re-reads the history
@@ -17,13 +19,14 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::backup::{self, Backup};
+use crate::dialect::summary;
 use crate::dialect::{DATA_VERSION, Dialect, FOREIGN_KEY_CHECK, HistorySql, added_columns};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Start, Write};
 use crate::plan::{AppliedRow, UpToDate};
 use crate::report::{Direction, Report};
 use crate::run::{ScriptError, Table, nothing_to_do};
 use crate::run_file;
-use crate::{Error, Migration, Options, Target};
+use crate::{Error, Migration, Migrations, Options, Target};
 
 pub(crate) fn database_error(action: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
     let action = action.into();
@@ -184,14 +187,18 @@ impl Drop for BusyTimeout<'_> {
 /// is work, lock and carry out the execution stage's program.
 pub(crate) fn execute(
     conn: &Connection,
-    known: &[Migration],
+    migrations: &Migrations,
     direction: Direction,
     target: Target,
     options: &Options,
 ) -> Result<Report, Error> {
     let sql = HistorySql::sqlite(&options.table);
+    let known = migrations.as_slice();
     let started = std::time::Instant::now();
-    if UpToDate::answers(direction, target) && up_to_date(conn, &sql, known, options) {
+    if UpToDate::answers(direction, target)
+        && (summary_up_to_date(conn, &sql, migrations, options)
+            || up_to_date(conn, &sql, known, options))
+    {
         return Ok(nothing_to_do(known));
     }
     // From here on, waiting for another connection's lock (a writer holding
@@ -202,6 +209,7 @@ pub(crate) fn execute(
     // Read before the history, so that under the lock the history is read
     // again only if another connection committed since.
     let data_version = data_version(conn, options.lock_timeout)?;
+    let changes = read_changes(conn, &sql);
     let table = read_table(conn, &sql, options.lock_timeout)?;
     let rules = Rules::new(Dialect::Sqlite, options);
     let database = conn.path().unwrap_or("");
@@ -242,10 +250,36 @@ pub(crate) fn execute(
         table,
         first,
         data_version,
+        changes,
     };
     let outcome = exec::block_on(exec::run(&mut driver, run))
         .map_err(|err| backup::name_backup(err, backup.as_ref()))?;
     Ok(outcome.report(direction, backup))
+}
+
+/// A start's first fast path: the summary beside the history table, one
+/// row read (see `dialect::summary`). False when checksums are ignored
+/// (the summary holds them), and on any failure (no summary yet): the
+/// row-by-row check and then the full read follow.
+fn summary_up_to_date(
+    conn: &Connection,
+    sql: &HistorySql,
+    migrations: &Migrations,
+    options: &Options,
+) -> bool {
+    let Some(head) = summary::start_version(migrations, options) else {
+        return false;
+    };
+    conn.prepare_cached(&sql.summary.start)
+        .and_then(|mut statement| statement.query_row([head], |row| row.get::<_, String>(0)))
+        .is_ok_and(|row| summary::up_to_date(&row, migrations))
+}
+
+/// The summary's change counter, where there is a summary.
+pub(crate) fn read_changes(conn: &Connection, sql: &HistorySql) -> Option<i64> {
+    conn.query_row(&sql.summary.changes, [], |row| row.get::<_, String>(0))
+        .ok()
+        .and_then(|text| text.parse().ok())
 }
 
 /// A start's fast path: true when the history holds every known migration,
@@ -354,6 +388,20 @@ impl PerformNow for Driver<'_> {
         read_table(self.conn, self.sql, self.timeout).map(Table::into_rows)
     }
 
+    /// SQLite's statements fail alone, leaving the transaction usable.
+    fn ensure_summary(&mut self) -> Result<bool, Error> {
+        for statement in &self.sql.summary.ensure {
+            if self.conn.execute_batch(statement).is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(read_changes(self.conn, self.sql).is_some())
+    }
+
+    fn read_changes(&mut self) -> Result<Option<i64>, Error> {
+        Ok(read_changes(self.conn, self.sql))
+    }
+
     fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
         self.conn
             .query_row(&self.sql.down_sql, [version], |row| row.get(0))
@@ -417,6 +465,9 @@ impl PerformNow for Driver<'_> {
             Write::MarkClean { version, checksum } => {
                 conn.execute(&sql.mark_clean, params![checksum, version])
             }
+            Write::Summary { digest, changes } => conn
+                .prepare_cached(&sql.summary.update)
+                .and_then(|mut s| s.execute(params![digest, changes])),
         }
         .map(drop)
         .map_err(database_error(write.action()))

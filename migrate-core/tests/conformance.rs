@@ -227,19 +227,19 @@ pub trait Inspect: migrate::sqlx::Backend {
 
 impl Inspect for sqlx::Sqlite {
     const TRANSACTIONAL_DDL: bool = true;
-    const TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> '_migrate_history' ORDER BY name";
+    const TABLES: &'static str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('_migrate_history', '_migrate_history_summary') ORDER BY name";
 }
 
 impl Inspect for sqlx::Postgres {
     const TRANSACTIONAL_DDL: bool = true;
     const TABLES: &'static str = "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_name <> '_migrate_history' ORDER BY 1";
+         WHERE table_schema = current_schema() AND table_name NOT IN ('_migrate_history', '_migrate_history_summary') ORDER BY 1";
 }
 
 impl Inspect for sqlx::MySql {
     const TRANSACTIONAL_DDL: bool = false;
     const TABLES: &'static str = "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
-         WHERE table_schema = DATABASE() AND table_name <> '_migrate_history' ORDER BY 1";
+         WHERE table_schema = DATABASE() AND table_name NOT IN ('_migrate_history', '_migrate_history_summary') ORDER BY 1";
 }
 
 macro_rules! sqlx_harness {

@@ -12,11 +12,13 @@
 //! assert_eq!((migrations[0].version, migrations[0].name.as_str()), (1, "init"));
 //! ```
 
+mod digest;
 mod dir;
 mod error;
 mod name;
 mod script;
 
+pub use digest::HistoryDigest;
 pub use dir::{LoadedMigration, LoadedScript, load_dir};
 pub use error::{FileKind, LoadError};
 pub use name::{FileName, NameProblem, Role, parse_file_name};

@@ -73,7 +73,19 @@ fn expand(input: TokenStream) -> Result<TokenStream, Failure> {
             ),
         ));
     }
-    code.push_str("]; ::migrate::Migrations::__embedded(LIST)}");
+    // The history digest of the whole set applied, for the no-op start.
+    let mut digest = migrate_files::HistoryDigest::default();
+    for migration in &migrations {
+        digest.add(migrate_files::HistoryDigest::term(
+            migration.version,
+            migration.checksum.as_bytes(),
+            true,
+        ));
+    }
+    code.push_str(&format!(
+        "]; ::migrate::Migrations::__embedded(LIST, {})}}",
+        string_literal(&digest.to_string())
+    ));
     code.parse::<TokenStream>().map_err(|err| {
         (
             span,

@@ -75,6 +75,7 @@ pub(crate) mod database;
 pub(crate) mod lease;
 pub(crate) mod lock;
 pub(crate) mod schema;
+pub(crate) mod summary;
 
 /// SQLite: changes whenever another connection commits to the database.
 #[cfg_attr(
@@ -179,6 +180,8 @@ pub struct HistorySql {
     pub commit: &'static str,
     /// Rolls back a transaction a failure left open.
     pub rollback: &'static str,
+    /// The summary beside the table (`summary`).
+    pub summary: summary::SummarySql,
 }
 
 impl HistorySql {
@@ -291,6 +294,7 @@ impl HistorySql {
             },
             commit: "COMMIT",
             rollback: "ROLLBACK",
+            summary: summary::SummarySql::new(dialect, name),
             bare: name.table().to_owned(),
             table,
         }

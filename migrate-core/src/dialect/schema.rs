@@ -29,14 +29,17 @@ pub(crate) const CREATE_KEY: &str = "~create";
 )]
 pub(crate) const MYSQL_VERSION: &str = "SELECT CAST(VERSION() AS CHAR)";
 
-/// The names left out: the history table and its lock table, as a quoted
-/// SQL list (`'_migrate_history', '_migrate_history_lock'`). A table name
+/// The names left out: the history table and its lock and summary tables,
+/// as a quoted
+/// SQL list (`'_migrate_history', '_migrate_history_lock',
+/// '_migrate_history_summary'`). A table name
 /// is validated as letters, digits and `_`, so it needs no escaping.
 fn left_out(table: &TableName) -> String {
     format!(
-        "'{}', '{}'",
+        "'{}', '{}', '{}'",
         table.table(),
-        table.with_suffix("_lock").table()
+        table.with_suffix("_lock").table(),
+        table.with_suffix("_summary").table()
     )
 }
 
@@ -187,9 +190,10 @@ fn postgres(table: &TableName) -> Vec<String> {
              || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
              '0', pg_get_functiondef(p.oid)) \
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE p.prokind IN ('f', 'p') AND {} AND {}",
+             WHERE p.prokind IN ('f', 'p') AND {} AND {} AND p.proname <> '{}_bump'",
             user_schema("n"),
-            not_extension("pg_proc", "p.oid")
+            not_extension("pg_proc", "p.oid"),
+            table.with_suffix("_summary").table()
         ),
         format!(
             "SELECT concat_ws(chr(31), 'type ' || n.nspname || '.' || t.typname, '0', \

@@ -42,20 +42,19 @@ impl<'m> Execution<'m, '_> {
     ) -> Result<(), Error> {
         let atomic = self.rules.marks_in_transaction(script.no_transaction);
         if atomic {
-            p.begin().await?;
+            self.begin(p).await?;
         }
         let mark = self.in_flight_mark(step, 0);
-        p.write(&mark).await?;
-        self.history.apply(&mark);
+        self.write(p, &mark).await?;
         let guarded = self.rules.lock_per_step();
         if guarded {
             p.guard_in_flight().await?;
         }
         if self.rules.transactional() {
-            p.commit().await?;
+            self.commit(p).await?;
         }
         match self.step(p, step, script, true).await {
-            Ok(()) if atomic => p.commit().await?,
+            Ok(()) if atomic => self.commit(p).await?,
             Ok(()) => {}
             Err(err) if atomic => {
                 let err = self.undone(p, step, err).await;
@@ -77,10 +76,12 @@ impl<'m> Execution<'m, '_> {
     /// its in-flight mark outlived the rollback (a DDL statement committed
     /// it), as the history read again says.
     async fn undone<P: Perform>(&mut self, p: &mut P, step: &Step<'m>, mut err: Error) -> Error {
-        if p.rollback().await.is_err() {
+        if self.rollback(p).await.is_err() {
+            self.summary.lost();
             return err;
         }
-        let Ok(rows) = p.read_history().await else {
+        let Ok(rows) = self.read_again(p).await else {
+            self.summary.lost();
             return err;
         };
         let marked = rows
@@ -104,6 +105,9 @@ impl<'m> Execution<'m, '_> {
         started: Instant,
     ) -> Error {
         let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        // What the database holds now is not known to the summary.
+        self.open = false;
+        self.summary.lost();
         let mut writes = self.deferred.take().unwrap_or_default();
         writes.push(self.in_flight_mark(step, execution_ms));
         self.completed.clear();

@@ -32,17 +32,19 @@ mod marks;
 mod ops;
 mod retry;
 mod rules;
+mod summary;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use ops::{Perform, PerformNow, Resolved, Sending, Write};
 pub(crate) use rules::{Rules, Start, start};
+use summary::Summary;
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::time::Instant;
 
-use crate::plan::{self, Action, Plan, Step};
+use crate::plan::{self, Action, AppliedRow, Plan, Step};
 use crate::report::{Direction, Report, StepReport};
 use crate::run::{History, Table, finish_step, step_failed, step_span};
 use crate::{Error, Migration, Options, Target, TransactionMode};
@@ -76,6 +78,9 @@ pub(crate) struct Run<'m, 'o> {
     pub first: Option<Plan<'m>>,
     /// The data version read before the history, where there is one.
     pub data_version: Option<i64>,
+    /// The summary's change counter, read before the history (`None`: no
+    /// summary beside the table yet).
+    pub changes: Option<i64>,
 }
 
 /// What a run did: where it started and the steps it completed.
@@ -104,6 +109,8 @@ impl Outcome {
 pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<Outcome, Error> {
     let table_ready = matches!(run.table, Table::Rows(_));
     let outdated = matches!(run.table, Table::Outdated(_));
+    let rows = run.table.into_rows();
+    let summary = Summary::new(&rows, run.changes);
     let mut x = Execution {
         rules: run.rules,
         options: run.options,
@@ -113,7 +120,10 @@ pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<O
         from: run.first.as_ref().and_then(|plan| plan.from),
         planned: run.first.is_some(),
         steps: run.first.map(|plan| plan.steps).unwrap_or_default(),
-        history: History::new(run.table.into_rows()),
+        summary_ensured: summary.available(),
+        summary,
+        open: false,
+        history: History::new(rows),
         table_ready,
         data_version: run.data_version,
         read_under_lock: false,
@@ -170,8 +180,10 @@ pub(crate) async fn stamp<'m, P: Perform>(
     target: Target,
 ) -> Result<Report, Error> {
     // MySQL commits DDL implicitly: the table first, then the transaction.
+    let mut summarized = false;
     if !rules.transactional() {
         p.ensure_table().await?;
+        summarized = p.ensure_summary().await?;
     }
     p.begin().await?;
     if rules.lock_per_step() {
@@ -179,8 +191,15 @@ pub(crate) async fn stamp<'m, P: Perform>(
     }
     if rules.transactional() {
         p.ensure_table().await?;
+        summarized = p.ensure_summary().await?;
     }
+    let changes = if summarized {
+        p.read_changes().await?
+    } else {
+        None
+    };
     let mut history = History::new(p.read_history().await?);
+    let mut summary = Summary::new(&history.rows, changes);
     let from = history.head();
     let stamp = plan::plan_stamp(known, &history.rows, target)?;
     let mut writes: Vec<Write<'m>> = stamp.delete.iter().map(|v| Write::Delete(*v)).collect();
@@ -203,6 +222,10 @@ pub(crate) async fn stamp<'m, P: Perform>(
     }
     for write in &writes {
         p.write(write).await?;
+        summary.wrote(write);
+    }
+    if let Some(write) = summary.record() {
+        p.write(&write).await?;
     }
     p.commit().await?;
     let to = history.head();
@@ -232,6 +255,13 @@ struct Execution<'m, 'o> {
     /// The steps still to run.
     steps: Vec<Step<'m>>,
     history: History,
+    /// The history's summary, kept with every write.
+    summary: Summary,
+    /// The summary was made (or found) already this run.
+    summary_ensured: bool,
+    /// A transaction is open: the summary is recorded before its commit
+    /// (outside one, right after each write).
+    open: bool,
     table_ready: bool,
     data_version: Option<i64>,
     /// The history was read under the run's lock already.
@@ -277,7 +307,7 @@ impl<'m> Execution<'m, '_> {
     /// have moved.
     async fn open<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
         if self.rules.transactional() {
-            p.begin().await?;
+            self.begin(p).await?;
             if self.rules.lock_per_step() {
                 p.lock_step().await?;
             }
@@ -286,22 +316,113 @@ impl<'m> Execution<'m, '_> {
             p.ensure_table().await?;
             self.table_ready = true;
         }
-        self.refresh(p).await
+        // MySQL/MariaDB: the summary, where missing, before the first
+        // step, outside any transaction (DDL would commit one); the history
+        // is then read again after its counter, so that the two agree.
+        // Elsewhere it is made in the run's last transaction (`record`),
+        // so that no step before pays for its triggers. A read-only verb
+        // never comes here.
+        let mut force = false;
+        if !self.rules.transactional() && !std::mem::replace(&mut self.summary_ensured, true) {
+            force = p.ensure_summary().await?;
+        }
+        self.refresh(p, force).await
+    }
+
+    /// Opens a transaction.
+    async fn begin<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        p.begin().await?;
+        self.open = true;
+        Ok(())
+    }
+
+    /// Commits the open transaction; the last of the run with the
+    /// summary of the run's writes.
+    async fn commit<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        self.record(p).await?;
+        p.commit().await?;
+        self.summary.committed();
+        self.open = false;
+        Ok(())
+    }
+
+    /// Rolls the open transaction back, and the summary's writes with it.
+    async fn rollback<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        self.open = false;
+        self.summary.rolled_back();
+        p.rollback().await
+    }
+
+    /// Writes to the history table, keeping the run's history and summary
+    /// in step; outside a transaction, the summary right after.
+    async fn write<P: Perform>(&mut self, p: &mut P, write: &Write<'_>) -> Result<(), Error> {
+        self.history.apply(write);
+        self.send(p, write).await
+    }
+
+    /// Sends a write the run's history already holds (a deferred one),
+    /// keeping the summary in step.
+    async fn send<P: Perform>(&mut self, p: &mut P, write: &Write<'_>) -> Result<(), Error> {
+        p.write(write).await?;
+        self.summary.wrote(write);
+        if !self.open {
+            self.summary.committed();
+            self.record(p).await?;
+        }
+        Ok(())
+    }
+
+    /// Once no step is left: the summary of the run's writes, in the same
+    /// transaction as the last of them (or right after it, outside one).
+    /// Until then the triggers' counts of the run's own writes keep the
+    /// summary from being read, so a run that dies half-way leaves it
+    /// unread; one statement per run instead of one per step.
+    async fn record<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        if !self.steps.is_empty() {
+            return Ok(());
+        }
+        if !std::mem::replace(&mut self.summary_ensured, true) && p.ensure_summary().await? {
+            // Made just now, after every write of the run: the history
+            // read again after its counter is what the summary records.
+            self.summary.made();
+            let rows = self.read_again(p).await?;
+            self.history.replace(rows);
+        }
+        if let Some(write) = self.summary.record() {
+            p.write(&write).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads the history again, after the summary's counter.
+    async fn read_again<P: Perform>(&mut self, p: &mut P) -> Result<Vec<AppliedRow>, Error> {
+        let changes = if self.summary.available() {
+            p.read_changes().await?
+        } else {
+            None
+        };
+        let rows = p.read_history().await?;
+        self.summary.reset(&rows, changes);
+        Ok(rows)
     }
 
     /// Under the lock: reads the history again and re-plans the remaining
     /// steps when it may have moved since it was read.
-    async fn refresh<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+    async fn refresh<P: Perform>(&mut self, p: &mut P, force: bool) -> Result<(), Error> {
         let moved = match p.data_version().await? {
             Some(now) => self.data_version.replace(now) != Some(now),
             None => !self.read_under_lock || self.rules.lock_per_step(),
-        };
+        } || force;
+        if force {
+            self.summary.made();
+        }
         let confirmed = std::mem::replace(&mut self.confirmed, true);
         if self.planned && !moved {
             return Ok(());
         }
         self.read_under_lock = true;
-        self.history.replace(p.read_history().await?);
+        let rows = self.read_again(p).await?;
+        self.history.replace(rows);
         if self.planned && confirmed {
             self.steps = plan::replan(
                 self.known,
@@ -337,7 +458,7 @@ impl<'m> Execution<'m, '_> {
             if self.steps.is_empty() {
                 // Another runner did it all meanwhile.
                 if self.rules.transactional() {
-                    p.commit().await?;
+                    self.commit(p).await?;
                 }
                 return Ok(());
             }
@@ -348,7 +469,7 @@ impl<'m> Execution<'m, '_> {
                 self.outside_step(p, &step, &script).await
             } else {
                 match self.step(p, &step, &script, false).await {
-                    Ok(()) => p.commit().await,
+                    Ok(()) => self.commit(p).await,
                     Err(err) => Err(err),
                 }
             };
@@ -393,11 +514,11 @@ impl<'m> Execution<'m, '_> {
             })?;
         }
         for write in self.deferred.take().unwrap_or_default() {
-            p.write(&write)
+            self.send(p, &write)
                 .await
                 .inspect_err(|_| self.completed.clear())?;
         }
-        p.commit().await.inspect_err(|_| self.completed.clear())
+        self.commit(p).await.inspect_err(|_| self.completed.clear())
     }
 
     async fn resolve<P: Perform>(&self, p: &mut P, step: &Step<'m>) -> Result<Resolved<'m>, Error> {
@@ -484,10 +605,12 @@ impl<'m> Execution<'m, '_> {
             },
             _ => Write::Delete(step.version),
         };
-        self.history.apply(&write);
         match &mut self.deferred {
-            Some(deferred) => deferred.push(write),
-            None => p.write(&write).await?,
+            Some(deferred) => {
+                self.history.apply(&write);
+                deferred.push(write);
+            }
+            None => self.write(p, &write).await?,
         }
         finish_step(&span, step, self.direction, started, &mut self.completed);
         Ok(())

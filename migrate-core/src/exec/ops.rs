@@ -60,6 +60,15 @@ pub(crate) enum Write<'m> {
         /// The checksum now recorded.
         checksum: String,
     },
+    /// The summary beside the table (see `dialect::summary`): the
+    /// history's digest after the run's writes, recorded only if the
+    /// change counter stands where those writes left it.
+    Summary {
+        /// The digest, as stored.
+        digest: String,
+        /// The counter value the run's own writes left.
+        changes: i64,
+    },
 }
 
 impl Write<'_> {
@@ -104,6 +113,10 @@ impl Write<'_> {
                 &sql.mark_clean,
                 vec![Literal::Text(checksum), Literal::Integer(*version)],
             ),
+            Write::Summary { digest, changes } => (
+                &sql.summary.update,
+                vec![Literal::Text(digest), Literal::Integer(*changes)],
+            ),
         }
     }
 
@@ -126,6 +139,7 @@ impl Write<'_> {
             | Write::MarkClean { version, .. } => {
                 format!("record migration {version} in the history table")
             }
+            Write::Summary { .. } => "record the history's summary".to_owned(),
         }
     }
 }
@@ -157,6 +171,21 @@ pub(crate) trait Perform {
 
     /// Reads the whole history.
     fn read_history(&mut self) -> impl Future<Output = Result<Vec<AppliedRow>, Error>> + Send;
+
+    /// Creates the summary beside the history table (its table, triggers
+    /// and row) where missing; true when it is there to be kept. Never
+    /// fails the run for want of a privilege, and leaves an open
+    /// transaction usable either way.
+    fn ensure_summary(&mut self) -> impl Future<Output = Result<bool, Error>> + Send {
+        ready(Ok(false))
+    }
+
+    /// The summary's change counter, where there is a summary. Called
+    /// only where it is known to exist, and always before the history is
+    /// read, so that the history read is at least as new as the counter.
+    fn read_changes(&mut self) -> impl Future<Output = Result<Option<i64>, Error>> + Send {
+        ready(Ok(None))
+    }
 
     /// Before a step marks or runs anything: whether the database can take
     /// its script at all (MySQL's `max_allowed_packet`).
@@ -234,6 +263,14 @@ pub(crate) trait PerformNow {
     fn data_version(&mut self) -> Result<Option<i64>, Error>;
     /// As [`Perform::read_history`].
     fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error>;
+    /// As [`Perform::ensure_summary`].
+    fn ensure_summary(&mut self) -> Result<bool, Error> {
+        Ok(false)
+    }
+    /// As [`Perform::read_changes`].
+    fn read_changes(&mut self) -> Result<Option<i64>, Error> {
+        Ok(None)
+    }
     /// As [`Perform::read_recorded`].
     fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error>;
     /// As [`Perform::run_script`].
@@ -286,6 +323,12 @@ impl<T: PerformNow> Perform for T {
     }
     fn read_history(&mut self) -> impl Future<Output = Result<Vec<AppliedRow>, Error>> + Send {
         ready(PerformNow::read_history(self))
+    }
+    fn ensure_summary(&mut self) -> impl Future<Output = Result<bool, Error>> + Send {
+        ready(PerformNow::ensure_summary(self))
+    }
+    fn read_changes(&mut self) -> impl Future<Output = Result<Option<i64>, Error>> + Send {
+        ready(PerformNow::read_changes(self))
     }
     fn read_recorded(
         &mut self,

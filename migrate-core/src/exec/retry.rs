@@ -35,7 +35,7 @@ impl<'m> Execution<'m, '_> {
         // What the try left: its transaction, or outside one, its mark
         // (MySQL's steps were rolled back, mark included, already).
         if !self.rules.outside(script.no_transaction) {
-            p.rollback().await?;
+            self.rollback(p).await?;
         } else if !self.rules.marks_in_transaction(script.no_transaction) {
             let undo = match (self.direction, step.action) {
                 (Direction::Up, Action::Apply(_)) => Write::Delete(step.version),
@@ -45,8 +45,7 @@ impl<'m> Execution<'m, '_> {
                     execution_ms: 0,
                 },
             };
-            p.write(&undo).await?;
-            self.history.apply(&undo);
+            self.write(p, &undo).await?;
             p.end_guard().await?;
         }
         if let Error::Step { completed, .. } = &mut err {

@@ -121,6 +121,7 @@ impl PerformNow for Recorder {
             } => format!("mark {version} {success}"),
             Write::Delete(version) => format!("delete {version}"),
             Write::MarkClean { version, .. } => format!("mark clean {version}"),
+            Write::Summary { digest, changes } => format!("summary {digest} {changes}"),
         });
         Ok(())
     }
@@ -159,6 +160,7 @@ fn upgrade(
         table,
         first: Some(first),
         data_version: recorder.data_version,
+        changes: None,
     };
     block_on(super::run(recorder, run))
 }
@@ -220,6 +222,7 @@ fn a_step_applied_meanwhile_is_planned_away_under_the_lock() {
         table: Table::Rows(Vec::new()),
         first: Some(first),
         data_version: Some(7),
+        changes: None,
     };
     let outcome = block_on(super::run(&mut recorder, run)).unwrap();
     assert_eq!(
@@ -527,6 +530,7 @@ fn an_outdated_table_is_brought_up_to_date_then_planned_under_the_lock() {
         table,
         first,
         data_version: Some(1),
+        changes: None,
     };
     let outcome = block_on(super::run(&mut recorder, run)).unwrap();
     assert_eq!((outcome.from, outcome.to), (Some(1), Some(2)));

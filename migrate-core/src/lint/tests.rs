@@ -340,7 +340,7 @@ fn every_script_newer_than_since_in_version_order() {
         ),
     ]
     .leak();
-    let set = Migrations::__embedded(list);
+    let set = Migrations::__embedded(list, "");
     let shown = |options: &LintOptions| -> Vec<String> {
         lint(&set, Dialect::Postgres, options)
             .iter()

@@ -1,5 +1,7 @@
-//! The runners' fast path: whether an upgrade to head has nothing to do,
-//! told one history row at a time.
+//! The runners' second fast path: whether an upgrade to head has nothing
+//! to do, told one history row at a time, where the summary beside the
+//! table (`dialect::summary`) could not answer (no summary yet, a hand edit
+//! since the runner last wrote, checksums ignored).
 
 use crate::Migration;
 use crate::Target;

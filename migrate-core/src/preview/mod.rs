@@ -106,7 +106,9 @@ impl<'a> Migrator<'a> {
     /// let migrator = set.with_options(migrate::Options::default());
     /// let sql = migrator.sql_from(Dialect::Sqlite, Target::Base, Direction::Up, Target::Head)?;
     /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS \"_migrate_history\""));
-    /// assert!(sql.contains("BEGIN IMMEDIATE;\nCREATE TABLE t (id INT);"));
+    /// assert!(sql.contains("CREATE TABLE t (id INT);\nINSERT INTO \"_migrate_history\""));
+    /// // With the summary beside the table, as a run keeps it.
+    /// assert!(sql.contains("UPDATE \"_migrate_history_summary\" SET digest = '1:"));
     /// // Run it, and the database is as `upgrade` would leave it.
     /// let conn = rusqlite::Connection::open_in_memory()?;
     /// conn.execute_batch(&sql)?;
@@ -139,7 +141,14 @@ impl<'a> Migrator<'a> {
         } else {
             Vec::new()
         };
-        self.sql_text(&plan, target, &sql, columns, &rows, &HashMap::new())
+        let recorded = HashMap::new();
+        let seen = Seen {
+            columns,
+            rows: &rows,
+            recorded: &recorded,
+            changes: None,
+        };
+        self.sql_text(&plan, target, &sql, seen)
     }
 
     /// The SQL text of `plan`: the execution stage's program for it,
@@ -149,15 +158,8 @@ impl<'a> Migrator<'a> {
         plan: &Plan<'_>,
         target: Target,
         sql: &HistorySql,
-        columns: Vec<String>,
-        rows: &[AppliedRow],
-        recorded: &HashMap<i64, Option<String>>,
+        seen: Seen<'_>,
     ) -> Result<String, Error> {
-        let seen = Seen {
-            columns,
-            rows,
-            recorded,
-        };
         let blocks = program(plan, target, self, sql, seen)?;
         Ok(render(plan, &blocks))
     }
@@ -192,7 +194,9 @@ mod sync {
         /// let migrator = set.with_options(migrate::Options::default());
         /// let sql = migrator.sql(&conn, migrate::Direction::Down, migrate::Target::Base)?;
         /// assert!(sql.ends_with(
-        ///     "BEGIN IMMEDIATE;\nDROP TABLE t;\nDELETE FROM \"_migrate_history\" WHERE version = 1;\nCOMMIT;\n"
+        ///     "BEGIN IMMEDIATE;\nDROP TABLE t;\nDELETE FROM \"_migrate_history\" WHERE version = 1;\n\
+        ///      UPDATE \"_migrate_history_summary\" SET digest = '0:00000000000000000000000000000000', \
+        ///      recorded = changes WHERE id = 1 AND changes = 1;\nCOMMIT;\n"
         /// ));
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
@@ -235,7 +239,14 @@ mod sync {
                     recorded.insert(step.version, script);
                 }
             }
-            self.sql_text(&plan, target, &sql, columns, &rows, &recorded)
+            let changes = crate::rusqlite::read_changes(conn, &sql);
+            let seen = Seen {
+                columns,
+                rows: &rows,
+                recorded: &recorded,
+                changes,
+            };
+            self.sql_text(&plan, target, &sql, seen)
         }
     }
 }
@@ -273,7 +284,7 @@ mod pool {
         /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
         /// let migrator = set.with_options(migrate::Options::default());
         /// let sql = migrator.sql_pool(&pool, Direction::Up, Target::Head).await?;
-        /// assert!(sql.contains("BEGIN IMMEDIATE;\nCREATE TABLE t (id INT);\nINSERT INTO"));
+        /// assert!(sql.contains("CREATE TABLE t (id INT);\nINSERT INTO"));
         /// migrate::sqlx::run(&pool, &set).await?;
         /// let sql = migrator.sql_pool(&pool, Direction::Up, Target::Head).await?;
         /// assert_eq!(sql, "-- upgrade from 1 to 1: nothing to do\n");
@@ -321,7 +332,14 @@ mod pool {
                     recorded.insert(step.version, script.into_iter().next().flatten());
                 }
             }
-            self.sql_text(&plan, target, &sql, columns, &rows, &recorded)
+            let changes = crate::sqlx::read_changes::<DB>(&mut conn, &sql).await;
+            let seen = Seen {
+                columns,
+                rows: &rows,
+                recorded: &recorded,
+                changes,
+            };
+            self.sql_text(&plan, target, &sql, seen)
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::dialect::{HistorySql, added_columns, with_literals};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Write};
 use crate::plan::{AppliedRow, Plan, Step};
 use crate::report::Direction;
-use crate::run::{ScriptError, Table};
+use crate::run::{History, ScriptError, Table};
 use crate::{Error, Migrator, Target};
 
 fn show(version: Option<i64>) -> String {
@@ -48,10 +48,14 @@ pub(super) struct Block {
 struct Printer<'h> {
     sql: &'h HistorySql,
     direction: Direction,
-    rows: &'h [AppliedRow],
+    /// The history as read before, and as the printed writes leave it.
+    history: History,
     recorded: &'h HashMap<i64, Option<String>>,
     /// The history table's columns as seen (none: it is missing).
     columns: &'h [String],
+    /// The summary's change counter as seen (none: no summary yet; 0 once
+    /// the printed SQL makes it).
+    changes: Option<i64>,
     blocks: Vec<Block>,
 }
 
@@ -124,7 +128,20 @@ impl PerformNow for Printer<'_> {
     }
 
     fn read_history(&mut self) -> Result<Vec<AppliedRow>, Error> {
-        Ok(self.rows.to_vec())
+        Ok(self.history.rows.clone())
+    }
+
+    /// The summary's table, triggers and row, as a run makes them.
+    fn ensure_summary(&mut self) -> Result<bool, Error> {
+        for statement in &self.sql.summary.ensure {
+            self.statement(statement);
+        }
+        self.changes = Some(0);
+        Ok(true)
+    }
+
+    fn read_changes(&mut self) -> Result<Option<i64>, Error> {
+        Ok(self.changes)
     }
 
     fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
@@ -153,6 +170,7 @@ impl PerformNow for Printer<'_> {
 
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
         // What a run measures is not known ahead: printed as 0.
+        self.history.apply(write);
         let (statement, values) = write.statement(self.sql, false);
         self.statement(&with_literals(self.sql.dialect, statement, &values));
         Ok(())
@@ -171,6 +189,8 @@ pub(super) struct Seen<'h> {
     pub columns: Vec<String>,
     pub rows: &'h [AppliedRow],
     pub recorded: &'h HashMap<i64, Option<String>>,
+    /// The summary's change counter (none: no summary).
+    pub changes: Option<i64>,
 }
 
 /// A plan carried out by the execution stage on the printer, from what
@@ -187,6 +207,7 @@ pub(super) fn program(
         columns,
         rows,
         recorded,
+        changes,
     } = seen;
     if plan.steps.is_empty() {
         return Ok(Vec::new());
@@ -196,9 +217,10 @@ pub(super) fn program(
     let mut printer = Printer {
         sql,
         direction: plan.direction,
-        rows,
+        history: History::new(rows.to_vec()),
         recorded,
         columns: &columns,
+        changes,
         blocks: Vec::new(),
     };
     let run = Run {
@@ -210,6 +232,11 @@ pub(super) fn program(
         table,
         first: Some(plan.clone()),
         data_version: None,
+        // The summary is written as a run writes it, on the condition that
+        // its counter is then where it was seen plus the printed writes:
+        // anything else written between the printing and the running
+        // leaves it unread.
+        changes,
     };
     exec::block_on(exec::run(&mut printer, run))?;
     Ok(printer.blocks)

@@ -42,6 +42,16 @@ pub trait Backend: sqlx::Database + private::Sealed {
         params: &[Param<'_>],
     ) -> impl Future<Output = Result<Vec<Option<String>>, sqlx::Error>> + Send;
 
+    /// Sends one statement unprepared, in one round trip (MySQL's text
+    /// protocol, PostgreSQL's simple query), and reads the first column of
+    /// its first row as text: a start's summary, and statements MySQL does
+    /// not prepare (`CREATE TRIGGER`).
+    #[doc(hidden)]
+    fn text_once(
+        conn: &mut Self::Connection,
+        statement: &str,
+    ) -> impl Future<Output = Result<Option<String>, sqlx::Error>> + Send;
+
     /// Runs a whole script as one batch (`file` names it in messages),
     /// naming the failing statement where it can be known.
     #[doc(hidden)]

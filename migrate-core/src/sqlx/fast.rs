@@ -1,10 +1,33 @@
 //! A start's fast path through sqlx: whether an upgrade to head has
-//! nothing to do, told from one aggregated value where the dialect has one.
+//! nothing to do, told from the summary beside the history table in one
+//! unprepared statement (one round trip after connecting, no lock), or
+//! else from one aggregated value where the dialect has one.
 
 use super::backend::Backend;
-use crate::Options;
-use crate::dialect::HistorySql;
+use crate::dialect::summary;
+use crate::dialect::{HistorySql, Literal, with_literals};
 use crate::plan::UpToDate;
+use crate::{Migrations, Options};
+
+/// A start's first fast path: the summary's one row (see
+/// `dialect::summary`), read with one statement sent unprepared. False
+/// when checksums are ignored (the summary holds them) and on any failure
+/// (no summary yet): the other checks follow.
+pub(super) async fn summary_up_to_date<DB: Backend>(
+    conn: &mut DB::Connection,
+    sql: &HistorySql,
+    migrations: &Migrations,
+    options: &Options,
+) -> bool {
+    let Some(head) = summary::start_version(migrations, options) else {
+        return false;
+    };
+    let statement = with_literals(DB::DIALECT, &sql.summary.start, &[Literal::Integer(head)]);
+    match DB::text_once(conn, &statement).await {
+        Ok(Some(row)) => summary::up_to_date(&row, migrations),
+        _ => false,
+    }
+}
 
 /// A start's fast path: true when the history holds every known migration,
 /// clean and with the build's checksum, told from one aggregated value

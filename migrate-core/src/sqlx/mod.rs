@@ -33,7 +33,7 @@ pub use crate::dialect::HistorySql as __HistorySql;
 pub use backend::Backend;
 #[doc(hidden)]
 pub use backend::{Param, RunLock};
-pub(crate) use runner::{database_error, message, read_rows};
+pub(crate) use runner::{database_error, message, read_changes, read_rows};
 
 use sqlx::Pool;
 

@@ -184,6 +184,49 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
             .map(Table::into_rows)
     }
 
+    /// Each statement sent unprepared (MySQL prepares no `CREATE
+    /// TRIGGER`); on PostgreSQL inside a transaction, under a savepoint,
+    /// so that a failure leaves the transaction usable.
+    async fn ensure_summary(&mut self) -> Result<bool, Error> {
+        let conn = &mut self.held.conn;
+        let savepoint = self.held.open && DB::DIALECT == crate::Dialect::Postgres;
+        let fail = || database_error("make the history's summary");
+        if savepoint {
+            DB::execute(conn, "SAVEPOINT migrate_summary", &[])
+                .await
+                .map_err(fail())?;
+        }
+        let mut made = true;
+        for statement in &self.sql.summary.ensure {
+            if let Err(err) = DB::text_once(conn, statement).await
+                && !already_exists(&err)
+            {
+                made = false;
+                break;
+            }
+        }
+        if savepoint {
+            let end = if made {
+                "RELEASE SAVEPOINT migrate_summary"
+            } else {
+                "ROLLBACK TO SAVEPOINT migrate_summary"
+            };
+            DB::execute(conn, end, &[]).await.map_err(fail())?;
+        }
+        Ok(made && read_changes::<DB>(conn, self.sql).await.is_some())
+    }
+
+    async fn read_changes(&mut self) -> Result<Option<i64>, Error> {
+        let texts = DB::texts(&mut self.held.conn, &self.sql.summary.changes, &[])
+            .await
+            .map_err(database_error("read the history's summary"))?;
+        Ok(texts
+            .into_iter()
+            .next()
+            .flatten()
+            .and_then(|text| text.parse().ok()))
+    }
+
     async fn read_recorded(&mut self, version: i64) -> Result<Option<String>, Error> {
         let params = [Param::Integer(version)];
         let texts = DB::texts(&mut self.held.conn, &self.sql.down_sql, &params)
@@ -337,7 +380,8 @@ async fn execute_held<DB: Backend>(
     let known = migrations.as_slice();
     let started = std::time::Instant::now();
     if UpToDate::answers(direction, target)
-        && super::fast::up_to_date::<DB>(&mut held.conn, sql, known, options).await
+        && (super::fast::summary_up_to_date::<DB>(&mut held.conn, sql, migrations, options).await
+            || super::fast::up_to_date::<DB>(&mut held.conn, sql, known, options).await)
     {
         return Ok(nothing_to_do(known));
     }
@@ -350,6 +394,7 @@ async fn execute_held<DB: Backend>(
     // again only if another connection committed since (where the database
     // can tell).
     let data_version = data_version::<DB>(&mut held.conn, options).await?;
+    let changes = read_changes::<DB>(&mut held.conn, sql).await;
     let table = read_table::<DB>(&mut held.conn, sql, options).await?;
     let rules = Rules::new(DB::DIALECT, options);
     let database = DB::database_file(&mut held.conn).await?;
@@ -383,6 +428,7 @@ async fn execute_held<DB: Backend>(
         table,
         first,
         data_version,
+        changes,
     };
     held.lock(sql, options).await?;
     let heartbeat = held.lease.clone().zip(held.beat.take());
@@ -394,6 +440,29 @@ async fn execute_held<DB: Backend>(
     };
     let outcome = ran.map_err(|err| crate::backup::name_backup(err, backup.as_ref()))?;
     Ok(outcome.report(direction, backup))
+}
+
+/// The summary's change counter, where there is a summary (outside a
+/// transaction, or where the summary is known to exist: a failure here
+/// would end a PostgreSQL transaction).
+pub(crate) async fn read_changes<DB: Backend>(
+    conn: &mut DB::Connection,
+    sql: &HistorySql,
+) -> Option<i64> {
+    DB::texts(conn, &sql.summary.changes, &[])
+        .await
+        .ok()?
+        .into_iter()
+        .next()
+        .flatten()
+        .and_then(|text| text.parse().ok())
+}
+
+/// "Already exists": a trigger another runner made first (MySQL has no
+/// `CREATE TRIGGER IF NOT EXISTS` before 8.0.29).
+fn already_exists(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.message().contains("already exists"))
 }
 
 async fn data_version<DB: Backend>(

@@ -581,7 +581,15 @@ async fn mysql_copy_script(
             .await
             .map_err(failed("read the template database's catalog"))
     }
-    let beyond = rows(conn, database::mysql_beyond_tables(template)).await?;
+    // The summary's triggers and row stay behind (see
+    // `database::mysql_beyond_tables`).
+    let summary =
+        crate::dialect::summary::SummarySql::new(Dialect::MySql, &crate::Options::default().table);
+    let beyond = rows(
+        conn,
+        database::mysql_beyond_tables(template, &summary.triggers),
+    )
+    .await?;
     if beyond
         .first()
         .map(|row| text(row, 0))
@@ -599,9 +607,10 @@ async fn mysql_copy_script(
             Some(row) => text(row, 1)?,
             None => return Ok(None),
         };
-        let filled = !rows(conn, database::mysql_has_rows(template, &table))
-            .await?
-            .is_empty();
+        let filled = table != summary.bare
+            && !rows(conn, database::mysql_has_rows(template, &table))
+                .await?
+                .is_empty();
         tables.push((table, create, filled));
     }
     Ok(Some(database::mysql_copy(template, &tables)))

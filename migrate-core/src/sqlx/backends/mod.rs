@@ -87,6 +87,16 @@ macro_rules! prepared_operations {
                 .map(|done| done.rows_affected())
         }
 
+        async fn text_once(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            statement: &str,
+        ) -> Result<Option<String>, sqlx::Error> {
+            sqlx::raw_sql(AssertSqlSafe(statement))
+                .fetch_optional(&mut *conn)
+                .await?
+                .map_or(Ok(None), |row| row.try_get::<Option<String>, _>(0))
+        }
+
         async fn texts(
             conn: &mut <$db as sqlx::Database>::Connection,
             statement: &str,

@@ -158,6 +158,13 @@ impl Backend for sqlx::Postgres {
         simple::texts(conn, statement, params).await
     }
 
+    async fn text_once(
+        conn: &mut sqlx::PgConnection,
+        statement: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        simple::text(conn, statement, &[]).await
+    }
+
     no_backups!("PostgreSQL", "pg_dump");
 
     /// The lock for a run is held on a connection of its own
