@@ -177,7 +177,7 @@ fn sql_from_a_missing_database_starts_with_the_history_table() {
         "-- upgrade from base to 6: 6 steps\n\n\
          CREATE TABLE IF NOT EXISTS \"_migrate_history\" (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
          checksum TEXT NOT NULL, down_sql TEXT NULL, applied_at TEXT NOT NULL, execution_ms BIGINT NOT NULL, \
-         success BOOLEAN NOT NULL);\n"
+         success BOOLEAN NOT NULL) WITHOUT ROWID;\n"
     ));
     project.open().execute_batch(&sql).unwrap();
     assert_eq!(project.versions(), [1, 2, 3, 4, 5, 6]);

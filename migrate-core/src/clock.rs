@@ -2,7 +2,7 @@
 //! that text order is time order, and strictly increasing within a history
 //! so that "the order steps were applied" is never ambiguous.
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, TimeDelta, Utc};
 
 fn format(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -17,9 +17,7 @@ pub(crate) fn after(newest: Option<&str>) -> String {
     };
     let newest = newest.with_timezone(&Utc);
     // Truncate to what is stored, then compare.
-    let now_stored =
-        DateTime::parse_from_rfc3339(&format(now)).map_or(now, |d| d.with_timezone(&Utc));
-    if now_stored > newest {
+    if now.trunc_subsecs(6) > newest {
         format(now)
     } else {
         format(newest + TimeDelta::microseconds(1))

@@ -126,8 +126,17 @@ impl History {
 
     /// Records a row this runner wrote.
     pub(crate) fn push(&mut self, row: AppliedRow) {
-        self.newest_at = Some(row.applied_at.clone());
+        self.stamped(&row);
         self.rows.push(row);
+    }
+
+    /// Notes the time of a row about to be written, for the next
+    /// [`History::new_row`], before the row itself is kept.
+    pub(crate) fn stamped(&mut self, row: &AppliedRow) {
+        match &mut self.newest_at {
+            Some(newest) => newest.clone_from(&row.applied_at),
+            None => self.newest_at = Some(row.applied_at.clone()),
+        }
     }
 
     /// Keeps the rows in step with a write to the history table.

@@ -20,7 +20,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::backup::{self, Backup};
 use crate::dialect::summary;
-use crate::dialect::{DATA_VERSION, Dialect, FOREIGN_KEY_CHECK, HistorySql, added_columns};
+use crate::dialect::{
+    DATA_VERSION, Dialect, FOREIGN_KEY_CHECK, FOREIGN_KEYS_DECLARED, HistorySql, added_columns,
+};
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Start, Write};
 use crate::plan::{AppliedRow, UpToDate};
 use crate::report::{Direction, Report};
@@ -429,6 +431,17 @@ impl PerformNow for Driver<'_> {
             .query_row(FOREIGN_KEY_CHECK, [], |row| row.get(0))
             .optional()
             .map_err(database_error("check the foreign keys"))
+    }
+
+    fn foreign_keys_declared(&mut self) -> Result<bool, Error> {
+        if !self.check_foreign_keys {
+            return Ok(false);
+        }
+        self.conn
+            .query_row(FOREIGN_KEYS_DECLARED, [], |row| row.get(0))
+            .map_err(database_error(
+                "read whether the schema declares foreign keys",
+            ))
     }
 
     /// SQLite tells whether a transaction is open at no cost.

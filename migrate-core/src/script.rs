@@ -73,10 +73,6 @@ pub(crate) fn run_sqlite(conn: &rusqlite::Connection, script: &str) -> Result<()
     // See the module's docs: a NUL at the end saves a copy per statement.
     let text = format!("{script}\0");
     let mut batch = rusqlite::Batch::new(conn, &text);
-    // Where the next statement starts, while it is known: SQLite does not
-    // say where it stopped parsing, and a statement that ran cannot be
-    // parsed again later (a `CREATE` of what now exists).
-    let mut cursor = Some(0);
     let mut index = 0;
     loop {
         let failed = |err: rusqlite::Error, sql: Option<&str>| ScriptError {
@@ -90,20 +86,18 @@ pub(crate) fn run_sqlite(conn: &rusqlite::Connection, script: &str) -> Result<()
             Ok(Some(statement)) => statement,
             Ok(None) => return Ok(()),
             Err(err) => {
-                let rest = cursor.map(|at| &text[at..]);
+                // SQLite does not say where it stopped parsing: the split
+                // (`sqlite3_complete`'s) says where that statement starts.
+                let rest = crate::split::sqlite::statements(script)
+                    .get(index)
+                    .map(|range| &text[range.start..]);
                 return Err(failed(err, rest));
             }
         };
-        // SQLite keeps a statement's text exactly as it stood in the script,
-        // from the end of the one before; only bound parameters (which a
-        // script has no values for) change it, and then the place is lost.
-        let sql = statement.expanded_sql();
-        cursor = match (cursor, &sql) {
-            (Some(at), Some(sql)) if text[at..].starts_with(sql.as_str()) => Some(at + sql.len()),
-            _ => None,
-        };
         let stepped = statement.raw_query().next().map(drop);
         if let Err(err) = stepped {
+            // SQLite keeps a statement's text as it stood in the script.
+            let sql = statement.expanded_sql();
             return Err(failed(err, sql.as_deref()));
         }
         index += 1;

@@ -19,73 +19,95 @@ pub(crate) mod sqlite;
 
 use crate::dialect::Dialect;
 
-/// The first statement of `script` that ends (or opens) the transaction a
-/// step runs in: `COMMIT`, `END`, `ROLLBACK` (but not `ROLLBACK TO` a
-/// savepoint), `ABORT`, `BEGIN`, `START TRANSACTION`, `PREPARE
-/// TRANSACTION`. `None` where the
-/// split cannot be trusted to find statements: a PostgreSQL function body
-/// written `BEGIN ATOMIC … END`.
-pub(crate) fn transaction_control(dialect: Dialect, script: &str) -> Option<String> {
-    let statements: Vec<&str> = match dialect {
-        Dialect::Sqlite => sqlite::statements(script)
+/// Why `script` cannot run inside the transaction a step runs in, if it
+/// cannot: a statement that ends (or opens) that transaction (`COMMIT`,
+/// `END`, `ROLLBACK` but not `ROLLBACK TO` a savepoint, `ABORT`, `BEGIN`,
+/// `START TRANSACTION`, `PREPARE TRANSACTION`), or on SQLite a `PRAGMA`
+/// that cannot take effect in one. `None` on MySQL (its steps run outside
+/// a transaction: DDL commits implicitly), and where the split cannot be
+/// trusted to find statements: a PostgreSQL function body written `BEGIN
+/// ATOMIC … END`.
+pub(crate) fn refusal(dialect: Dialect, script: &str) -> Option<Refusal> {
+    match dialect {
+        Dialect::Sqlite => sqlite_refusal(script),
+        Dialect::Postgres if transaction_control_visible(dialect, script) => statements(script)
             .into_iter()
-            .map(|range| &script[range])
-            .collect(),
-        Dialect::Postgres => {
-            if !transaction_control_visible(dialect, script) {
-                return None;
-            }
-            statements(script)
-        }
-        // Its steps run outside a transaction (DDL commits implicitly).
-        Dialect::MySql => return None,
-    };
-    statements
-        .into_iter()
-        .find(|statement| {
-            let words = first_words(statement);
-            match words.as_slice() {
-                [first, second, ..] if first == "rollback" => {
-                    second != "to" && !(second == "work" && words.get(2).is_some_and(|w| w == "to"))
-                }
-                [first, second, ..] if first == "start" || first == "prepare" => {
-                    second == "transaction"
-                }
-                [first, ..] => {
-                    ["commit", "end", "rollback", "abort", "begin"].contains(&first.as_str())
-                }
-                [] => false,
-            }
-        })
-        .map(|statement| statement.trim().trim_end_matches(';').trim().to_owned())
+            .find(|statement| ends_transaction(&Words::of(statement)))
+            .map(|statement| Refusal::EndsTransaction(bare(statement))),
+        Dialect::Postgres | Dialect::MySql => None,
+    }
 }
 
-/// Whether [`transaction_control`] can see every statement of `script`:
+/// Whether a statement that begins with `words` ends (or opens) the
+/// transaction it runs in.
+fn ends_transaction(words: &Words<'_>) -> bool {
+    if words.is(0, "rollback") {
+        !(words.is(1, "to") || (words.is(1, "work") && words.is(2, "to")))
+    } else if words.is(0, "start") || words.is(0, "prepare") {
+        words.is(1, "transaction")
+    } else {
+        ["commit", "end", "rollback", "abort", "begin"]
+            .iter()
+            .any(|word| words.is(0, word))
+    }
+}
+
+/// A statement as an error message quotes it: trimmed, without its `;`.
+fn bare(statement: &str) -> String {
+    statement.trim().trim_end_matches(';').trim().to_owned()
+}
+
+/// Whether [`refusal`] can see every statement of `script`:
 /// not in a PostgreSQL function body written `BEGIN ATOMIC … END`, whose
 /// `BEGIN` and `END` the split does not pair. Where it cannot, the runner
 /// asks the database after the script whether its transaction is still
 /// open.
 pub(crate) fn transaction_control_visible(dialect: Dialect, script: &str) -> bool {
-    !(dialect == Dialect::Postgres && script.to_ascii_lowercase().contains("atomic"))
+    !(dialect == Dialect::Postgres && mentions(script, "atomic"))
 }
 
-/// The first statement of a SQLite script that sets a `PRAGMA` which
-/// cannot take effect inside a transaction, and what to do instead.
-pub(crate) fn sqlite_pragma_in_transaction(script: &str) -> Option<(String, &'static str)> {
-    sqlite::statements(script).into_iter().find_map(|range| {
+/// Whether `script` holds `word` (lower case ASCII) in any case, anywhere:
+/// in a comment or a string too, and inside a longer word.
+pub(crate) fn mentions(script: &str, word: &str) -> bool {
+    let word = word.as_bytes();
+    script
+        .as_bytes()
+        .windows(word.len())
+        .any(|here| here[0] | 0x20 == word[0] && here.eq_ignore_ascii_case(word))
+}
+
+/// Why a SQLite script cannot run inside the transaction a step runs in.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// A statement that ends (or opens) the transaction.
+    EndsTransaction(String),
+    /// A `PRAGMA` that cannot take effect inside a transaction, and what
+    /// to do instead.
+    Pragma(String, &'static str),
+}
+
+/// [`refusal`] on SQLite, in one pass over the script's statements: the
+/// first statement that ends the transaction, or else the first `PRAGMA`
+/// that cannot take effect in it.
+fn sqlite_refusal(script: &str) -> Option<Refusal> {
+    let mut pragma = None;
+    for range in sqlite::statements(script) {
         let statement = &script[range];
+        let words = Words::of(statement);
+        if ends_transaction(&words) {
+            return Some(Refusal::EndsTransaction(bare(statement)));
+        }
         // `foreign_keys` is not among them: migrate runs each step with
         // enforcement off already (what such a line intends), and real sets
         // (authelia's) carry it around their table rebuilds.
-        let advice = match pragma_set(statement)?.as_str() {
-            "journal_mode" => JOURNAL_MODE_ADVICE,
-            _ => return None,
-        };
-        Some((
-            statement.trim().trim_end_matches(';').trim().to_owned(),
-            advice,
-        ))
-    })
+        if pragma.is_none()
+            && pragma_named(statement, &words)
+                .is_some_and(|n| n.eq_ignore_ascii_case("journal_mode"))
+        {
+            pragma = Some(Refusal::Pragma(bare(statement), JOURNAL_MODE_ADVICE));
+        }
+    }
+    pragma
 }
 
 /// What to do about a `PRAGMA journal_mode` in a transaction.
@@ -93,44 +115,76 @@ pub(crate) const JOURNAL_MODE_ADVICE: &str = "set the journal mode on the connec
 
 /// The name (lower case) of the `PRAGMA` a SQLite statement sets, if it
 /// sets one: reading one is harmless.
+#[cfg(feature = "lint")]
 pub(crate) fn pragma_set(statement: &str) -> Option<String> {
-    let words = first_words(statement);
+    pragma_named(statement, &Words::of(statement)).map(str::to_ascii_lowercase)
+}
+
+/// [`pragma_set`], as written, given the statement's [`Words`].
+fn pragma_named<'s>(statement: &str, words: &Words<'s>) -> Option<&'s str> {
     // `PRAGMA main.journal_mode = …` reads as `pragma`, `main`, `journal_mode`.
-    let name = match words.as_slice() {
-        [pragma, schema, name] if pragma == "pragma" && (schema == "main" || schema == "temp") => {
-            name
-        }
-        [pragma, name, ..] if pragma == "pragma" => name,
-        _ => return None,
+    if !words.is(0, "pragma") {
+        return None;
+    }
+    let name = if words.len == 3 && (words.is(1, "main") || words.is(1, "temp")) {
+        words.all[2]
+    } else {
+        words.all[1]
     };
-    (statement.contains('=') || statement.contains('(')).then(|| name.clone())
+    (!name.is_empty() && (statement.contains('=') || statement.contains('('))).then_some(name)
 }
 
 /// The first three words of a statement, lower case, past comments.
+#[cfg(feature = "lint")]
 pub(crate) fn first_words(statement: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut rest = statement;
-    while words.len() < 3 {
-        rest = rest.trim_start();
-        if let Some(comment) = rest.strip_prefix("--") {
-            rest = comment.split_once('\n').map_or("", |(_, after)| after);
-        } else if let Some(comment) = rest.strip_prefix("/*") {
-            rest = comment.split_once("*/").map_or("", |(_, after)| after);
-        } else {
-            let len = rest
-                .bytes()
-                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                .count();
-            if len == 0 {
-                break;
+    let words = Words::of(statement);
+    words.all[..words.len]
+        .iter()
+        .map(|word| word.to_ascii_lowercase())
+        .collect()
+}
+
+/// The first (up to) three words of a statement as written, past comments.
+pub(crate) struct Words<'s> {
+    all: [&'s str; 3],
+    len: usize,
+}
+
+impl<'s> Words<'s> {
+    fn of(statement: &'s str) -> Self {
+        let mut words = Words {
+            all: [""; 3],
+            len: 0,
+        };
+        let mut rest = statement;
+        while words.len < 3 {
+            rest = rest.trim_start();
+            if let Some(comment) = rest.strip_prefix("--") {
+                rest = comment.split_once('\n').map_or("", |(_, after)| after);
+            } else if let Some(comment) = rest.strip_prefix("/*") {
+                rest = comment.split_once("*/").map_or("", |(_, after)| after);
+            } else {
+                let len = rest
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
+                if len == 0 {
+                    break;
+                }
+                words.all[words.len] = &rest[..len];
+                words.len += 1;
+                rest = &rest[len..];
+                // `main.journal_mode`: two words.
+                rest = rest.strip_prefix('.').unwrap_or(rest);
             }
-            words.push(rest[..len].to_ascii_lowercase());
-            rest = &rest[len..];
-            // `main.journal_mode`: two words.
-            rest = rest.strip_prefix('.').unwrap_or(rest);
         }
+        words
     }
-    words
+
+    /// Whether word `at` is `word` (lower case), in any case.
+    fn is(&self, at: usize, word: &str) -> bool {
+        at < self.len && self.all[at].eq_ignore_ascii_case(word)
+    }
 }
 
 /// The statements of `script`, each without its `;`, trimmed.

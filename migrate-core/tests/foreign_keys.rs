@@ -188,3 +188,56 @@ async fn through_sqlx_too() {
         .unwrap();
     assert!(on);
 }
+
+/// Orphans made by a step on a schema whose key was declared before the
+/// run, outside any migration (written in lower case), or earlier in the
+/// same run, in each transaction mode.
+#[test]
+fn orphans_are_found_wherever_the_key_was_declared() {
+    use migrate::{Options, TransactionMode};
+    let lower = "create table parent (id integer primary key);\n\
+        create table child (id integer primary key, parent_id integer not null references parent (id));\n\
+        insert into parent values (1);\n\
+        insert into child values (1, 1);\n";
+    for mode in [TransactionMode::PerStep, TransactionMode::Single] {
+        let options = Options::default().transaction_mode(mode);
+        // Declared before the run, by hand: the schema is read.
+        let db = TempDb::new();
+        let conn = db.open();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        conn.execute_batch(lower).unwrap();
+        let dir = migration_dir(&[
+            ("0001_log.sql", "CREATE TABLE log (x);\n"),
+            ("0002_orphans.sql", ORPHANS),
+        ]);
+        let set = Migrations::from_dir(dir.path()).unwrap();
+        let err = set
+            .with_options(options.clone())
+            .upgrade(&conn, Target::Head)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::ForeignKeyViolation { version: 2, ref table, .. } if table == "child"),
+            "{mode:?}: {err}"
+        );
+        assert_eq!(count(&conn, "parent"), 1, "{mode:?}");
+
+        // Declared by a step of the same run, after one that declares none.
+        let db = TempDb::new();
+        let conn = db.open();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        let dir = migration_dir(&[
+            ("0001_log.sql", "CREATE TABLE log (x);\n"),
+            ("0002_parents.sql", PARENTS),
+            ("0003_orphans.sql", ORPHANS),
+        ]);
+        let set = Migrations::from_dir(dir.path()).unwrap();
+        let err = set
+            .with_options(options)
+            .upgrade(&conn, Target::Head)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::ForeignKeyViolation { version: 3, .. }),
+            "{mode:?}: {err}"
+        );
+    }
+}

@@ -57,7 +57,9 @@ fn history_rows_match_the_spec_column_for_column() {
     assert_eq!(
         columns,
         [
-            ("version".into(), "BIGINT".into(), false, 1),
+            // The table keeps its rows in the key's B-tree (`WITHOUT
+            // ROWID`), where a primary key is NOT NULL, as on every server.
+            ("version".into(), "BIGINT".into(), true, 1),
             ("name".into(), "TEXT".into(), true, 0),
             ("checksum".into(), "TEXT".into(), true, 0),
             ("down_sql".into(), "TEXT".into(), false, 0),
@@ -66,6 +68,16 @@ fn history_rows_match_the_spec_column_for_column() {
             ("success".into(), "BOOLEAN".into(), true, 0),
         ]
     );
+    // One B-tree: a history row dirties one page, not a second one in an
+    // index of `version`.
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = '_migrate_history'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0);
     let rows = history_rows(&conn);
     assert_eq!(rows.len(), 6);
     let first = &rows[0];
@@ -684,6 +696,15 @@ fn an_older_history_format_is_upgraded_in_place() {
         (0, true, None)
     );
     assert_eq!(versions(&conn), [1, 2, 3, 4, 5, 6]);
+    // Its columns were added; the table itself, a rowid table, stays one.
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = '_migrate_history'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
 }
 
 #[test]

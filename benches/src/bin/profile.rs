@@ -11,7 +11,9 @@
 //! `floor` (open it and read `t1`: the part of `noop` that is SQLite's);
 //! `noop-sqlx` (the same through a sqlx pool); `apply` and `apply-single`
 //! (N from empty); `apply-raw` and `apply-raw-single` (the same SQL through
-//! plain rusqlite, one transaction per migration or one for all).
+//! plain rusqlite, one transaction per migration or one for all); `ab-step`
+//! and `ab-single` (raw and migrate in turn, ITERATIONS rounds, printing the
+//! median ratio: a quick A/B of a change).
 //! Durability is off, so that the profile shows CPU rather than fsync,
 //! unless `MIGRATE_PROFILE_SYNC` names a `synchronous` setting (`FULL`).
 //!
@@ -38,7 +40,7 @@ const OWNED: &str = "SELECT version, name, checksum, applied_at, execution_ms, s
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: profile noop|floor|noop-sqlx|apply|apply-single|apply-raw|apply-raw-single|read-owned|read-borrowed|sqlx-rows|sqlx-concat N ITERATIONS";
+    let usage = "usage: profile noop|floor|noop-sqlx|apply|apply-single|apply-raw|apply-raw-single|ab-step|ab-single|read-owned|read-borrowed|sqlx-rows|sqlx-concat N ITERATIONS";
     let scenario = args.first().ok_or(usage)?.clone();
     let n: usize = args.get(1).ok_or(usage)?.parse()?;
     let iterations: usize = args.get(2).ok_or(usage)?.parse()?;
@@ -68,6 +70,66 @@ fn main() -> Result<()> {
             .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path)),
     )?;
     let known: Vec<&str> = set.iter().map(|m| m.checksum()).collect();
+    if let Some(mode) = scenario.strip_prefix("ab-") {
+        // Raw rusqlite and migrate in turn, fsync as `MIGRATE_PROFILE_SYNC`
+        // says: the median of the per-round ratios.
+        let single = mode == "single";
+        let mut ratios = Vec::new();
+        for _ in 0..iterations {
+            let mut times = [0.0; 2];
+            let order = if ratios.len() % 2 == 0 {
+                [(0, true), (1, false)]
+            } else {
+                [(1, false), (0, true)]
+            };
+            for (at, raw) in order {
+                sqlite::fresh(&path, JournalMode::Delete)?;
+                let mut conn = Connection::open(&path)?;
+                conn.pragma_update(None, "synchronous", &sync)?;
+                let started = Instant::now();
+                if raw {
+                    if single {
+                        let transaction = conn.transaction()?;
+                        for migration in &generated {
+                            transaction.execute_batch(&migration.sql)?;
+                        }
+                        transaction.commit()?;
+                    } else {
+                        for migration in &generated {
+                            let transaction = conn.transaction()?;
+                            transaction.execute_batch(&migration.sql)?;
+                            transaction.commit()?;
+                        }
+                    }
+                } else {
+                    let mode = if single {
+                        TransactionMode::Single
+                    } else {
+                        TransactionMode::PerStep
+                    };
+                    set.with_options(Options::default().transaction_mode(mode))
+                        .upgrade(&conn, Target::Head)?;
+                }
+                times[at] = started.elapsed().as_secs_f64();
+            }
+            if std::env::var_os("MIGRATE_PROFILE_VERBOSE").is_some() {
+                eprintln!(
+                    "raw {:.1} ms, migrate {:.1} ms",
+                    times[0] * 1e3,
+                    times[1] * 1e3
+                );
+            }
+            ratios.push(times[1] / times[0]);
+        }
+        ratios.sort_by(f64::total_cmp);
+        eprintln!(
+            "{scenario} N={n}: migrate / raw, median of {iterations} rounds: {:.3} (p25 {:.3}, p75 {:.3})",
+            ratios[ratios.len() / 2],
+            ratios[ratios.len() / 4],
+            ratios[ratios.len() * 3 / 4]
+        );
+        return Ok(());
+    }
     let started = Instant::now();
     for _ in 0..iterations {
         match scenario.as_str() {

@@ -92,6 +92,20 @@ pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
 )]
 pub(crate) const FOREIGN_KEY_CHECK: &str = "PRAGMA foreign_key_check";
 
+/// SQLite: whether the schema may declare a foreign key, which only a
+/// `REFERENCES` clause does (any case; `LIKE` ignores ASCII case), in the
+/// main or temporary schema; an attached database is not read, so one
+/// answers true. `PRAGMA foreign_key_check` walks every table of the
+/// schema; this reads the schema's text once.
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
+pub(crate) const FOREIGN_KEYS_DECLARED: &str = "SELECT \
+    EXISTS (SELECT 1 FROM sqlite_master WHERE sql LIKE '%references%') \
+    OR EXISTS (SELECT 1 FROM sqlite_temp_master WHERE sql LIKE '%references%') \
+    OR EXISTS (SELECT 1 FROM pragma_database_list WHERE name NOT IN ('main', 'temp'))";
+
 /// SQLite: whether the connection enforces foreign keys.
 #[cfg_attr(not(feature = "sqlx-sqlite"), allow(dead_code))]
 pub(crate) const FOREIGN_KEYS: &str = "PRAGMA foreign_keys";
@@ -250,7 +264,16 @@ impl HistorySql {
             create: format!(
                 "CREATE TABLE IF NOT EXISTS {table} (\
                  version BIGINT PRIMARY KEY, name {text} NOT NULL, checksum {text} NOT NULL, down_sql {long_text} NULL, \
-                 applied_at {text} NOT NULL, execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL)"
+                 applied_at {text} NOT NULL, execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL){}",
+                // SQLite: the rows kept in the primary key's own B-tree.
+                // `BIGINT PRIMARY KEY` is not the rowid, so a rowid table
+                // would also keep an index of `version`: two pages written
+                // (and journaled) per history row instead of one.
+                if dialect == Dialect::Sqlite {
+                    " WITHOUT ROWID"
+                } else {
+                    ""
+                }
             ),
             read: format!(
                 "SELECT version, name, checksum, applied_at, execution_ms, success, down_sql IS NOT NULL \

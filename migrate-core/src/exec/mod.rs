@@ -130,6 +130,7 @@ pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<O
         confirmed: false,
         completed: Vec::new(),
         deferred: None,
+        foreign_keys: None,
         lock_wait: false,
         tries: 0,
     };
@@ -275,6 +276,9 @@ struct Execution<'m, 'o> {
     /// In all-in-one mode, the history writes still to do: after the last
     /// script, in the same transaction.
     deferred: Option<Vec<Write<'m>>>,
+    /// Whether the schema declares a foreign key, as last read (`None`:
+    /// not read yet, or another connection has written since).
+    foreign_keys: Option<bool>,
     /// The last step failed waiting for a lock, and nothing of it stays.
     lock_wait: bool,
     /// How many times the current step failed so.
@@ -357,12 +361,6 @@ impl<'m> Execution<'m, '_> {
     /// in step; outside a transaction, the summary right after.
     async fn write<P: Perform>(&mut self, p: &mut P, write: &Write<'_>) -> Result<(), Error> {
         self.history.apply(write);
-        self.send(p, write).await
-    }
-
-    /// Sends a write the run's history already holds (a deferred one),
-    /// keeping the summary in step.
-    async fn send<P: Perform>(&mut self, p: &mut P, write: &Write<'_>) -> Result<(), Error> {
         p.write(write).await?;
         self.summary.wrote(write);
         if !self.open {
@@ -413,6 +411,9 @@ impl<'m> Execution<'m, '_> {
             Some(now) => self.data_version.replace(now) != Some(now),
             None => !self.read_under_lock || self.rules.lock_per_step(),
         } || force;
+        if moved {
+            self.foreign_keys = None;
+        }
         if force {
             self.summary.made();
         }
@@ -495,7 +496,13 @@ impl<'m> Execution<'m, '_> {
             }
             scripts.push(script);
         }
-        self.deferred = Some(Vec::new());
+        // Everything the steps keep is allocated before the first script
+        // and filled after the last, so that what the run keeps does not
+        // lie between the allocations SQLite makes and frees for each
+        // script (its schema, reloaded by every `ALTER TABLE`).
+        self.deferred = Some(Vec::with_capacity(steps.len()));
+        self.completed.reserve(steps.len());
+        self.history.rows.reserve(steps.len());
         for (index, (step, script)) in steps.iter().zip(&scripts).enumerate() {
             p.announce(step);
             // On failure the one transaction rolls back: nothing completed,
@@ -514,7 +521,7 @@ impl<'m> Execution<'m, '_> {
             })?;
         }
         for write in self.deferred.take().unwrap_or_default() {
-            self.send(p, &write)
+            self.write(p, &write)
                 .await
                 .inspect_err(|_| self.completed.clear())?;
         }
@@ -543,6 +550,29 @@ impl<'m> Execution<'m, '_> {
             sql: Cow::Owned(sql),
             no_transaction,
         })
+    }
+
+    /// After a step's script: whether the schema declares a foreign key,
+    /// without which no row can break one. Read once, after the first
+    /// step's script, then kept: a foreign key comes into the schema only
+    /// through a `REFERENCES` clause, in a script of this run (seen here)
+    /// or from another connection (which moves the data version, so that
+    /// [`Execution::refresh`] forgets the answer). Checking every step
+    /// instead walks every table of the schema each time.
+    async fn foreign_keys_declared<P: Perform>(
+        &mut self,
+        p: &mut P,
+        sql: &str,
+    ) -> Result<bool, Error> {
+        if crate::split::mentions(sql, "references") {
+            self.foreign_keys = Some(true);
+        }
+        if let Some(declared) = self.foreign_keys {
+            return Ok(declared);
+        }
+        let declared = p.foreign_keys_declared().await?;
+        self.foreign_keys = Some(declared);
+        Ok(declared)
     }
 
     /// Runs one step's script and writes its history row, timed and traced.
@@ -585,7 +615,10 @@ impl<'m> Execution<'m, '_> {
         if !outside && p.transaction_ended(ask).await? {
             return Err(self.ended(p, step, script, started).await);
         }
-        if !outside && let Some(table) = p.foreign_key_violation().await? {
+        if !outside
+            && self.foreign_keys_declared(p, &script.sql).await?
+            && let Some(table) = p.foreign_key_violation().await?
+        {
             return Err(Error::ForeignKeyViolation {
                 version: step.version,
                 file: script.file.clone(),
@@ -607,7 +640,9 @@ impl<'m> Execution<'m, '_> {
         };
         match &mut self.deferred {
             Some(deferred) => {
-                self.history.apply(&write);
+                if let Write::Insert { row, .. } = &write {
+                    self.history.stamped(row);
+                }
                 deferred.push(write);
             }
             None => self.write(p, &write).await?,

@@ -214,6 +214,12 @@ pub(crate) trait Perform {
         &mut self,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
 
+    /// Inside a step's transaction, after its script, where the run turned
+    /// enforcement off: whether the schema declares any foreign key (one
+    /// read of the schema's text), so that [`Perform::foreign_key_violation`]
+    /// can find anything. False where nothing is checked.
+    fn foreign_keys_declared(&mut self) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// After a step's script in its transaction: whether the transaction
     /// is gone (a statement the split could not see ended it); the driver
     /// then no longer counts it open. `ask` allows a query for it, where
@@ -282,6 +288,10 @@ pub(crate) trait PerformNow {
     ) -> Result<(), ScriptError>;
     /// As [`Perform::foreign_key_violation`].
     fn foreign_key_violation(&mut self) -> Result<Option<String>, Error>;
+    /// As [`Perform::foreign_keys_declared`].
+    fn foreign_keys_declared(&mut self) -> Result<bool, Error> {
+        Ok(false)
+    }
     /// As [`Perform::transaction_ended`].
     fn transaction_ended(&mut self, _ask: bool) -> Result<bool, Error> {
         Ok(false)
@@ -348,6 +358,9 @@ impl<T: PerformNow> Perform for T {
         &mut self,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
         ready(PerformNow::foreign_key_violation(self))
+    }
+    fn foreign_keys_declared(&mut self) -> impl Future<Output = Result<bool, Error>> + Send {
+        ready(PerformNow::foreign_keys_declared(self))
     }
     fn transaction_ended(&mut self, ask: bool) -> impl Future<Output = Result<bool, Error>> + Send {
         ready(PerformNow::transaction_ended(self, ask))

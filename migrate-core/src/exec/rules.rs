@@ -6,6 +6,7 @@ use crate::dialect::Dialect;
 use crate::plan::{self, Plan, Step};
 use crate::report::{Direction, Report};
 use crate::run::Table;
+use crate::split::Refusal;
 use crate::{Error, LockMode, Migration, Options, Target, TransactionMode};
 
 /// How one dialect and one set of options run steps: every rule of the
@@ -67,24 +68,20 @@ impl Rules {
         if self.outside(no_transaction) {
             return Ok(());
         }
-        if let Some(statement) = crate::split::transaction_control(self.dialect, sql) {
-            return Err(Error::EndsTransaction {
+        match crate::split::refusal(self.dialect, sql) {
+            None => Ok(()),
+            Some(Refusal::EndsTransaction(statement)) => Err(Error::EndsTransaction {
                 version: step.version,
                 file: file.to_owned(),
                 statement: crate::script::excerpt(&statement),
-            });
-        }
-        if self.dialect == Dialect::Sqlite
-            && let Some((statement, advice)) = crate::split::sqlite_pragma_in_transaction(sql)
-        {
-            return Err(Error::PragmaInTransaction {
+            }),
+            Some(Refusal::Pragma(statement, advice)) => Err(Error::PragmaInTransaction {
                 version: step.version,
                 file: file.to_owned(),
                 statement: crate::script::excerpt(&statement),
                 advice,
-            });
+            }),
         }
-        Ok(())
     }
 
     /// [`Rules::check`] for every step's script from the build, before

@@ -54,6 +54,12 @@ struct Recorder {
     last: String,
     /// What a read finds after a rollback (a MySQL step's DDL committed).
     after_rollback: Vec<AppliedRow>,
+    /// Whether the schema declares a foreign key; checks are logged only
+    /// when it is set.
+    keys: Option<bool>,
+    /// The script after which another connection commits (the data
+    /// version moves).
+    moves_after: Option<&'static str>,
 }
 
 impl PerformNow for Recorder {
@@ -96,6 +102,9 @@ impl PerformNow for Recorder {
         };
         self.log.push(format!("run {} {how}", script.sql));
         self.last = script.sql.to_string();
+        if self.moves_after == Some(&*script.sql) {
+            self.data_version = self.data_version.map(|v| v + 1);
+        }
         if self.failing == Some(&*script.sql) {
             return Err(ScriptError {
                 statement: Some(1),
@@ -108,7 +117,17 @@ impl PerformNow for Recorder {
         Ok(())
     }
     fn foreign_key_violation(&mut self) -> Result<Option<String>, Error> {
+        if self.keys.is_some() {
+            self.log.push("check keys".into());
+        }
         Ok(None)
+    }
+    fn foreign_keys_declared(&mut self) -> Result<bool, Error> {
+        let Some(keys) = self.keys else {
+            return Ok(false);
+        };
+        self.log.push(format!("keys declared? {keys}"));
+        Ok(keys)
     }
     fn transaction_ended(&mut self, _: bool) -> Result<bool, Error> {
         Ok(self.ends == Some(&*self.last))
@@ -635,4 +654,95 @@ fn a_dirty_mark_waits_only_where_another_runner_holds_the_run_lock() {
         },
     );
     assert!(!asked.get(), "not asked without a dirty mark");
+}
+
+/// Migrations 1 to 3 with the given up scripts, none `no-transaction`.
+fn three(scripts: [&'static str; 3]) -> Vec<Migration> {
+    (1..=3)
+        .zip(scripts)
+        .map(|(version, sql)| {
+            Migration::__embedded(
+                version,
+                "m",
+                "c",
+                Script::__embedded("m.sql", sql, false),
+                None,
+            )
+        })
+        .collect()
+}
+
+/// Upgrades three steps from an empty history on SQLite whose schema
+/// declares no key, in `mode`, another connection committing after
+/// `moves_after`: the scripts and the key reads and checks, in order.
+fn key_log(
+    scripts: [&'static str; 3],
+    moves_after: Option<&'static str>,
+    mode: TransactionMode,
+) -> Vec<String> {
+    let mut recorder = Recorder {
+        data_version: Some(7),
+        keys: Some(false),
+        moves_after,
+        ..Recorder::default()
+    };
+    let options = Options::default().transaction_mode(mode);
+    upgrade(
+        &mut recorder,
+        &three(scripts),
+        Some(Vec::new()),
+        Dialect::Sqlite,
+        &options,
+    )
+    .unwrap();
+    recorder
+        .log
+        .into_iter()
+        .filter(|line| line.contains("keys") || line.starts_with("run"))
+        .collect()
+}
+
+#[test]
+fn foreign_keys_are_checked_only_where_the_schema_may_declare_one() {
+    // No key anywhere: the schema is read once, after the first script.
+    for mode in [TransactionMode::PerStep, TransactionMode::Single] {
+        assert_eq!(
+            key_log(["up1", "up2", "up3"], None, mode),
+            [
+                "run up1 inside",
+                "keys declared? false",
+                "run up2 inside",
+                "run up3 inside"
+            ],
+            "{mode:?}"
+        );
+    }
+    // A script that declares one: every step from there on is checked.
+    assert_eq!(
+        key_log(
+            ["up1", "create child REFERENCES parent", "up3"],
+            None,
+            TransactionMode::PerStep
+        ),
+        [
+            "run up1 inside",
+            "keys declared? false",
+            "run create child REFERENCES parent inside",
+            "check keys",
+            "run up3 inside",
+            "check keys"
+        ]
+    );
+    // Another connection committed between two steps: the schema is read
+    // again, since it may have declared one.
+    assert_eq!(
+        key_log(["up1", "up2", "up3"], Some("up1"), TransactionMode::PerStep),
+        [
+            "run up1 inside",
+            "keys declared? false",
+            "run up2 inside",
+            "keys declared? false",
+            "run up3 inside"
+        ]
+    );
 }

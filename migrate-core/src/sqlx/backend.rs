@@ -221,6 +221,14 @@ pub trait Backend: sqlx::Database + private::Sealed {
         conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
 
+    /// Whether the schema declares a foreign key, so that
+    /// [`Backend::foreign_key_violation`] can find anything; false where
+    /// the database checks keys itself.
+    #[doc(hidden)]
+    fn foreign_keys_declared(
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
     /// Refuses a backup where `migrate` cannot make one (server databases).
     #[doc(hidden)]
     fn can_back_up() -> Result<(), Error>;

@@ -265,6 +265,13 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
         DB::foreign_key_violation(&mut self.held.conn).await
     }
 
+    async fn foreign_keys_declared(&mut self) -> Result<bool, Error> {
+        if !self.held.lock.is_some_and(RunLock::check_foreign_keys) {
+            return Ok(false);
+        }
+        DB::foreign_keys_declared(&mut self.held.conn).await
+    }
+
     async fn guard_in_flight(&mut self) -> Result<(), Error> {
         self.held.hold(self.sql, self.options, true).await
     }

@@ -99,6 +99,10 @@ impl Backend for sqlx::MySql {
         Ok(None)
     }
 
+    async fn foreign_keys_declared(_: &mut sqlx::MySqlConnection) -> Result<bool, Error> {
+        Ok(false)
+    }
+
     /// MySQL runs the script as one multi-statement batch: compound
     /// statements (`BEGIN … END` bodies) hold `;` and must not be split.
     async fn run_each_statement(

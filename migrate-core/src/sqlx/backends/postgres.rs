@@ -244,6 +244,10 @@ impl Backend for sqlx::Postgres {
         Ok(None)
     }
 
+    async fn foreign_keys_declared(_: &mut sqlx::PgConnection) -> Result<bool, Error> {
+        Ok(false)
+    }
+
     /// One statement at a time: PostgreSQL wraps a multi-statement query in
     /// an implicit transaction, where `CREATE INDEX CONCURRENTLY` fails.
     async fn run_each_statement(

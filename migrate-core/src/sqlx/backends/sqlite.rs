@@ -147,6 +147,15 @@ impl Backend for sqlx::Sqlite {
         Ok(row.map(|(table,)| table))
     }
 
+    async fn foreign_keys_declared(conn: &mut sqlx::SqliteConnection) -> Result<bool, Error> {
+        sqlx::query_scalar(FOREIGN_KEYS_DECLARED)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(database_error(
+                "read whether the schema declares foreign keys",
+            ))
+    }
+
     /// `data_version` changes when another connection commits; this
     /// connection's own commits leave it as it is.
     async fn data_version(conn: &mut sqlx::SqliteConnection) -> Result<Option<i64>, sqlx::Error> {
