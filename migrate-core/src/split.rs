@@ -76,13 +76,14 @@ pub(crate) fn mentions(script: &str, word: &str) -> bool {
         .any(|here| here[0] | 0x20 == word[0] && here.eq_ignore_ascii_case(word))
 }
 
-/// Why a SQLite script cannot run inside the transaction a step runs in.
+/// Why a script cannot run inside the transaction a step runs in (see
+/// [`refusal`]).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
     /// A statement that ends (or opens) the transaction.
     EndsTransaction(String),
-    /// A `PRAGMA` that cannot take effect inside a transaction, and what
-    /// to do instead.
+    /// SQLite: a `PRAGMA` that cannot take effect inside a transaction,
+    /// and what to do instead.
     Pragma(String, &'static str),
 }
 

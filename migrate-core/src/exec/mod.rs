@@ -496,10 +496,10 @@ impl<'m> Execution<'m, '_> {
             }
             scripts.push(script);
         }
-        // Everything the steps keep is allocated before the first script
-        // and filled after the last, so that what the run keeps does not
-        // lie between the allocations SQLite makes and frees for each
-        // script (its schema, reloaded by every `ALTER TABLE`).
+        // The lists the run keeps are allocated before the first script,
+        // and the history is filled after the last, so that fewer of the
+        // run's allocations lie between those SQLite makes and frees for
+        // each script (its schema, reloaded by every `ALTER TABLE`).
         self.deferred = Some(Vec::with_capacity(steps.len()));
         self.completed.reserve(steps.len());
         self.history.rows.reserve(steps.len());

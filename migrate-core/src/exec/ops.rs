@@ -289,9 +289,7 @@ pub(crate) trait PerformNow {
     /// As [`Perform::foreign_key_violation`].
     fn foreign_key_violation(&mut self) -> Result<Option<String>, Error>;
     /// As [`Perform::foreign_keys_declared`].
-    fn foreign_keys_declared(&mut self) -> Result<bool, Error> {
-        Ok(false)
-    }
+    fn foreign_keys_declared(&mut self) -> Result<bool, Error>;
     /// As [`Perform::transaction_ended`].
     fn transaction_ended(&mut self, _ask: bool) -> Result<bool, Error> {
         Ok(false)

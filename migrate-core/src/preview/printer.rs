@@ -168,6 +168,11 @@ impl PerformNow for Printer<'_> {
         Ok(None)
     }
 
+    /// Nothing is checked ahead, so nothing is read for it.
+    fn foreign_keys_declared(&mut self) -> Result<bool, Error> {
+        Ok(false)
+    }
+
     fn write(&mut self, write: &Write<'_>) -> Result<(), Error> {
         // What a run measures is not known ahead: printed as 0.
         self.history.apply(write);
