@@ -8,10 +8,9 @@ fn format(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Now, or one microsecond after `newest` when the clock is not past it
+/// `now`, or one microsecond after `newest` when `now` is not past it
 /// (fast steps, a clock stepped back, another machine's clock ahead).
-pub(crate) fn after(newest: Option<&str>) -> String {
-    let now = Utc::now();
+pub(crate) fn after_at(newest: Option<&str>, now: DateTime<Utc>) -> String {
     let Some(newest) = newest.and_then(|text| DateTime::parse_from_rfc3339(text).ok()) else {
         return format(now);
     };
@@ -31,6 +30,7 @@ mod tests {
     #[test]
     fn timestamps_increase_strictly_and_sort_as_text() {
         let future = "2999-01-01T00:00:00.999999Z";
+        let after = |newest| after_at(newest, Utc::now());
         assert_eq!(after(Some(future)), "2999-01-01T00:00:01.000000Z");
         let first = after(None);
         let second = after(Some(&first));

@@ -113,11 +113,23 @@ impl History {
         execution_ms: i64,
         success: bool,
     ) -> AppliedRow {
+        self.new_row_at(migration, execution_ms, success, chrono::Utc::now())
+    }
+
+    /// A row for `migration`, applied at `at` (or just after the newest
+    /// row, where that is not earlier).
+    pub(crate) fn new_row_at(
+        &self,
+        migration: &Migration,
+        execution_ms: i64,
+        success: bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> AppliedRow {
         AppliedRow {
             version: migration.version(),
             name: migration.name().to_owned(),
             checksum: migration.checksum().to_owned(),
-            applied_at: crate::clock::after(self.newest_at.as_deref()),
+            applied_at: crate::clock::after_at(self.newest_at.as_deref(), at),
             execution_ms,
             success,
             has_down_sql: migration.down().is_some(),
@@ -225,6 +237,20 @@ pub(crate) fn finish_step(
     started: std::time::Instant,
     completed: &mut Vec<StepReport>,
 ) {
+    let duration_ms = log_step(span, direction, started);
+    completed.push(StepReport {
+        version: step.version,
+        name: step.name.clone(),
+        duration_ms,
+    });
+}
+
+/// A step is done: its duration (returned) goes on its span and in the log.
+pub(crate) fn log_step(
+    span: &tracing::Span,
+    direction: crate::Direction,
+    started: std::time::Instant,
+) -> u64 {
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     span.record("duration_ms", duration_ms);
     let what = match direction {
@@ -232,9 +258,5 @@ pub(crate) fn finish_step(
         crate::Direction::Down => "reverted",
     };
     span.in_scope(|| tracing::info!(duration_ms, "{what}"));
-    completed.push(StepReport {
-        version: step.version,
-        name: step.name.clone(),
-        duration_ms,
-    });
+    duration_ms
 }

@@ -60,19 +60,27 @@ pub(crate) fn number(index: usize) -> u32 {
 /// Runs a script on a rusqlite connection, statement by statement as SQLite
 /// parses it, in time linear in the script's size. A statement that returns
 /// rows (a PRAGMA, a SELECT) is stepped once, as `execute_batch` does: it
-/// has done its work by its first row.
+/// has done its work by its first row. `text` is where the NUL-terminated
+/// copy is made: a run passes the same buffer for every script.
 ///
 /// # Errors
 ///
 /// The first statement that fails to parse or to run, named by its 1-based
 /// number and its text, with SQLite's own message.
 #[cfg(feature = "rusqlite")]
-pub(crate) fn run_sqlite(conn: &rusqlite::Connection, script: &str) -> Result<(), ScriptError> {
+pub(crate) fn run_sqlite(
+    conn: &rusqlite::Connection,
+    script: &str,
+    text: &mut String,
+) -> Result<(), ScriptError> {
     use rusqlite::fallible_iterator::FallibleIterator;
 
     // See the module's docs: a NUL at the end saves a copy per statement.
-    let text = format!("{script}\0");
-    let mut batch = rusqlite::Batch::new(conn, &text);
+    text.clear();
+    text.push_str(script);
+    text.push('\0');
+    let text = text.as_str();
+    let mut batch = rusqlite::Batch::new(conn, text);
     let mut index = 0;
     loop {
         let failed = |err: rusqlite::Error, sql: Option<&str>| ScriptError {
@@ -146,6 +154,7 @@ mod tests {
         let err = run_sqlite(
             &conn,
             "CREATE TABLE a (id INT);\n-- two\nINSERT INTO a VALUES (';');\nCREATE TABLEE b (id INT);\nCREATE TABLE c (id INT);\n",
+            &mut String::new(),
         )
         .unwrap_err();
         assert_eq!(
@@ -171,14 +180,16 @@ mod tests {
             "CREATE TABLE a (id INT); CREATE TABLE log (n INT);\n\
              CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO log VALUES (1); INSERT INTO log VALUES (2); END;\n\
              PRAGMA user_version = 7; SELECT * FROM a; INSERT INTO a VALUES (1);\n-- trailing comment",
+            &mut String::new(),
         )
         .unwrap();
         let logged: i64 = conn
             .query_row("SELECT count(*) FROM log", [], |r| r.get(0))
             .unwrap();
         assert_eq!(logged, 2);
-        assert!(run_sqlite(&conn, "").is_ok());
-        assert!(run_sqlite(&conn, "-- only a comment\n").is_ok());
+        let mut text = String::new();
+        assert!(run_sqlite(&conn, "", &mut text).is_ok());
+        assert!(run_sqlite(&conn, "-- only a comment\n", &mut text).is_ok());
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod corpus_verify;
 mod errors;
 mod foreign_keys;
 mod inputs;
+mod journal;
 mod lease;
 mod lifecycle;
 mod macros;

@@ -13,9 +13,12 @@
 //! (N from empty); `apply-raw` and `apply-raw-single` (the same SQL through
 //! plain rusqlite, one transaction per migration or one for all); `ab-step`
 //! and `ab-single` (raw and migrate in turn, ITERATIONS rounds, printing the
-//! median ratio: a quick A/B of a change).
+//! median ratio: a quick A/B of a change); `ab-row` (raw, and raw writing
+//! one history-like row in each transaction: what recording a step
+//! atomically costs any tool).
 //! Durability is off, so that the profile shows CPU rather than fsync,
-//! unless `MIGRATE_PROFILE_SYNC` names a `synchronous` setting (`FULL`).
+//! unless `MIGRATE_PROFILE_SYNC` names a `synchronous` setting (`FULL`);
+//! `MIGRATE_PROFILE_JOURNAL=WAL` runs the `ab-` scenarios in WAL mode.
 //!
 //! And the ways of reading the history that the README compares, each on a
 //! warm connection (schema loaded) with N applied: `read-owned` (the
@@ -34,18 +37,32 @@ use rusqlite::Connection;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// A table like the history table, for `ab-row`.
+const HISTORY: &str = "CREATE TABLE h (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+                       checksum TEXT NOT NULL, down_sql TEXT, applied_at TEXT NOT NULL, \
+                       execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL) WITHOUT ROWID";
+
+/// One row of it, as the runner writes one.
+const INSERT: &str = "INSERT INTO h VALUES (?1, ?2, \
+                      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', \
+                      NULL, '2026-11-30T05:00:00.000000Z', 3, 1)";
+
 /// The runner's history query today (`HistorySql::read`).
 const OWNED: &str = "SELECT version, name, checksum, applied_at, execution_ms, success, \
                      down_sql IS NOT NULL FROM \"_migrate_history\" ORDER BY version";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: profile noop|floor|noop-sqlx|apply|apply-single|apply-raw|apply-raw-single|ab-step|ab-single|read-owned|read-borrowed|sqlx-rows|sqlx-concat N ITERATIONS";
+    let usage = "usage: profile noop|floor|noop-sqlx|apply|apply-single|apply-raw|apply-raw-single|ab-step|ab-single|ab-row|read-owned|read-borrowed|sqlx-rows|sqlx-concat N ITERATIONS";
     let scenario = args.first().ok_or(usage)?.clone();
     let n: usize = args.get(1).ok_or(usage)?.parse()?;
     let iterations: usize = args.get(2).ok_or(usage)?.parse()?;
 
     let sync = std::env::var("MIGRATE_PROFILE_SYNC").unwrap_or_else(|_| "OFF".to_owned());
+    let journal = match std::env::var("MIGRATE_PROFILE_JOURNAL").as_deref() {
+        Ok("WAL") => JournalMode::Wal,
+        _ => JournalMode::Delete,
+    };
     let work = tempfile::Builder::new()
         .prefix("migrate-profile-")
         .tempdir()?;
@@ -74,6 +91,10 @@ fn main() -> Result<()> {
         // Raw rusqlite and migrate in turn, fsync as `MIGRATE_PROFILE_SYNC`
         // says: the median of the per-round ratios.
         let single = mode == "single";
+        // `ab-row`: raw against raw that also inserts one history-like row
+        // per transaction, the floor of any tool that records its steps
+        // atomically.
+        let row = mode == "row";
         let mut ratios = Vec::new();
         for _ in 0..iterations {
             let mut times = [0.0; 2];
@@ -83,11 +104,23 @@ fn main() -> Result<()> {
                 [(1, false), (0, true)]
             };
             for (at, raw) in order {
-                sqlite::fresh(&path, JournalMode::Delete)?;
+                sqlite::fresh(&path, journal)?;
                 let mut conn = Connection::open(&path)?;
                 conn.pragma_update(None, "synchronous", &sync)?;
+                if row {
+                    conn.execute_batch(HISTORY)?;
+                }
                 let started = Instant::now();
-                if raw {
+                if row && !raw {
+                    for migration in &generated {
+                        let transaction = conn.transaction()?;
+                        transaction.execute_batch(&migration.sql)?;
+                        transaction
+                            .prepare_cached(INSERT)?
+                            .execute(rusqlite::params![migration.version, migration.name])?;
+                        transaction.commit()?;
+                    }
+                } else if raw {
                     if single {
                         let transaction = conn.transaction()?;
                         for migration in &generated {

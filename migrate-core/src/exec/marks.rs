@@ -108,7 +108,8 @@ impl<'m> Execution<'m, '_> {
         // What the database holds now is not known to the summary.
         self.open = false;
         self.summary.lost();
-        let mut writes = self.deferred.take().unwrap_or_default();
+        let done = self.deferred.take().unwrap_or_default();
+        let mut writes: Vec<_> = done.iter().map(|done| self.deferred_write(done)).collect();
         writes.push(self.in_flight_mark(step, execution_ms));
         self.completed.clear();
         for write in &writes {

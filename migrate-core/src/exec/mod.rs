@@ -46,7 +46,7 @@ use std::time::Instant;
 
 use crate::plan::{self, Action, AppliedRow, Plan, Step};
 use crate::report::{Direction, Report, StepReport};
-use crate::run::{History, Table, finish_step, step_failed, step_span};
+use crate::run::{History, Table, finish_step, log_step, step_failed, step_span};
 use crate::{Error, Migration, Options, Target, TransactionMode};
 
 /// Runs a program whose operations never wait (the rusqlite driver, the
@@ -273,9 +273,9 @@ struct Execution<'m, 'o> {
     /// them would.
     confirmed: bool,
     completed: Vec<StepReport>,
-    /// In all-in-one mode, the history writes still to do: after the last
-    /// script, in the same transaction.
-    deferred: Option<Vec<Write<'m>>>,
+    /// In all-in-one mode, what each step done leaves to write to the
+    /// history: after the last script, in the same transaction.
+    deferred: Option<Vec<Done<'m>>>,
     /// Whether the schema declares a foreign key, as last read (`None`:
     /// not read yet, or another connection has written since).
     foreign_keys: Option<bool>,
@@ -501,8 +501,6 @@ impl<'m> Execution<'m, '_> {
         // run's allocations lie between those SQLite makes and frees for
         // each script (its schema, reloaded by every `ALTER TABLE`).
         self.deferred = Some(Vec::with_capacity(steps.len()));
-        self.completed.reserve(steps.len());
-        self.history.rows.reserve(steps.len());
         for (index, (step, script)) in steps.iter().zip(&scripts).enumerate() {
             p.announce(step);
             // On failure the one transaction rolls back: nothing completed,
@@ -520,10 +518,18 @@ impl<'m> Execution<'m, '_> {
                 err
             })?;
         }
-        for write in self.deferred.take().unwrap_or_default() {
+        self.completed.reserve(steps.len());
+        self.history.rows.reserve(steps.len());
+        for (step, done) in steps.iter().zip(self.deferred.take().unwrap_or_default()) {
+            let write = self.deferred_write(&done);
             self.write(p, &write)
                 .await
                 .inspect_err(|_| self.completed.clear())?;
+            self.completed.push(StepReport {
+                version: step.version,
+                name: step.name.clone(),
+                duration_ms: done.duration_ms,
+            });
         }
         self.commit(p).await.inspect_err(|_| self.completed.clear())
     }
@@ -626,28 +632,89 @@ impl<'m> Execution<'m, '_> {
             });
         }
         let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let write = match (self.direction, step.action) {
-            (Direction::Up, Action::Apply(_)) if outside => Write::Mark {
+        let applied = self.applied(step);
+        if let Some(deferred) = &mut self.deferred {
+            // Nothing kept but these few numbers until the last script is
+            // done: no allocation of the run's lies between those SQLite
+            // makes and frees for each script.
+            deferred.push(Done {
                 version: step.version,
-                success: true,
+                applied,
                 execution_ms,
-            },
-            (Direction::Up, Action::Apply(migration)) => Write::Insert {
-                row: self.history.new_row(migration, execution_ms, true),
-                down_sql: migration.down().map(crate::Script::sql),
-            },
-            _ => Write::Delete(step.version),
-        };
-        match &mut self.deferred {
-            Some(deferred) => {
-                if let Write::Insert { row, .. } = &write {
-                    self.history.stamped(row);
-                }
-                deferred.push(write);
-            }
-            None => self.write(p, &write).await?,
+                at: chrono::Utc::now(),
+                duration_ms: log_step(&span, self.direction, started),
+            });
+            return Ok(());
         }
+        let write = self.write_of(
+            step.version,
+            applied,
+            execution_ms,
+            outside,
+            chrono::Utc::now(),
+        );
+        self.write(p, &write).await?;
         finish_step(&span, step, self.direction, started, &mut self.completed);
         Ok(())
     }
+
+    /// The migration a step applies, if it applies one (it reverts one
+    /// otherwise).
+    fn applied(&self, step: &Step<'m>) -> Option<&'m Migration> {
+        match (self.direction, step.action) {
+            (Direction::Up, Action::Apply(migration)) => Some(migration),
+            _ => None,
+        }
+    }
+
+    /// The history write of step `version` done (`applied`: the migration
+    /// it applied; `at`: when).
+    fn write_of(
+        &self,
+        version: i64,
+        applied: Option<&'m Migration>,
+        execution_ms: i64,
+        outside: bool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Write<'m> {
+        match applied {
+            Some(_) if outside => Write::Mark {
+                version,
+                success: true,
+                execution_ms,
+            },
+            Some(migration) => Write::Insert {
+                row: self.history.new_row_at(migration, execution_ms, true, at),
+                down_sql: migration.down().map(crate::Script::sql),
+            },
+            None => Write::Delete(version),
+        }
+    }
+
+    /// The history write of a step of the one transaction, once its
+    /// scripts are done (or committed by a script), its row's time noted.
+    fn deferred_write(&mut self, done: &Done<'m>) -> Write<'m> {
+        let write = self.write_of(
+            done.version,
+            done.applied,
+            done.execution_ms,
+            false,
+            done.at,
+        );
+        if let Write::Insert { row, .. } = &write {
+            self.history.stamped(row);
+        }
+        write
+    }
+}
+
+/// A step of the one transaction done: which, when, and for how long, for
+/// its history row and report once the last script is done.
+#[derive(Debug, Clone, Copy)]
+struct Done<'m> {
+    version: i64,
+    applied: Option<&'m Migration>,
+    execution_ms: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    duration_ms: u64,
 }

@@ -1,0 +1,177 @@
+//! SQLite's rollback journal during a run: kept between the commits of a
+//! run that commits more than once (`PERSIST`), deleted again at its end,
+//! and never changed where a script chose another mode.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+use migrate::{Migrations, Options, TransactionMode};
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
+
+use crate::common::{TempDb, migration_dir, versions};
+
+thread_local! {
+    /// The statements the traced connection ran, on this test's thread.
+    static TRACED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+fn traced(event: TraceEvent<'_>) {
+    if let TraceEvent::Stmt(_, sql) = event {
+        TRACED.with(|traced| traced.borrow_mut().push(sql.to_owned()));
+    }
+}
+
+/// A connection on `db` with `journal_on_disk()`: whether the rollback
+/// journal's file exists as a statement runs.
+fn open(db: &TempDb) -> Connection {
+    let conn = db.open();
+    let journal = PathBuf::from(format!("{}-journal", db.path.display()));
+    conn.create_scalar_function(
+        "journal_on_disk",
+        0,
+        FunctionFlags::SQLITE_UTF8,
+        move |_| Ok(journal.exists()),
+    )
+    .unwrap();
+    TRACED.with(|traced| traced.borrow_mut().clear());
+    conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(traced));
+    conn
+}
+
+/// Runs `files` on `conn` one transaction per step.
+fn per_step(conn: &Connection, files: &[(&str, &str)]) -> Result<migrate::Report, migrate::Error> {
+    let dir = migration_dir(files);
+    Migrations::from_dir(dir.path())
+        .unwrap()
+        .with_options(Options::default().transaction_mode(TransactionMode::PerStep))
+        .upgrade(conn, migrate::Target::Head)
+}
+
+fn journal_mode(conn: &Connection) -> String {
+    conn.query_row("PRAGMA main.journal_mode", [], |row| row.get(0))
+        .unwrap()
+}
+
+fn probes(conn: &Connection) -> Vec<(i64, bool)> {
+    let mut statement = conn
+        .prepare("SELECT step, on_disk FROM probe ORDER BY step")
+        .unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn kept() -> usize {
+    TRACED.with(|traced| {
+        traced
+            .borrow()
+            .iter()
+            .filter(|sql| *sql == "PRAGMA main.journal_mode = PERSIST")
+            .count()
+    })
+}
+
+/// The journal was kept once, and is gone with its mode after the run;
+/// steps 1 to 3 applied.
+fn deleted_again(db: &TempDb, conn: &Connection) {
+    assert_eq!(kept(), 1);
+    assert_eq!(journal_mode(conn), "delete");
+    assert!(!PathBuf::from(format!("{}-journal", db.path.display())).exists());
+    assert_eq!(versions(conn), [1, 2, 3]);
+}
+
+/// Each probe reads, before its step writes anything, whether the journal's
+/// file is there: from the third transaction on it is, left by the commit
+/// before; at the end the connection deletes it again.
+const PROBED: [(&str, &str); 3] = [
+    (
+        "1_probe.sql",
+        "CREATE TABLE probe (step INT, on_disk INT);\nINSERT INTO probe VALUES (1, journal_on_disk());",
+    ),
+    (
+        "2_second.sql",
+        "INSERT INTO probe VALUES (2, journal_on_disk());",
+    ),
+    (
+        "3_third.sql",
+        "INSERT INTO probe VALUES (3, journal_on_disk());",
+    ),
+];
+
+#[test]
+fn a_run_of_several_commits_keeps_the_journal_between_them_and_deletes_it_at_the_end() {
+    let db = TempDb::new();
+    let conn = open(&db);
+    let report = per_step(&conn, &PROBED).unwrap();
+    assert_eq!(report.steps.len(), 3);
+    // Step 1 made its table, so its journal was open already; its commit
+    // deleted the journal, and step 2's commit kept it for step 3.
+    assert_eq!(probes(&conn), [(1, true), (2, false), (3, true)]);
+    deleted_again(&db, &conn);
+}
+
+#[test]
+fn a_run_of_one_commit_leaves_the_journal_mode_alone() {
+    let db = TempDb::new();
+    let conn = open(&db);
+    // The three steps in one transaction, one commit.
+    let dir = migration_dir(&PROBED);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    set.with_options(Options::default().transaction_mode(TransactionMode::Single))
+        .upgrade(&conn, migrate::Target::Head)
+        .unwrap();
+    assert_eq!(kept(), 0);
+    assert_eq!(journal_mode(&conn), "delete");
+    // One step, per step: one commit.
+    let db = TempDb::new();
+    let conn = open(&db);
+    per_step(&conn, &PROBED[..1]).unwrap();
+    assert_eq!(kept(), 0);
+}
+
+#[test]
+fn a_failing_step_still_deletes_the_kept_journal() {
+    let db = TempDb::new();
+    let conn = open(&db);
+    let mut files = PROBED.to_vec();
+    files.push(("4_fails.sql", "INSERT INTO nowhere VALUES (1);"));
+    let err = per_step(&conn, &files).unwrap_err();
+    assert!(err.to_string().contains("4_fails.sql"), "{err}");
+    deleted_again(&db, &conn);
+}
+
+#[test]
+fn a_journal_mode_a_script_chose_stays() {
+    let db = TempDb::new();
+    let conn = open(&db);
+    let mut files = PROBED.to_vec();
+    files.push((
+        "4_wal.sql",
+        "-- migrate:no-transaction\nPRAGMA journal_mode = WAL;",
+    ));
+    files.push(("5_after.sql", "INSERT INTO probe VALUES (5, 0);"));
+    per_step(&conn, &files).unwrap();
+    assert_eq!(journal_mode(&conn), "wal");
+    assert_eq!(versions(&conn), [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn a_database_not_in_delete_mode_is_left_as_it_is() {
+    for mode in ["truncate", "wal"] {
+        let db = TempDb::new();
+        let conn = open(&db);
+        let set: String = conn
+            .query_row(&format!("PRAGMA journal_mode = {mode}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(set, mode);
+        per_step(&conn, &PROBED).unwrap();
+        assert_eq!(kept(), 0, "{mode}");
+        assert_eq!(journal_mode(&conn), mode);
+    }
+}
