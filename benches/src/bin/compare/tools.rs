@@ -21,6 +21,10 @@ pub enum Tool {
     RawPerTransaction,
     /// Plain rusqlite: every migration's SQL in one transaction.
     RawSingle,
+    /// Plain rusqlite, each migration in its own transaction, the rollback
+    /// journal kept between commits (`PERSIST`, where it was `DELETE`), as
+    /// migrate keeps it: the like-for-like baseline of migrate per step.
+    RawKept,
     /// Plain rusqlite opening the file and reading one row of `t1`: what
     /// every application pays on its first query (SQLite loads the schema).
     FloorRusqlite,
@@ -59,6 +63,7 @@ impl Tool {
         match self {
             Tool::RawPerTransaction => "raw rusqlite, 1 tx per migration",
             Tool::RawSingle => "raw rusqlite, 1 tx for all",
+            Tool::RawKept => "raw rusqlite, 1 tx per migration, journal kept",
             Tool::FloorRusqlite => "floor: rusqlite open + first table",
             Tool::FloorSqlx => "floor: sqlx pool + first table",
             Tool::Migrate => "migrate (per step)",
@@ -84,7 +89,9 @@ impl Tool {
     /// baseline's database (the same N tables).
     pub fn template_builder(self) -> Tool {
         match self {
-            Tool::FloorRusqlite | Tool::FloorSqlx | Tool::RawSingle => Tool::RawPerTransaction,
+            Tool::FloorRusqlite | Tool::FloorSqlx | Tool::RawSingle | Tool::RawKept => {
+                Tool::RawPerTransaction
+            }
             Tool::MigrateSingle | Tool::MigrateSqlx => Tool::Migrate,
             Tool::RefineryGrouped => Tool::Refinery,
             other => other,
@@ -231,9 +238,17 @@ pub fn run(
     };
     let mut started = Instant::now();
     match tool {
-        Tool::RawPerTransaction | Tool::RawSingle => {
+        Tool::RawPerTransaction | Tool::RawSingle | Tool::RawKept => {
             let mut conn = open(path, how, &mut started)?;
             let scripts = &set.generated[from..upto];
+            let kept = tool == Tool::RawKept
+                && conn.query_row("PRAGMA main.journal_mode", [], |row| {
+                    row.get::<_, String>(0)
+                })? == "delete";
+            if kept {
+                let _: String =
+                    conn.query_row("PRAGMA main.journal_mode = PERSIST", [], |row| row.get(0))?;
+            }
             if tool == Tool::RawSingle {
                 let transaction = conn.transaction()?;
                 for migration in scripts {
@@ -246,6 +261,10 @@ pub fn run(
                     transaction.execute_batch(&migration.sql)?;
                     transaction.commit()?;
                 }
+            }
+            if kept {
+                let _: String =
+                    conn.query_row("PRAGMA main.journal_mode = DELETE", [], |row| row.get(0))?;
             }
             let elapsed = started.elapsed();
             conn.close().map_err(|(_, err)| err)?;
@@ -342,7 +361,11 @@ pub fn verify(tool: Tool, path: &Path, n: usize) -> Result<()> {
         Tool::RusqliteMigration => {
             Some(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
         }
-        Tool::RawPerTransaction | Tool::RawSingle | Tool::FloorRusqlite | Tool::FloorSqlx => None,
+        Tool::RawPerTransaction
+        | Tool::RawSingle
+        | Tool::RawKept
+        | Tool::FloorRusqlite
+        | Tool::FloorSqlx => None,
     };
     if tables != expected || history.is_some_and(|rows| rows != expected) {
         return Err(format!(
