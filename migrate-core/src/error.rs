@@ -390,15 +390,21 @@ pub enum Error {
 
     /// The run's lease was taken over by another runner: it was not
     /// renewed in time (the database or the network stalled this runner
-    /// for longer than the lease lasts). The step that found it out was
-    /// rolled back.
+    /// for longer than the lease lasts). The transaction that found it out,
+    /// about to commit, was rolled back.
     #[error(
-        "this run lost its migration lease to another runner (it was not renewed within {}), so it stopped: the step in progress was rolled back and the steps before it are recorded; run again to finish, and raise the lease duration if the database or network stalls this long",
-        human(*lease)
+        "this run lost its migration lease to another runner (it was not renewed within {}), so it stopped: {}; run again to finish, and raise the lease duration if the database or network stalls this long",
+        human(*lease),
+        lost_with(*version, file.as_deref())
     )]
     LeaseLost {
         /// How long the lease lasts.
         lease: Duration,
+        /// The step whose commit found it out (`None`: a transaction of
+        /// more than one step, every step in it rolled back).
+        version: Option<i64>,
+        /// That step's file.
+        file: Option<String>,
     },
 
     /// The connection is already inside a transaction.
@@ -429,6 +435,16 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
+}
+
+/// What a lost lease rolled back.
+fn lost_with(version: Option<i64>, file: Option<&str>) -> String {
+    match (version, file) {
+        (Some(version), Some(file)) => format!(
+            "migration {version} ({file}) was rolled back, and the steps before it are recorded"
+        ),
+        _ => "its transaction was rolled back, with every step in it".to_owned(),
+    }
 }
 
 fn human(duration: Duration) -> String {

@@ -1,6 +1,7 @@
 //! SQLite's rollback journal during a run: kept between the commits of a
 //! run that commits more than once (`PERSIST`), deleted again at its end,
-//! and never changed where a script chose another mode.
+//! and never changed where a script chose another mode; through rusqlite
+//! and through sqlx.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -174,4 +175,105 @@ fn a_database_not_in_delete_mode_is_left_as_it_is() {
         assert_eq!(kept(), 0, "{mode}");
         assert_eq!(journal_mode(&conn), mode);
     }
+}
+
+/// Each probe records the journal mode its step ran under.
+const MODES: [(&str, &str); 3] = [
+    (
+        "1_probe.sql",
+        "CREATE TABLE probe (step INT, mode TEXT);\n\
+         INSERT INTO probe SELECT 1, journal_mode FROM pragma_journal_mode;",
+    ),
+    (
+        "2_second.sql",
+        "INSERT INTO probe SELECT 2, journal_mode FROM pragma_journal_mode;",
+    ),
+    (
+        "3_third.sql",
+        "INSERT INTO probe SELECT 3, journal_mode FROM pragma_journal_mode;",
+    ),
+];
+
+/// The run through a one-connection sqlx pool (so that the connection
+/// read afterwards is the run's), and whether it succeeded; then the
+/// modes each step ran under, the connection's mode after the run, and
+/// whether the journal's file is left.
+async fn through_sqlx(files: &[(&str, &str)]) -> (bool, Vec<(i64, String)>, String, bool) {
+    let db = TempDb::new();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db.path)
+        .create_if_missing(true);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let dir = migration_dir(files);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let per_step = Options::default().transaction_mode(TransactionMode::PerStep);
+    let ran = migrate::sqlx::upgrade(&pool, &set, migrate::Target::Head, &per_step)
+        .await
+        .is_ok();
+    let modes = sqlx::query_as("SELECT step, mode FROM probe ORDER BY step")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let after = sqlx::query_scalar("PRAGMA main.journal_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let left = PathBuf::from(format!("{}-journal", db.path.display())).exists();
+    (ran, modes, after, left)
+}
+
+fn modes(expected: &[(i64, &str)]) -> Vec<(i64, String)> {
+    expected
+        .iter()
+        .map(|(step, mode)| (*step, (*mode).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn through_sqlx_the_journal_is_kept_from_the_second_transaction_and_deleted_at_the_end() {
+    let (ran, probed, after, left) = through_sqlx(&MODES).await;
+    assert!(ran);
+    assert_eq!(
+        probed,
+        modes(&[(1, "delete"), (2, "persist"), (3, "persist")])
+    );
+    assert_eq!((after.as_str(), left), ("delete", false));
+}
+
+#[tokio::test]
+async fn through_sqlx_a_failing_step_still_deletes_the_kept_journal() {
+    let mut files = MODES.to_vec();
+    files.push(("4_fails.sql", "INSERT INTO nowhere VALUES (1);"));
+    let (ran, probed, after, left) = through_sqlx(&files).await;
+    assert!(!ran);
+    assert_eq!(
+        probed,
+        modes(&[(1, "delete"), (2, "persist"), (3, "persist")])
+    );
+    assert_eq!((after.as_str(), left), ("delete", false));
+}
+
+#[tokio::test]
+async fn through_sqlx_a_journal_mode_a_script_chose_stays() {
+    let mut files = MODES.to_vec();
+    files.push((
+        "4_wal.sql",
+        "-- migrate:no-transaction\nPRAGMA journal_mode = WAL;",
+    ));
+    files.push((
+        "5_after.sql",
+        "INSERT INTO probe SELECT 5, journal_mode FROM pragma_journal_mode;",
+    ));
+    let (ran, probed, after, _) = through_sqlx(&files).await;
+    assert!(ran);
+    assert_eq!(
+        probed,
+        modes(&[(1, "delete"), (2, "persist"), (3, "persist"), (5, "wal")])
+    );
+    assert_eq!(after, "wal");
 }

@@ -217,14 +217,9 @@ async fn mysql_a_live_lease_is_waited_for_and_a_dead_one_taken_over() {
     a_live_lease_is_waited_for_and_a_dead_one_taken_over(Kind::MySql).await;
 }
 
-/// While a step runs, the lease is taken from the run (as if it had
-/// stalled past its lease): the step is rolled back when it would commit,
-/// and the run says so; the steps before it stay recorded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_run_that_lost_its_lease_records_nothing_more() {
-    let Some(database) = Database::create(Kind::Postgres).await else {
-        return;
-    };
+/// Runs two steps with `options` (the second sleeps for a second), takes
+/// the run's lease while the second runs, and returns the run's error.
+async fn lose_lease(database: &Database, options: Options) -> migrate::Error {
     let dir = migration_dir(&[
         ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
         (
@@ -235,13 +230,16 @@ async fn postgres_a_run_that_lost_its_lease_records_nothing_more() {
     let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
     let run = {
         let (set, url) = (set.clone(), database.url.clone());
-        tokio::spawn(async move { upgrade(&url, Kind::Postgres, &set, &lease()).await })
+        tokio::spawn(async move { upgrade(&url, Kind::Postgres, &set, &options).await })
     };
+    // The sleep shows the run is in step 2 (whose step 1 may not be
+    // committed yet).
     let started = std::time::Instant::now();
     while count(
         &database.url,
         Kind::Postgres,
-        "SELECT count(*) FROM pg_tables WHERE tablename = 'a'",
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state = 'active' AND query LIKE 'SELECT pg_sleep(1)%'",
     )
     .await
         == 0
@@ -255,12 +253,23 @@ async fn postgres_a_run_that_lost_its_lease_records_nothing_more() {
         "UPDATE _migrate_history_lock SET holder = 'thief'",
     )
     .await;
-    let err = run.await.unwrap().unwrap_err();
+    run.await.unwrap().unwrap_err()
+}
+
+/// While a step runs, the lease is taken from the run (as if it had
+/// stalled past its lease): the step is rolled back when it would commit,
+/// and the run says so; the steps before it stay recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_run_that_lost_its_lease_records_nothing_more() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let err = lose_lease(&database, lease()).await;
     assert_eq!(
         err.to_string(),
         "this run lost its migration lease to another runner (it was not renewed within 3 s), so it \
-         stopped: the step in progress was rolled back and the steps before it are recorded; run again \
-         to finish, and raise the lease duration if the database or network stalls this long"
+         stopped: migration 2 (0002_slow.sql) was rolled back, and the steps before it are recorded; \
+         run again to finish, and raise the lease duration if the database or network stalls this long"
     );
     let tables = count(
         &database.url,
@@ -276,6 +285,32 @@ async fn postgres_a_run_that_lost_its_lease_records_nothing_more() {
     )
     .await;
     assert_eq!(recorded, 1);
+}
+
+/// The same in one transaction for all steps: the lease is found lost at
+/// its one commit, and every step is rolled back with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_run_in_one_transaction_that_lost_its_lease_records_nothing() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let single = lease().transaction_mode(migrate::TransactionMode::Single);
+    let err = lose_lease(&database, single).await;
+    assert_eq!(
+        err.to_string(),
+        "this run lost its migration lease to another runner (it was not renewed within 3 s), so it \
+         stopped: its transaction was rolled back, with every step in it; run again to finish, and \
+         raise the lease duration if the database or network stalls this long"
+    );
+    // Both steps rolled back, and the history table with them: it was made
+    // in the same transaction.
+    let tables = count(
+        &database.url,
+        Kind::Postgres,
+        "SELECT count(*) FROM pg_tables WHERE tablename IN ('a', 'b', '_migrate_history')",
+    )
+    .await;
+    assert_eq!(tables, 0);
 }
 
 /// A step that outlasts the lease does not lose it: the heartbeat renews

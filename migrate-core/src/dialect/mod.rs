@@ -85,18 +85,27 @@ pub(crate) mod summary;
 pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
 
 /// SQLite: the main database's journal mode (`delete`, `persist`, `wal`…).
-#[cfg_attr(not(feature = "rusqlite"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
 pub(crate) const JOURNAL_MODE: &str = "PRAGMA main.journal_mode";
 
 /// SQLite: the rollback journal kept between commits, its header zeroed
 /// (and synced) to commit, instead of made and deleted at every commit.
 /// A connection setting, outside a transaction; as durable as `DELETE`.
-#[cfg_attr(not(feature = "rusqlite"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
 pub(crate) const KEEP_JOURNAL: &str = "PRAGMA main.journal_mode = PERSIST";
 
 /// SQLite: back to deleting the journal at every commit; the kept file is
 /// deleted (where no other connection is writing).
-#[cfg_attr(not(feature = "rusqlite"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
 pub(crate) const DELETE_JOURNAL: &str = "PRAGMA main.journal_mode = DELETE";
 
 /// SQLite: the tables with rows whose foreign key points nowhere (first

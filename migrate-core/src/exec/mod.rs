@@ -473,7 +473,16 @@ impl<'m> Execution<'m, '_> {
                     Ok(()) => self.commit(p).await,
                     Err(err) => Err(err),
                 }
-            };
+            }
+            .map_err(|err| match err {
+                // A lease lost at this step's commit: this step rolled back.
+                Error::LeaseLost { lease, .. } => Error::LeaseLost {
+                    lease,
+                    version: Some(step.version),
+                    file: Some(script.file.clone()),
+                },
+                err => err,
+            });
             match ran {
                 Ok(()) => self.tries = 0,
                 Err(err) => self.retry(p, step, &script, err).await?,
@@ -496,10 +505,11 @@ impl<'m> Execution<'m, '_> {
             }
             scripts.push(script);
         }
-        // The lists the run keeps are allocated before the first script,
-        // and the history is filled after the last, so that fewer of the
-        // run's allocations lie between those SQLite makes and frees for
-        // each script (its schema, reloaded by every `ALTER TABLE`).
+        // One list of plain numbers is allocated before the first script;
+        // the history rows and the report are made after the last, so
+        // that nothing the run keeps is allocated among what SQLite makes
+        // and frees for each script (its schema, reloaded by every `ALTER
+        // TABLE`).
         self.deferred = Some(Vec::with_capacity(steps.len()));
         for (index, (step, script)) in steps.iter().zip(&scripts).enumerate() {
             p.announce(step);

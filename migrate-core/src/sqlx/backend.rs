@@ -146,6 +146,24 @@ pub trait Backend: sqlx::Database + private::Sealed {
         async { Ok(()) }
     }
 
+    /// Before a run's second transaction: SQLite's rollback journal kept
+    /// between commits where it is deleted at each (see the rusqlite
+    /// driver); true if it is, to restore at the end. Only a speed-up: a
+    /// failure leaves the mode as it was.
+    #[doc(hidden)]
+    fn keep_journal(_conn: &mut Self::Connection) -> impl Future<Output = bool> + Send {
+        async { false }
+    }
+
+    /// Deletes the journal at each commit again, unless a script chose
+    /// another mode meanwhile.
+    #[doc(hidden)]
+    fn restore_journal(
+        _conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
+
     /// Who holds the migration lock now, if another runner does (a dirty
     /// mark is then its step in flight): SQLite's run lock file, the
     /// server's lock elsewhere.

@@ -1,6 +1,6 @@
 //! The pooled connection a run works on and everything it holds for the
 //! run (its lock, a lease, a connection holding a lock, SQLite's run lock
-//! file, settings to restore), let go on every path.
+//! file, settings to restore, SQLite's journal mode), let go on every path.
 
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
@@ -26,6 +26,11 @@ pub(super) struct Held<DB: Backend> {
     pub(super) statements: Option<i64>,
     /// SQLite's run lock file, held from the plan to the run's end.
     pub(super) run_file: Option<crate::run_file::RunFile>,
+    /// Transactions committed so far.
+    pub(super) commits: u32,
+    /// SQLite's journal is kept between commits ([`Backend::keep_journal`]),
+    /// to restore.
+    pub(super) journal: bool,
     /// How to open a connection of the run's own, outside the pool.
     pub(super) connect: ConnectWith<DB>,
     /// The connection that holds the migration lock in an open
@@ -51,6 +56,8 @@ impl<DB: Backend> Held<DB> {
             waits: None,
             statements: None,
             run_file: None,
+            commits: 0,
+            journal: false,
             connect: pool.connect_options(),
             hold: None,
             lease: None,
@@ -169,6 +176,9 @@ impl<DB: Backend> Held<DB> {
             keep(lease.release::<DB>(&mut self.conn).await);
         }
         self.run_file = None;
+        if self.journal && keep(DB::restore_journal(&mut self.conn).await) {
+            self.journal = false;
+        }
         if let Some(previous) = self.statements
             && keep(DB::restore_statements(&mut self.conn, previous).await)
         {
@@ -186,6 +196,7 @@ impl<DB: Backend> Held<DB> {
 impl<DB: Backend> Drop for Held<DB> {
     fn drop(&mut self) {
         if self.open
+            || self.journal
             || self.waits.is_some()
             || self.statements.is_some()
             || self.lock.is_some_and(RunLock::close_if_dropped)

@@ -161,8 +161,11 @@ impl Lease {
     }
 
     fn lost(&self) -> Error {
+        // The execution stage names the step, where it was one.
         Error::LeaseLost {
             lease: Duration::from_secs(self.seconds.unsigned_abs()),
+            version: None,
+            file: None,
         }
     }
 

@@ -134,6 +134,9 @@ pub(super) struct Driver<'h, DB: Backend> {
 
 impl<DB: Backend> Perform for Driver<'_, DB> {
     async fn begin(&mut self) -> Result<(), Error> {
+        if self.held.commits == 1 && !self.held.journal {
+            self.held.journal = DB::keep_journal(&mut self.held.conn).await;
+        }
         DB::execute(&mut self.held.conn, &DB::begin(self.sql, self.options), &[])
             .await
             .map_err(|err| lock_error(err, self.options, "begin a transaction"))?;
@@ -335,6 +338,7 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
         }
         committed?;
         self.held.open = false;
+        self.held.commits = self.held.commits.saturating_add(1);
         Ok(())
     }
 }

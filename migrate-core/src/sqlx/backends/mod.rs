@@ -15,8 +15,9 @@ use super::{database_error, script};
 use crate::dialect::lock;
 #[cfg(feature = "sqlx-sqlite")]
 use crate::dialect::{
-    BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, FOREIGN_KEY_CHECK, FOREIGN_KEYS,
-    FOREIGN_KEYS_DECLARED, FOREIGN_KEYS_OFF, FOREIGN_KEYS_ON, VACUUM_INTO, set_busy_timeout,
+    BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, DELETE_JOURNAL, FOREIGN_KEY_CHECK, FOREIGN_KEYS,
+    FOREIGN_KEYS_DECLARED, FOREIGN_KEYS_OFF, FOREIGN_KEYS_ON, JOURNAL_MODE, KEEP_JOURNAL,
+    VACUUM_INTO, set_busy_timeout,
 };
 use crate::dialect::{Dialect, HistorySql};
 #[cfg(feature = "sqlx-postgres")]

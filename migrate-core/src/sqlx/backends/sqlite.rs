@@ -67,6 +67,27 @@ impl Backend for sqlx::Sqlite {
             .map_err(database_error("restore the busy timeout"))
     }
 
+    async fn keep_journal(conn: &mut sqlx::SqliteConnection) -> bool {
+        let mode = |sql: &'static str| sqlx::query_scalar::<_, String>(sql);
+        matches!(mode(JOURNAL_MODE).fetch_one(&mut *conn).await, Ok(m) if m == "delete")
+            && matches!(mode(KEEP_JOURNAL).fetch_one(&mut *conn).await, Ok(m) if m == "persist")
+    }
+
+    async fn restore_journal(conn: &mut sqlx::SqliteConnection) -> Result<(), Error> {
+        let fail = || database_error("delete the rollback journal at each commit again");
+        let mode: String = sqlx::query_scalar(JOURNAL_MODE)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(fail())?;
+        if mode == "persist" {
+            let _: String = sqlx::query_scalar(DELETE_JOURNAL)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(fail())?;
+        }
+        Ok(())
+    }
+
     async fn lock_holder(
         conn: &mut sqlx::SqliteConnection,
         _: &HistorySql,
