@@ -22,7 +22,7 @@ use crate::backup::{self, Backup};
 use crate::dialect::summary;
 use crate::dialect::{
     DATA_VERSION, DELETE_JOURNAL, Dialect, FOREIGN_KEY_CHECK, FOREIGN_KEYS_DECLARED, HistorySql,
-    JOURNAL_MODE, KEEP_JOURNAL, added_columns,
+    JOURNAL_DELETED, JOURNAL_KEPT, JOURNAL_MODE, KEEP_JOURNAL, added_columns,
 };
 use crate::exec::{self, PerformNow, Resolved, Rules, Run, Sending, Start, Write};
 use crate::plan::{AppliedRow, UpToDate};
@@ -336,13 +336,9 @@ fn back_up(conn: &Connection, backup: &Backup, current: Option<i64>) -> Result<P
 /// one connection. A transaction it opened and did not commit is rolled
 /// back when it is dropped, on every path.
 ///
-/// From a run's second transaction on, a database whose rollback journal
-/// is deleted at every commit (`DELETE`, SQLite's default) keeps it
-/// between commits (`PERSIST`): a commit then zeroes the journal's header
-/// rather than creating and deleting the file, which on Linux file systems
-/// costs a metadata commit each time. It is as durable. The mode is the
-/// connection's own and goes back to `DELETE` when the driver is dropped,
-/// on every path, unless a script chose another one meanwhile.
+/// A journal kept for the run ([`PerformNow::keep_journal`]) goes back to
+/// `DELETE` when the driver is dropped, on every path, unless a script
+/// chose another mode meanwhile.
 struct Driver<'c> {
     conn: &'c Connection,
     sql: &'c HistorySql,
@@ -350,8 +346,6 @@ struct Driver<'c> {
     open: bool,
     /// The run turned foreign key enforcement off: check each step.
     check_foreign_keys: bool,
-    /// Transactions committed so far.
-    commits: u32,
     /// The journal is kept for the run, and deleted again at its end.
     journal_kept: bool,
     /// The buffer each script is copied into to run (see `run_sqlite`).
@@ -366,7 +360,6 @@ impl<'c> Driver<'c> {
             timeout: options.lock_timeout,
             open: false,
             check_foreign_keys: false,
-            commits: 0,
             journal_kept: false,
             text: String::new(),
         }
@@ -374,19 +367,6 @@ impl<'c> Driver<'c> {
 
     fn journal_mode(&self) -> rusqlite::Result<String> {
         self.conn.query_row(JOURNAL_MODE, [], |row| row.get(0))
-    }
-
-    /// Before a second transaction: the journal kept between commits, where
-    /// the database deletes it at each one.
-    fn keep_journal(&mut self) {
-        if self.commits == 1 && !self.journal_kept {
-            // Only a speed-up: a failure leaves the mode as it was.
-            self.journal_kept = self.journal_mode().is_ok_and(|mode| mode == "delete")
-                && self
-                    .conn
-                    .query_row(KEEP_JOURNAL, [], |row| row.get::<_, String>(0))
-                    .is_ok_and(|mode| mode == "persist");
-        }
     }
 }
 
@@ -398,7 +378,7 @@ impl Drop for Driver<'_> {
             let _ = self.conn.execute_batch(self.sql.rollback);
         }
         // Back to deleting the journal, unless a script set another mode.
-        if self.journal_kept && self.journal_mode().is_ok_and(|mode| mode == "persist") {
+        if self.journal_kept && self.journal_mode().is_ok_and(|mode| mode == JOURNAL_KEPT) {
             let _ = self
                 .conn
                 .query_row(DELETE_JOURNAL, [], |row| row.get::<_, String>(0));
@@ -407,8 +387,18 @@ impl Drop for Driver<'_> {
 }
 
 impl PerformNow for Driver<'_> {
+    fn keep_journal(&mut self) {
+        self.journal_kept = self.journal_kept
+            || self
+                .journal_mode()
+                .is_ok_and(|mode| mode == JOURNAL_DELETED)
+                && self
+                    .conn
+                    .query_row(KEEP_JOURNAL, [], |row| row.get::<_, String>(0))
+                    .is_ok_and(|mode| mode == JOURNAL_KEPT);
+    }
+
     fn begin(&mut self) -> Result<(), Error> {
-        self.keep_journal();
         run_cached(self.conn, self.sql.begin)
             .map_err(|err| lock_error(err, self.timeout, "take the database's write lock"))?;
         self.open = true;
@@ -532,7 +522,6 @@ impl PerformNow for Driver<'_> {
         run_cached(self.conn, self.sql.commit)
             .map_err(|err| lock_error(err, self.timeout, "commit"))?;
         self.open = false;
-        self.commits = self.commits.saturating_add(1);
         Ok(())
     }
 }

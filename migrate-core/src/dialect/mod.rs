@@ -93,7 +93,9 @@ pub(crate) const JOURNAL_MODE: &str = "PRAGMA main.journal_mode";
 
 /// SQLite: the rollback journal kept between commits, its header zeroed
 /// (and synced) to commit, instead of made and deleted at every commit.
-/// A connection setting, outside a transaction; as durable as `DELETE`.
+/// A connection setting, outside a transaction; at least as durable as
+/// `DELETE`. Set only where the mode was `DELETE` ([`JOURNAL_DELETED`]),
+/// and set back only where it still is `PERSIST` ([`JOURNAL_KEPT`]).
 #[cfg_attr(
     not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
     allow(dead_code)
@@ -107,6 +109,21 @@ pub(crate) const KEEP_JOURNAL: &str = "PRAGMA main.journal_mode = PERSIST";
     allow(dead_code)
 )]
 pub(crate) const DELETE_JOURNAL: &str = "PRAGMA main.journal_mode = DELETE";
+
+/// SQLite: what [`JOURNAL_MODE`] reads in `DELETE` mode.
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
+pub(crate) const JOURNAL_DELETED: &str = "delete";
+
+/// SQLite: what [`JOURNAL_MODE`] (and [`KEEP_JOURNAL`]) reads in `PERSIST`
+/// mode.
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "sqlx-sqlite")),
+    allow(dead_code)
+)]
+pub(crate) const JOURNAL_KEPT: &str = "persist";
 
 /// SQLite: the tables with rows whose foreign key points nowhere (first
 /// column: the table).

@@ -133,6 +133,7 @@ pub(crate) async fn run<'m, P: Perform>(p: &mut P, run: Run<'m, '_>) -> Result<O
         foreign_keys: None,
         lock_wait: false,
         tries: 0,
+        commits: 0,
     };
     let all_in_one = x.all_in_one_transaction();
     // The table, where it is not made in the first step's transaction (or,
@@ -283,6 +284,8 @@ struct Execution<'m, 'o> {
     lock_wait: bool,
     /// How many times the current step failed so.
     tries: u32,
+    /// Transactions the run committed.
+    commits: u32,
 }
 
 impl<'m> Execution<'m, '_> {
@@ -335,6 +338,11 @@ impl<'m> Execution<'m, '_> {
 
     /// Opens a transaction.
     async fn begin<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
+        // A run that commits more than once keeps the journal from its
+        // second transaction on.
+        if self.commits == 1 {
+            p.keep_journal().await;
+        }
         p.begin().await?;
         self.open = true;
         Ok(())
@@ -345,6 +353,7 @@ impl<'m> Execution<'m, '_> {
     async fn commit<P: Perform>(&mut self, p: &mut P) -> Result<(), Error> {
         self.record(p).await?;
         p.commit().await?;
+        self.commits = self.commits.saturating_add(1);
         self.summary.committed();
         self.open = false;
         Ok(())

@@ -101,6 +101,9 @@ impl PerformNow for Printer<'_> {
         Ok(())
     }
 
+    /// A setting of the runner's own connection, not of the program.
+    fn keep_journal(&mut self) {}
+
     /// The lock is not printed: whoever runs the SQL runs it once.
     fn lock_step(&mut self) -> Result<(), Error> {
         Ok(())

@@ -146,10 +146,9 @@ pub trait Backend: sqlx::Database + private::Sealed {
         async { Ok(()) }
     }
 
-    /// Before a run's second transaction: SQLite's rollback journal kept
-    /// between commits where it is deleted at each (see the rusqlite
-    /// driver); true if it is, to restore at the end. Only a speed-up: a
-    /// failure leaves the mode as it was.
+    /// SQLite's rollback journal kept between commits where it is deleted
+    /// at each (`Perform::keep_journal`); true if it is, to restore at the
+    /// end. Only a speed-up: a failure leaves the mode as it was.
     #[doc(hidden)]
     fn keep_journal(_conn: &mut Self::Connection) -> impl Future<Output = bool> + Send {
         async { false }

@@ -26,8 +26,6 @@ pub(super) struct Held<DB: Backend> {
     pub(super) statements: Option<i64>,
     /// SQLite's run lock file, held from the plan to the run's end.
     pub(super) run_file: Option<crate::run_file::RunFile>,
-    /// Transactions committed so far.
-    pub(super) commits: u32,
     /// SQLite's journal is kept between commits ([`Backend::keep_journal`]),
     /// to restore.
     pub(super) journal: bool,
@@ -56,7 +54,6 @@ impl<DB: Backend> Held<DB> {
             waits: None,
             statements: None,
             run_file: None,
-            commits: 0,
             journal: false,
             connect: pool.connect_options(),
             hold: None,
@@ -176,7 +173,9 @@ impl<DB: Backend> Held<DB> {
             keep(lease.release::<DB>(&mut self.conn).await);
         }
         self.run_file = None;
-        if self.journal && keep(DB::restore_journal(&mut self.conn).await) {
+        // Only a speed-up: not set back, the mode goes with the connection,
+        // which `Drop` then closes; the run's outcome stands.
+        if self.journal && DB::restore_journal(&mut self.conn).await.is_ok() {
             self.journal = false;
         }
         if let Some(previous) = self.statements

@@ -133,10 +133,13 @@ pub(super) struct Driver<'h, DB: Backend> {
 }
 
 impl<DB: Backend> Perform for Driver<'_, DB> {
-    async fn begin(&mut self) -> Result<(), Error> {
-        if self.held.commits == 1 && !self.held.journal {
+    async fn keep_journal(&mut self) {
+        if !self.held.journal {
             self.held.journal = DB::keep_journal(&mut self.held.conn).await;
         }
+    }
+
+    async fn begin(&mut self) -> Result<(), Error> {
         DB::execute(&mut self.held.conn, &DB::begin(self.sql, self.options), &[])
             .await
             .map_err(|err| lock_error(err, self.options, "begin a transaction"))?;
@@ -338,7 +341,6 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
         }
         committed?;
         self.held.open = false;
-        self.held.commits = self.held.commits.saturating_add(1);
         Ok(())
     }
 }

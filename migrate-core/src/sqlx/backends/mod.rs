@@ -16,8 +16,8 @@ use crate::dialect::lock;
 #[cfg(feature = "sqlx-sqlite")]
 use crate::dialect::{
     BUSY_TIMEOUT, DATA_VERSION, DATABASE_LIST, DELETE_JOURNAL, FOREIGN_KEY_CHECK, FOREIGN_KEYS,
-    FOREIGN_KEYS_DECLARED, FOREIGN_KEYS_OFF, FOREIGN_KEYS_ON, JOURNAL_MODE, KEEP_JOURNAL,
-    VACUUM_INTO, set_busy_timeout,
+    FOREIGN_KEYS_DECLARED, FOREIGN_KEYS_OFF, FOREIGN_KEYS_ON, JOURNAL_DELETED, JOURNAL_KEPT,
+    JOURNAL_MODE, KEEP_JOURNAL, VACUUM_INTO, set_busy_timeout,
 };
 use crate::dialect::{Dialect, HistorySql};
 #[cfg(feature = "sqlx-postgres")]

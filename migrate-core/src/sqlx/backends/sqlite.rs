@@ -69,8 +69,8 @@ impl Backend for sqlx::Sqlite {
 
     async fn keep_journal(conn: &mut sqlx::SqliteConnection) -> bool {
         let mode = |sql: &'static str| sqlx::query_scalar::<_, String>(sql);
-        matches!(mode(JOURNAL_MODE).fetch_one(&mut *conn).await, Ok(m) if m == "delete")
-            && matches!(mode(KEEP_JOURNAL).fetch_one(&mut *conn).await, Ok(m) if m == "persist")
+        matches!(mode(JOURNAL_MODE).fetch_one(&mut *conn).await, Ok(m) if m == JOURNAL_DELETED)
+            && matches!(mode(KEEP_JOURNAL).fetch_one(&mut *conn).await, Ok(m) if m == JOURNAL_KEPT)
     }
 
     async fn restore_journal(conn: &mut sqlx::SqliteConnection) -> Result<(), Error> {
@@ -79,7 +79,7 @@ impl Backend for sqlx::Sqlite {
             .fetch_one(&mut *conn)
             .await
             .map_err(fail())?;
-        if mode == "persist" {
+        if mode == JOURNAL_KEPT {
             let _: String = sqlx::query_scalar(DELETE_JOURNAL)
                 .fetch_one(&mut *conn)
                 .await
