@@ -276,3 +276,62 @@ async fn through_sqlx_a_journal_mode_a_script_chose_stays() {
     );
     assert_eq!(after, "wal");
 }
+
+/// A run dropped while the journal is kept (here, cancelled during a
+/// long `no-transaction` step, once step 2 committed in `persist`) does not
+/// hand its connection back to the pool in that mode: the pool's next
+/// connection is a new one, in the database's own mode.
+#[tokio::test]
+async fn through_sqlx_a_run_dropped_while_the_journal_is_kept_closes_its_connection() {
+    let db = TempDb::new();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db.path)
+        .create_if_missing(true);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let mut files = MODES[..2].to_vec();
+    files.push((
+        "3_long.sql",
+        "-- migrate:no-transaction\n\
+         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) \
+         SELECT count(*) FROM c;",
+    ));
+    let dir = migration_dir(&files);
+    let set = Migrations::from_dir(dir.path()).unwrap();
+    let per_step = Options::default().transaction_mode(TransactionMode::PerStep);
+    let run = migrate::sqlx::upgrade(&pool, &set, migrate::Target::Head, &per_step);
+    // Step 3 has begun once step 2's probe is committed; then the run is
+    // dropped during it (its statement goes on in sqlx's worker until the
+    // connection closes).
+    let watcher = db.open();
+    let step_3 = async {
+        while watcher
+            .query_row("SELECT count(*) FROM probe", [], |row| row.get::<_, i64>(0))
+            .unwrap_or(0)
+            < 2
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    tokio::select! {
+        ran = run => panic!("the long step finished first: {ran:?}"),
+        () = step_3 => {}
+    }
+    let mut conn = pool.acquire().await.unwrap();
+    let probed: Vec<(i64, String)> = sqlx::query_as("SELECT step, mode FROM probe ORDER BY step")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(probed, modes(&[(1, "delete"), (2, "persist")]));
+    let mode: String = sqlx::query_scalar("PRAGMA main.journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "delete");
+    drop(conn);
+    pool.close().await;
+}

@@ -53,7 +53,7 @@ const OWNED: &str = "SELECT version, name, checksum, applied_at, execution_ms, s
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: profile noop|floor|noop-sqlx|apply|apply-single|apply-raw|apply-raw-single|ab-step|ab-single|ab-row|read-owned|read-borrowed|sqlx-rows|sqlx-concat N ITERATIONS";
+    let usage = "usage: profile noop|floor|noop-sqlx|apply|apply-single|apply-raw|apply-raw-single|ab-step|ab-single|ab-row|ladder|read-owned|read-borrowed|sqlx-rows|sqlx-concat N ITERATIONS";
     let scenario = args.first().ok_or(usage)?.clone();
     let n: usize = args.get(1).ok_or(usage)?.parse()?;
     let iterations: usize = args.get(2).ok_or(usage)?.parse()?;
@@ -87,6 +87,9 @@ fn main() -> Result<()> {
             .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path)),
     )?;
     let known: Vec<&str> = set.iter().map(|m| m.checksum()).collect();
+    if scenario == "ladder" {
+        return ladder(&path, journal, &sync, &generated, &set, iterations);
+    }
     if let Some(mode) = scenario.strip_prefix("ab-") {
         // Raw rusqlite and migrate in turn, fsync as `MIGRATE_PROFILE_SYNC`
         // says: the median of the per-round ratios.
@@ -273,5 +276,97 @@ fn main() -> Result<()> {
         "{scenario} N={n}: {:?} per iteration",
         started.elapsed() / u32::try_from(iterations.max(1))?
     );
+    Ok(())
+}
+
+/// The arms of `ladder`, each one thing more than the one before.
+const LADDER: [&str; 5] = [
+    "raw",
+    "raw, journal kept",
+    "+ history row",
+    "+ counter trigger",
+    "migrate per step",
+];
+
+/// `ladder`: raw rusqlite one transaction per migration, then the same
+/// with each thing a runner adds, one at a time, and migrate itself, in
+/// turn (the order rotated each round): the median of each arm's per-round
+/// ratio to raw, so the cost of each addition shows on its own.
+fn ladder(
+    path: &std::path::Path,
+    journal: JournalMode,
+    sync: &str,
+    generated: &[fixtures::Generated],
+    set: &migrate::Migrations,
+    iterations: usize,
+) -> Result<()> {
+    const TRIGGER: &str = "CREATE TABLE s (id INTEGER PRIMARY KEY, digest TEXT NOT NULL, \
+                           changes BIGINT NOT NULL, recorded BIGINT NOT NULL); \
+                           INSERT INTO s VALUES (1, '', 0, -1); \
+                           CREATE TRIGGER s_insert AFTER INSERT ON h \
+                           BEGIN UPDATE s SET changes = changes + 1 WHERE id = 1; END";
+    // `MIGRATE_PROFILE_ARMS=K`: only the first K arms (more rounds in the
+    // same time, for a close A/B of two).
+    let arms = std::env::var("MIGRATE_PROFILE_ARMS")
+        .ok()
+        .and_then(|arms| arms.parse().ok())
+        .unwrap_or(LADDER.len())
+        .clamp(2, LADDER.len());
+    let mut ratios = vec![Vec::new(); arms];
+    for round in 0..iterations {
+        let mut times = [0.0; LADDER.len()];
+        for offset in 0..arms {
+            let arm = (round + offset) % arms;
+            sqlite::fresh(path, journal)?;
+            let mut conn = Connection::open(path)?;
+            conn.pragma_update(None, "synchronous", sync)?;
+            if arm >= 2 && arm < 4 {
+                conn.execute_batch(HISTORY)?;
+            }
+            if arm == 3 {
+                conn.execute_batch(TRIGGER)?;
+            }
+            let started = Instant::now();
+            if arm == 4 {
+                set.with_options(Options::default().transaction_mode(TransactionMode::PerStep))
+                    .upgrade(&conn, Target::Head)?;
+            } else {
+                for (at, migration) in generated.iter().enumerate() {
+                    if at == 1 && arm >= 1 && journal == JournalMode::Delete {
+                        conn.pragma_update(None, "journal_mode", "PERSIST")?;
+                    }
+                    let transaction = conn.transaction()?;
+                    transaction.execute_batch(&migration.sql)?;
+                    if arm >= 2 {
+                        transaction
+                            .prepare_cached(INSERT)?
+                            .execute(rusqlite::params![migration.version, migration.name])?;
+                    }
+                    transaction.commit()?;
+                }
+                if arm >= 1 && journal == JournalMode::Delete {
+                    conn.pragma_update(None, "journal_mode", "DELETE")?;
+                }
+            }
+            times[arm] = started.elapsed().as_secs_f64();
+        }
+        if std::env::var_os("MIGRATE_PROFILE_VERBOSE").is_some() {
+            let line: Vec<String> = times.iter().map(|t| format!("{:.0}", t * 1e3)).collect();
+            eprintln!("round {round}: {} ms", line.join(" "));
+        }
+        for (arm, time) in times.iter().take(arms).enumerate() {
+            ratios[arm].push(time / times[0]);
+        }
+    }
+    for (arm, mut ratios) in ratios.into_iter().enumerate() {
+        ratios.sort_by(f64::total_cmp);
+        eprintln!(
+            "{:<20} × raw: median {:.3} (p25 {:.3}, p75 {:.3})",
+            LADDER[arm],
+            ratios[ratios.len() / 2],
+            ratios[ratios.len() / 4],
+            ratios[ratios.len() * 3 / 4]
+        );
+    }
     Ok(())
 }
