@@ -391,20 +391,25 @@ pub enum Error {
     /// The run's lease was taken over by another runner: it was not
     /// renewed in time (the database or the network stalled this runner
     /// for longer than the lease lasts). The transaction that found it out,
-    /// about to commit, was rolled back.
+    /// about to commit, was rolled back; or a step whose script ran outside
+    /// a transaction (or committed its own, as MySQL's DDL does) was left
+    /// marked dirty instead of recorded as applied.
     #[error(
-        "this run lost its migration lease to another runner (it was not renewed within {}), so it stopped: {}; run again to finish, and raise the lease duration if the database or network stalls this long",
+        "this run lost its migration lease to another runner (it was not renewed within {}), so it stopped: {}, and raise the lease duration if the database or network stalls this long",
         human(*lease),
-        lost_with(*version, file.as_deref())
+        lost_with(*version, file.as_deref(), *dirty)
     )]
     LeaseLost {
         /// How long the lease lasts.
         lease: Duration,
-        /// The step whose commit found it out (`None`: a transaction of
-        /// more than one step, every step in it rolled back).
+        /// The step that found it out (`None`: a transaction of more than
+        /// one step, every step in it rolled back).
         version: Option<i64>,
         /// That step's file.
         file: Option<String>,
+        /// The step's script ran and part of it may be committed: the step
+        /// is marked dirty, not applied.
+        dirty: bool,
     },
 
     /// The connection is already inside a transaction.
@@ -438,12 +443,17 @@ pub enum Error {
 }
 
 /// What a lost lease rolled back.
-fn lost_with(version: Option<i64>, file: Option<&str>) -> String {
+fn lost_with(version: Option<i64>, file: Option<&str>, dirty: bool) -> String {
     match (version, file) {
-        (Some(version), Some(file)) => format!(
-            "migration {version} ({file}) was rolled back, and the steps before it are recorded"
+        (Some(version), Some(file)) if dirty => format!(
+            "migration {version} ({file}) ran, but not in a transaction that could be rolled back, so the database may be partly changed and is marked dirty at {version} (the steps before it are recorded): check the schema against the script, repair it by hand, then run `migrate stamp`"
         ),
-        _ => "its transaction was rolled back, with every step in it".to_owned(),
+        (Some(version), Some(file)) => format!(
+            "migration {version} ({file}) was rolled back, and the steps before it are recorded; run again to finish"
+        ),
+        _ => {
+            "its transaction was rolled back, with every step in it; run again to finish".to_owned()
+        }
     }
 }
 

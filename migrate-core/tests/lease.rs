@@ -217,39 +217,48 @@ async fn mysql_a_live_lease_is_waited_for_and_a_dead_one_taken_over() {
     a_live_lease_is_waited_for_and_a_dead_one_taken_over(Kind::MySql).await;
 }
 
-/// Runs two steps with `options` (the second sleeps for a second), takes
-/// the run's lease while the second runs, and returns the run's error.
-async fn lose_lease(database: &Database, options: Options) -> migrate::Error {
+/// Runs two steps with `options` (the second, after `directive`, sleeps
+/// for a second and makes table `b`), takes the run's lease while the
+/// second runs, and returns the run's error.
+async fn lose_lease(
+    database: &Database,
+    kind: Kind,
+    directive: &str,
+    options: Options,
+) -> migrate::Error {
+    let (sleep, running) = match kind {
+        Kind::Postgres => (
+            "SELECT pg_sleep(1);",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND state = 'active' AND query LIKE '%SELECT pg_sleep(1)%' \
+             AND pid <> pg_backend_pid()",
+        ),
+        Kind::MySql => (
+            "SELECT SLEEP(1);",
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() \
+             AND INFO LIKE '%SELECT SLEEP(1)%' AND ID <> CONNECTION_ID()",
+        ),
+    };
+    let slow = format!("{directive}{sleep}\nCREATE TABLE b (id INT);\n");
     let dir = migration_dir(&[
         ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
-        (
-            "0002_slow.sql",
-            "SELECT pg_sleep(1);\nCREATE TABLE b (id INT);\n",
-        ),
+        ("0002_slow.sql", &slow),
     ]);
     let set = std::sync::Arc::new(Migrations::from_dir(dir.path()).unwrap());
     let run = {
         let (set, url) = (set.clone(), database.url.clone());
-        tokio::spawn(async move { upgrade(&url, Kind::Postgres, &set, &options).await })
+        tokio::spawn(async move { upgrade(&url, kind, &set, &options).await })
     };
     // The sleep shows the run is in step 2 (whose step 1 may not be
     // committed yet).
     let started = std::time::Instant::now();
-    while count(
-        &database.url,
-        Kind::Postgres,
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-         AND state = 'active' AND query LIKE 'SELECT pg_sleep(1)%'",
-    )
-    .await
-        == 0
-    {
+    while count(&database.url, kind, running).await == 0 {
         assert!(started.elapsed() < Duration::from_secs(10));
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     execute(
         &database.url,
-        Kind::Postgres,
+        kind,
         "UPDATE _migrate_history_lock SET holder = 'thief'",
     )
     .await;
@@ -264,7 +273,7 @@ async fn postgres_a_run_that_lost_its_lease_records_nothing_more() {
     let Some(database) = Database::create(Kind::Postgres).await else {
         return;
     };
-    let err = lose_lease(&database, lease()).await;
+    let err = lose_lease(&database, Kind::Postgres, "", lease()).await;
     assert_eq!(
         err.to_string(),
         "this run lost its migration lease to another runner (it was not renewed within 3 s), so it \
@@ -295,7 +304,7 @@ async fn postgres_a_run_in_one_transaction_that_lost_its_lease_records_nothing()
         return;
     };
     let single = lease().transaction_mode(migrate::TransactionMode::Single);
-    let err = lose_lease(&database, single).await;
+    let err = lose_lease(&database, Kind::Postgres, "", single).await;
     assert_eq!(
         err.to_string(),
         "this run lost its migration lease to another runner (it was not renewed within 3 s), so it \
@@ -353,5 +362,67 @@ async fn postgres_the_heartbeat_keeps_the_lease_through_a_long_step() {
     assert_eq!(
         count(&database.url, Kind::Postgres, "SELECT count(*) FROM log").await,
         1
+    );
+}
+
+/// The history rows of `database`: (version, success).
+async fn history(database: &Database, kind: Kind) -> Vec<(i64, bool)> {
+    let sql = "SELECT version, success FROM _migrate_history ORDER BY version";
+    match kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
+        }
+        Kind::MySql => {
+            let pool = sqlx::MySqlPool::connect(&database.url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&pool).await.unwrap()
+        }
+    }
+}
+
+const DIRTY_AT_2: &str = "this run lost its migration lease to another runner (it was not renewed \
+    within 3 s), so it stopped: migration 2 (0002_slow.sql) ran, but not in a transaction that \
+    could be rolled back, so the database may be partly changed and is marked dirty at 2 (the \
+    steps before it are recorded): check the schema against the script, repair it by hand, then \
+    run `migrate stamp`, and raise the lease duration if the database or network stalls this long";
+
+/// On MariaDB a step's DDL commits as it runs, so a run that lost its
+/// lease during step 2 cannot take the step back: it does not record it as
+/// applied, and the history shows it in flight (dirty), which blocks the
+/// runner that took the lease until someone checks the schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_a_run_that_lost_its_lease_does_not_record_a_step_its_ddl_committed() {
+    let Some(database) = Database::create(Kind::MySql).await else {
+        return;
+    };
+    let err = lose_lease(&database, Kind::MySql, "", lease()).await;
+    assert_eq!(err.to_string(), DIRTY_AT_2);
+    assert_eq!(
+        history(&database, Kind::MySql).await,
+        [(1, true), (2, false)]
+    );
+    let made = count(
+        &database.url,
+        Kind::MySql,
+        "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_NAME = 'b'",
+    )
+    .await;
+    assert_eq!(made, 1, "the step's DDL committed");
+}
+
+/// The same on PostgreSQL for a `no-transaction` step: its in-flight mark
+/// stays, not the row of a step applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_run_that_lost_its_lease_does_not_record_a_no_transaction_step() {
+    let Some(database) = Database::create(Kind::Postgres).await else {
+        return;
+    };
+    let directive = "-- migrate:no-transaction\n";
+    let err = lose_lease(&database, Kind::Postgres, directive, lease()).await;
+    assert_eq!(err.to_string(), DIRTY_AT_2);
+    assert_eq!(
+        history(&database, Kind::Postgres).await,
+        [(1, true), (2, false)]
     );
 }

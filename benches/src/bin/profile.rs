@@ -320,7 +320,7 @@ fn ladder(
             sqlite::fresh(path, journal)?;
             let mut conn = Connection::open(path)?;
             conn.pragma_update(None, "synchronous", sync)?;
-            if arm >= 2 && arm < 4 {
+            if (2..4).contains(&arm) {
                 conn.execute_batch(HISTORY)?;
             }
             if arm == 3 {

@@ -59,10 +59,27 @@ impl<'m> Execution<'m, '_> {
             Err(err) if atomic => {
                 let err = self.undone(p, step, err).await;
                 // Something was committed: not tried again.
-                if matches!(err, Error::Step { dirty: true, .. }) {
+                if matches!(
+                    err,
+                    Error::Step { dirty: true, .. } | Error::LeaseLost { dirty: true, .. }
+                ) {
                     self.lock_wait = false;
                 }
                 return Err(err);
+            }
+            // The in-flight mark was committed before the script ran.
+            Err(Error::LeaseLost {
+                lease,
+                version,
+                file,
+                ..
+            }) => {
+                return Err(Error::LeaseLost {
+                    lease,
+                    version,
+                    file,
+                    dirty: true,
+                });
             }
             Err(err) => return Err(err),
         }
@@ -87,7 +104,7 @@ impl<'m> Execution<'m, '_> {
         let marked = rows
             .iter()
             .any(|row| row.version == step.version && !row.success);
-        if let Error::Step { dirty, .. } = &mut err {
+        if let Error::Step { dirty, .. } | Error::LeaseLost { dirty, .. } = &mut err {
             *dirty = marked;
         }
         self.history.replace(rows);

@@ -485,10 +485,11 @@ impl<'m> Execution<'m, '_> {
             }
             .map_err(|err| match err {
                 // A lease lost at this step's commit: this step rolled back.
-                Error::LeaseLost { lease, .. } => Error::LeaseLost {
+                Error::LeaseLost { lease, dirty, .. } => Error::LeaseLost {
                     lease,
                     version: Some(step.version),
                     file: Some(script.file.clone()),
+                    dirty,
                 },
                 err => err,
             });
@@ -651,6 +652,12 @@ impl<'m> Execution<'m, '_> {
             });
         }
         let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        // What ran outside a transaction (or committed its own) is recorded
+        // as done only while the run still holds its lease: a runner that
+        // lost it leaves the step marked in flight for whoever took it.
+        if outside {
+            p.confirm_lease().await?;
+        }
         let applied = self.applied(step);
         if let Some(deferred) = &mut self.deferred {
             // Nothing kept but these few numbers until the last script is

@@ -168,6 +168,13 @@ pub(crate) trait Perform {
     /// (PostgreSQL's transaction-scoped advisory lock).
     fn lock_step(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// After a step's script ran outside a transaction (or committed the
+    /// step's own, as MySQL's DDL does), before the history says the step
+    /// is done: under a lease, renews it, and fails with
+    /// [`Error::LeaseLost`] if another runner took it. Nothing where the
+    /// run holds no lease.
+    fn confirm_lease(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// Creates the history table, or brings an older format up to date.
     fn ensure_table(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 
@@ -271,6 +278,11 @@ pub(crate) trait PerformNow {
     fn keep_journal(&mut self);
     /// As [`Perform::lock_step`].
     fn lock_step(&mut self) -> Result<(), Error>;
+    /// As [`Perform::confirm_lease`]: no backend that does each operation
+    /// at once holds a lease.
+    fn confirm_lease(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
     /// As [`Perform::ensure_table`].
     fn ensure_table(&mut self) -> Result<(), Error>;
     /// As [`Perform::data_version`].
@@ -334,6 +346,9 @@ impl<T: PerformNow> Perform for T {
     }
     fn lock_step(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
         ready(PerformNow::lock_step(self))
+    }
+    fn confirm_lease(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
+        ready(PerformNow::confirm_lease(self))
     }
     fn ensure_table(&mut self) -> impl Future<Output = Result<(), Error>> + Send {
         ready(PerformNow::ensure_table(self))

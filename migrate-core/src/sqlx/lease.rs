@@ -1,8 +1,9 @@
 //! The lease (`LockMode::Lease`), carried out: taken with ordinary writes
 //! to the lock table (see `dialect::lease`), renewed by a heartbeat on a
 //! connection of its own while the run lasts, confirmed in each step's
-//! transaction just before it commits (so a runner that lost its lease
-//! never records a step), and given back at the end.
+//! transaction just before it commits, and after a script that ran
+//! outside a transaction before its step is recorded (so a runner that
+//! lost its lease never records a step), and given back at the end.
 //!
 //! The heartbeat and a step's confirmation never write the row at the same
 //! time: on a Galera cluster two writes of one row from two connections
@@ -166,12 +167,14 @@ impl Lease {
             lease: Duration::from_secs(self.seconds.unsigned_abs()),
             version: None,
             file: None,
+            dirty: false,
         }
     }
 
     /// In a step's transaction, just before it commits: renews the lease,
     /// and fails if another runner took it (the caller then rolls back).
-    /// [`Lease::committed`] ends it.
+    /// After a script that ran outside a transaction, before its step is
+    /// recorded as done, the same. [`Lease::committed`] ends it.
     pub(crate) async fn confirm<DB: Backend>(
         &self,
         conn: &mut DB::Connection,

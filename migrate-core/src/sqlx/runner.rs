@@ -323,6 +323,15 @@ impl<DB: Backend> Perform for Driver<'_, DB> {
         Ok(())
     }
 
+    async fn confirm_lease(&mut self) -> Result<(), Error> {
+        let Some(lease) = self.held.lease.clone() else {
+            return Ok(());
+        };
+        let confirmed = lease.confirm::<DB>(&mut self.held.conn).await;
+        lease.committed();
+        confirmed
+    }
+
     /// Under a lease, the step commits only if the lease is still this
     /// run's, confirmed in the same transaction.
     async fn commit(&mut self) -> Result<(), Error> {
