@@ -211,7 +211,7 @@ mod tests {
         };
         assert_eq!(
             message("a.db\n# ok\nhttp://u:hunter2@h/db\n"),
-            "[TMP]/tenants.txt, line 3: http://u:***@h/db: `http` is not a database migrate knows; use sqlite://path (or a path to a SQLite file), postgres://… or mysql://…"
+            "[TMP]/tenants.txt, line 3: http://u:***@h/db: `http` is not a database migrate knows; use sqlite://path (or a path to a SQLite file, `./` before a name with a colon), postgres://… or mysql://…"
         );
         assert_eq!(
             message("# nothing\n\n"),

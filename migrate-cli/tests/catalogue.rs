@@ -65,6 +65,9 @@ enum Url {
     OwnWithPassword,
     /// The fresh database's server, without a database.
     ServerOnly,
+    /// The fresh database's server, with this database (one the server
+    /// itself refuses to drop, should migrate's guard fail).
+    System(&'static str),
     /// This URL, as written (the fresh database is only watched).
     Given(&'static str),
     /// No `--database-url` at all.
@@ -282,6 +285,15 @@ const CASES: &[Case] = &[
     case("sqlite: without a path", CopyOf("portable"), &["upgrade", "--dry-run"], SQLITE, 2, Usage("names no file")).url(Url::Given("sqlite:")),
     case("a jdbc: URL", CopyOf("portable"), &["upgrade", "--dry-run"], POSTGRES, 2, Usage("jdbc:postgresql://u:***@127.0.0.1:5432/db: `jdbc` is not a database migrate knows")).url(Url::Given("jdbc:postgresql://u:s3cret@127.0.0.1:5432/db")),
     case("an http: URL", CopyOf("portable"), &["current"], ALL, 2, Usage("`http` is not a database migrate knows")).url(Url::Given("http://user:s3cret@example.com/db")),
+    // A server's own databases are never dropped (these two the servers
+    // refuse to drop as well, should the guard fail).
+    case("drop of a system database", CopyOf("portable"), &["database", "drop", "-y"], POSTGRES, 2, Usage("names `template1`, a system database of the PostgreSQL server, which `database drop` never drops")).url(Url::System("template1")),
+    case("reset of a system database", CopyOf("portable"), &["database", "reset", "-y"], MYSQL, 2, Usage("names `information_schema`, a system database of the MySQL/MariaDB server, which `database reset` never drops")).url(Url::System("information_schema")),
+    // A misspelt scheme, or another tool's without `//`, is no file name:
+    // refused before anything is made, its password hidden.
+    case("a misspelt scheme", CopyOf("portable"), &["upgrade"], SQLITE, 2, Usage("postgress:app:***@127.0.0.1/app: `postgress` is not a database migrate knows")).url(Url::Given("postgress:app:s3cret@127.0.0.1/app")),
+    case("a jdbc: name without //", CopyOf("portable"), &["upgrade", "+1"], SQLITE, 2, Usage("jdbc:x: `jdbc` is not a database migrate knows")).url(Url::Given("jdbc:x")),
+    case("a URL missing its colon", CopyOf("portable"), &["status"], SQLITE, 1, Error("the database postgres//app:***@127.0.0.1/app does not exist")).url(Url::Given("postgres//app:s3cret@127.0.0.1/app")),
     case("a file: URI", CopyOf("portable"), &["upgrade", "--backup"], SQLITE, 2, Usage("file:app.db is a SQLite URI, which migrate does not read; write sqlite://app.db")).url(Url::Given("file:app.db")),
     case("an unknown SQLite URL option", CopyOf("portable"), &["upgrade"], SQLITE, 2, Usage("`cache=shared` is not a SQLite URL option migrate knows")).url(Url::Given("sqlite://app.db?cache=shared")),
     case("a postgres: URL without //", CopyOf("portable"), &["status"], POSTGRES, 2, Usage("a postgres: URL needs // after `postgres:`")).url(Url::Given("postgres:/app:s3cret@127.0.0.1:5432/app")),
@@ -602,6 +614,12 @@ impl Fresh {
                 let url = server.url();
                 let host_end = url.rfind('/').unwrap();
                 Some(url[..host_end].to_owned())
+            }
+            Url::System(name) => {
+                let server = self.server.as_ref().expect("a server database");
+                let url = server.url();
+                let host_end = url.rfind('/').unwrap();
+                Some(format!("{}/{name}", &url[..host_end]))
             }
             Url::Given(url) => Some(url.to_owned()),
             Url::Missing => None,

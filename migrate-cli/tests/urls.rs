@@ -104,7 +104,11 @@ fn an_unknown_scheme_is_refused_not_read_as_a_path() {
             "jdbc:postgresql://u:***@h/db",
             "jdbc",
         ),
-        ("jdbc:mysql:root@h/db", "jdbc:mysql:root@h/db", "jdbc"),
+        // Without `//`, what may be a password is hidden (here the user,
+        // whichever it is).
+        ("jdbc:mysql:root@h/db", "jdbc:mysql:***@h/db", "jdbc"),
+        ("postgress:u:p@h/db", "postgress:u:***@h/db", "postgress"),
+        ("jdbc:x", "jdbc:x", "jdbc"),
         ("http://u:pw@h/db", "http://u:***@h/db", "http"),
         (
             "x-sqlite:sqlite:app.db",
@@ -116,7 +120,7 @@ fn an_unknown_scheme_is_refused_not_read_as_a_path() {
         assert_eq!(
             run.stderr,
             usage(&format!(
-                "{shown}: `{scheme}` is not a database migrate knows; use sqlite://path (or a path to a SQLite file), postgres://… or mysql://…"
+                "{shown}: `{scheme}` is not a database migrate knows; use sqlite://path (or a path to a SQLite file, `./` before a name with a colon), postgres://… or mysql://…"
             )),
             "{url}"
         );

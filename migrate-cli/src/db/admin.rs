@@ -30,6 +30,20 @@ use super::url::{DatabaseUrl, Location, ServerUrl, SqliteUrl};
 /// `DROP DATABASE` waits for other sessions' transactions by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Whether `name` is one of the server's own databases, which no verb
+/// drops: PostgreSQL's maintenance database and templates, MySQL's system
+/// schemas.
+fn is_system(dialect: Dialect, name: &str) -> bool {
+    let system: &[&str] = match dialect {
+        Dialect::Postgres => &["postgres", "template0", "template1"],
+        Dialect::MySql => &["mysql", "information_schema", "performance_schema", "sys"],
+        Dialect::Sqlite => &[],
+    };
+    system
+        .iter()
+        .any(|system| system.eq_ignore_ascii_case(name))
+}
+
 /// The database a URL names, for the verbs that create or drop it.
 #[derive(Debug)]
 pub struct Named<'u> {
@@ -37,6 +51,8 @@ pub struct Named<'u> {
     /// The server database's name, as the driver reads it; for SQLite, the
     /// file.
     name: String,
+    /// The verb, for messages.
+    verb: &'static str,
 }
 
 impl<'u> Named<'u> {
@@ -51,7 +67,7 @@ impl<'u> Named<'u> {
             DatabaseUrl::Sqlite(sqlite) => file(sqlite, verb)?.display().to_string(),
             DatabaseUrl::Server(server) => server_name(server)?,
         };
-        Ok(Named { url, name })
+        Ok(Named { url, name, verb })
     }
 
     /// The database for people: "SQLite database sqlite://app.db",
@@ -121,6 +137,14 @@ impl<'u> Named<'u> {
     ) -> Result<bool, DatabaseError> {
         match self.url {
             DatabaseUrl::Sqlite(url) => self.drop_file(url),
+            DatabaseUrl::Server(url) if is_system(url.dialect(), &self.name) => {
+                Err(DatabaseError::SystemDatabase {
+                    url: url.shown.clone(),
+                    name: self.name.clone(),
+                    engine: product_name(url.dialect()),
+                    verb: self.verb,
+                })
+            }
             DatabaseUrl::Server(url) => {
                 self.on_server(url, "drop", connect_timeout, async |conn| {
                     match conn {

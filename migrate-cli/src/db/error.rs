@@ -18,7 +18,7 @@ pub enum DatabaseError {
 
     /// A URL with a scheme migrate does not know.
     #[error(
-        "{url}: `{scheme}` is not a database migrate knows; use sqlite://path (or a path to a SQLite file), postgres://… or mysql://…"
+        "{url}: `{scheme}` is not a database migrate knows; use sqlite://path (or a path to a SQLite file, `./` before a name with a colon), postgres://… or mysql://…"
     )]
     UnknownScheme {
         /// The URL, redacted.
@@ -138,6 +138,23 @@ pub enum DatabaseError {
         url: String,
     },
 
+    /// A server's own database (PostgreSQL's `postgres` and templates,
+    /// MySQL's `mysql`, `sys` and schemas) given to `database drop` or
+    /// `reset` (a usage error).
+    #[error(
+        "{url} names `{name}`, a system database of the {engine} server, which `{verb}` never drops; name your application's own database"
+    )]
+    SystemDatabase {
+        /// The URL, redacted.
+        url: String,
+        /// The database's name.
+        name: String,
+        /// `PostgreSQL` or `MySQL/MariaDB`.
+        engine: &'static str,
+        /// The verb.
+        verb: &'static str,
+    },
+
     /// A database in memory given to a verb that creates, drops or waits
     /// for the database itself (a usage error).
     #[error(
@@ -201,7 +218,9 @@ pub enum DatabaseError {
     },
 
     /// SQLite could not open or read the file.
-    #[error("cannot open the database {url}: {message}")]
+    #[error(
+        "cannot open the database {url}: {message}; check that it names a SQLite file (or one to create) in a directory that exists and that you may write to"
+    )]
     Open {
         /// The URL, redacted.
         url: String,
@@ -224,6 +243,7 @@ impl DatabaseError {
                 | DatabaseError::NoSlashes { .. }
                 | DatabaseError::NoDatabaseName { .. }
                 | DatabaseError::InMemory { .. }
+                | DatabaseError::SystemDatabase { .. }
         )
     }
 }

@@ -29,11 +29,15 @@ use std::sync::Mutex;
 ///     "postgres://app:***@db.internal:5432/app?sslmode=require&pass%77ord=***"
 /// );
 /// assert_eq!(migrate_cli::redact("sqlite://app.db"), "sqlite://app.db");
+/// // Mistyped, the password is hidden all the same.
+/// assert_eq!(migrate_cli::redact("postgres//app:s3cr@db/app"), "postgres//app:***@db/app");
+/// assert_eq!(migrate_cli::redact("postgress:app:s3cr@db/app"), "postgress:app:***@db/app");
 /// ```
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
+    if !url.contains("://") && !url.contains('@') {
         return redact_query(url);
-    };
+    }
+    let scheme_end = user_info_start(url);
     let (scheme, rest) = url.split_at(scheme_end);
     let mut out = scheme.to_owned();
     let rest = match rest.rfind('@') {
@@ -55,12 +59,28 @@ pub fn redact(url: &str) -> String {
     out
 }
 
+/// Where `url`'s `user:password@` would start: after its `://`, or in a
+/// URL mistyped without it (`postgres//u:p@h`, `postgress:u:p@h`) after
+/// the last `/` before its last `@`, or at its start. Text with no `@`
+/// holds no user information, whatever this says.
+fn user_info_start(url: &str) -> usize {
+    if let Some(at) = url.find("://") {
+        return at + 3;
+    }
+    let before_at = url.rfind('@').map_or(url, |at| &url[..at]);
+    match before_at.rfind('/') {
+        Some(slash) => slash + 1,
+        // `postgress:user:password@`: the misspelt scheme is no user name.
+        None => crate::db::url::scheme_end(before_at),
+    }
+}
+
 /// Every form of every password `url` holds: as written and as the driver
 /// decodes it.
 fn secrets(url: &str) -> Vec<String> {
     let mut secrets = Vec::new();
-    if let Some(scheme_end) = url.find("://").map(|at| at + 3)
-        && let Some(at) = url[scheme_end..].rfind('@')
+    let scheme_end = user_info_start(url);
+    if let Some(at) = url[scheme_end..].rfind('@')
         && let Some((_, password)) = url[scheme_end..scheme_end + at].split_once(':')
     {
         secrets.push(password.to_owned());

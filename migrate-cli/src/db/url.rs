@@ -146,10 +146,11 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
             return server(Dialect::MySql, format!("mysql{}", &url["mariadb".len()..]));
         }
         Some("file") => url,
-        Some(other)
-            if url[other.len() + 1..].starts_with("//")
-                || scheme_of(&url[other.len() + 1..]).is_some_and(is_known_scheme) =>
-        {
+        // Another scheme is refused, never taken for a file name, where
+        // it is plainly one: another tool's URL, a misspelt scheme of
+        // ours, credentials (`user:password@`). A file name with a colon
+        // in it (`data:2026.db`) is still a path.
+        Some(other) if not_a_file_name(other, &url[other.len() + 1..]) => {
             return Err(DatabaseError::UnknownScheme {
                 scheme: other.to_owned(),
                 url: shown,
@@ -209,6 +210,70 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
     Ok(DatabaseUrl::Sqlite(parsed))
 }
 
+/// Whether `scheme:rest` is plainly a URL rather than a file name with a
+/// colon: `//` or a known scheme after the colon, a user's credentials
+/// (`@`), another tool's scheme, or one of ours misspelt.
+fn not_a_file_name(scheme: &str, rest: &str) -> bool {
+    const OURS: [&str; 5] = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+    const OTHERS: [&str; 22] = [
+        "jdbc",
+        "odbc",
+        "http",
+        "https",
+        "ftp",
+        "redis",
+        "rediss",
+        "mongodb",
+        "mongodb+srv",
+        "mssql",
+        "sqlserver",
+        "oracle",
+        "cockroachdb",
+        "crdb",
+        "clickhouse",
+        "sqlite3",
+        "libsql",
+        "turso",
+        "duckdb",
+        "redshift",
+        "snowflake",
+        "tidb",
+    ];
+    let scheme = scheme.to_ascii_lowercase();
+    rest.starts_with("//")
+        || scheme_of(rest).is_some_and(|inner| {
+            OURS.iter()
+                .chain(&["file"])
+                .any(|known| inner.eq_ignore_ascii_case(known))
+        })
+        || rest.contains('@')
+        || OTHERS.contains(&scheme.as_str())
+        || (scheme.len() >= 4 && OURS.iter().any(|ours| edits(&scheme, ours) <= 2))
+}
+
+/// The number of one-letter edits (insert, delete, replace) from `a` to `b`.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Where what follows `text`'s scheme and its `:` starts (0 without one).
+pub(crate) fn scheme_end(text: &str) -> usize {
+    scheme_of(text).map_or(0, |scheme| scheme.len() + 1)
+}
+
 /// The scheme of `url`: what stands before its first `:`, when that is a
 /// scheme's shape (a letter, then letters, digits, `+`, `.` or `-`) and
 /// longer than a Windows drive letter.
@@ -220,20 +285,6 @@ fn scheme_of(url: &str) -> Option<&str> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
     .then_some(scheme)
-}
-
-/// Whether `scheme` is one migrate reads (or refuses by name, `file`).
-fn is_known_scheme(scheme: &str) -> bool {
-    [
-        "sqlite",
-        "postgres",
-        "postgresql",
-        "mysql",
-        "mariadb",
-        "file",
-    ]
-    .iter()
-    .any(|known| scheme.eq_ignore_ascii_case(known))
 }
 
 /// The database name of a server URL after its `//`, as sqlx reads it: the
@@ -322,7 +373,56 @@ mod tests {
         let message = |url: &str| parse_url(url).unwrap_err().to_string();
         assert_eq!(
             message("http://u:hunter2@h/db"),
-            "http://u:***@h/db: `http` is not a database migrate knows; use sqlite://path (or a path to a SQLite file), postgres://… or mysql://…"
+            "http://u:***@h/db: `http` is not a database migrate knows; use sqlite://path (or a path to a SQLite file, `./` before a name with a colon), postgres://… or mysql://…"
+        );
+        // Without `//` too, and never as a file name: a misspelt scheme
+        // or another tool's.
+        for (url, shown, scheme) in [
+            (
+                "postgress:user:hunter2@127.0.0.1/x",
+                "postgress:user:***@127.0.0.1/x",
+                "postgress",
+            ),
+            ("jdbc:x", "jdbc:x", "jdbc"),
+            ("sqlite3:app.db", "sqlite3:app.db", "sqlite3"),
+            ("redis:foo", "redis:foo", "redis"),
+            ("myslq:app", "myslq:app", "myslq"),
+        ] {
+            assert_eq!(
+                message(url),
+                format!(
+                    "{shown}: `{scheme}` is not a database migrate knows; use sqlite://path (or a path to a SQLite file, `./` before a name with a colon), postgres://… or mysql://…"
+                )
+            );
+        }
+        // A name with a colon is a file, unless it is plainly a URL.
+        assert_eq!(
+            sqlite("data:2026.db").location,
+            Location::File("data:2026.db".into())
+        );
+        assert_eq!(
+            sqlite("backup-12:00.db").location,
+            Location::File("backup-12:00.db".into())
+        );
+        for url in [
+            "mysq:app.db",
+            "sqlite3:app.db",
+            "postgre:x",
+            "file2:u:p@h/db",
+        ] {
+            assert!(parse_url(url).is_err(), "{url}");
+        }
+        assert_eq!(
+            sqlite("./a:b.db").location,
+            Location::File("./a:b.db".into())
+        );
+        assert_eq!(
+            sqlite("sqlite:a:b.db").location,
+            Location::File("a:b.db".into())
+        );
+        assert_eq!(
+            sqlite("C:/data/app.db").location,
+            Location::File("C:/data/app.db".into())
         );
         assert_eq!(
             message("sqlite://app.db?cache=shared"),
