@@ -37,6 +37,12 @@ fn fast(conn: &mut Connection, set: &Migrations, options: &Options) -> (bool, bo
         set.with_options(options.clone())
             .upgrade(conn, Target::Head)
     });
+    // SQLite traces what a statement runs inside (`-- PRAGMA
+    // schema_version`, the table-valued pragma's own statement) as well.
+    let statements: Vec<&String> = statements
+        .iter()
+        .filter(|s| !s.starts_with("-- "))
+        .collect();
     let summary_alone = statements.len() == 1 && statements[0].starts_with("SELECT digest");
     (summary_alone, report.is_ok_and(|r| r.steps.is_empty()))
 }
@@ -91,6 +97,84 @@ fn every_hand_edit_is_read_in_full() {
         let (summary_alone, _) = fast(&mut conn, &set, &Options::default());
         assert!(!summary_alone, "{edit}");
     }
+}
+
+/// The history table copied, dropped and made again, as GUI tools alter a
+/// table: its triggers go with it.
+const REBUILD: &str = "CREATE TABLE copied AS SELECT * FROM _migrate_history; \
+    DROP TABLE _migrate_history; \
+    CREATE TABLE _migrate_history (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+    checksum TEXT NOT NULL, down_sql TEXT, applied_at TEXT NOT NULL, \
+    execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL) WITHOUT ROWID; \
+    INSERT INTO _migrate_history SELECT * FROM copied; DROP TABLE copied";
+
+/// Once a trigger is gone, a hand edit moves no counter: the start sees
+/// that the schema changed since the summary was written, and reads the
+/// history in full, so the edit is caught; a run with work makes the
+/// triggers again, and the summary is read alone once more.
+#[test]
+fn a_hand_edit_made_once_a_trigger_is_gone_is_still_read_in_full() {
+    let losses = [
+        "DROP TRIGGER _migrate_history_summary_insert",
+        "DROP TRIGGER _migrate_history_summary_update",
+        "DROP TRIGGER _migrate_history_summary_delete",
+        REBUILD,
+    ];
+    let edits = [
+        "UPDATE _migrate_history SET checksum = 'x' WHERE version = 1",
+        "DELETE FROM _migrate_history WHERE version = 2",
+        "INSERT INTO _migrate_history (version, name, checksum, applied_at, execution_ms, success) \
+         VALUES (9, 'n', 'c', '2026-01-01T00:00:00Z', 0, TRUE)",
+    ];
+    let (_dir4, four) = set(4, None);
+    let (_dir, set) = set(3, None);
+    for loss in losses {
+        for edit in edits {
+            let db = TempDb::new();
+            migrate::run(&db.open(), &set).unwrap();
+            let mut conn = db.open();
+            conn.execute_batch(loss).unwrap();
+            conn.execute_batch(edit).unwrap();
+            let (summary_alone, _) = fast(&mut conn, &set, &Options::default());
+            assert!(!summary_alone, "{loss}; {edit}");
+        }
+        // Lost, then a run with work: the triggers are back, and the
+        // summary answers again (and catches the next edit by its counter).
+        let db = TempDb::new();
+        migrate::run(&db.open(), &set).unwrap();
+        let mut conn = db.open();
+        conn.execute_batch(loss).unwrap();
+        assert_eq!(
+            fast(&mut conn, &set, &Options::default()),
+            (false, true),
+            "{loss}"
+        );
+        migrate::run(&conn, &four).unwrap();
+        assert_eq!(
+            fast(&mut conn, &four, &Options::default()),
+            (true, true),
+            "{loss}"
+        );
+        conn.execute_batch(edits[0]).unwrap();
+        let (summary_alone, _) = fast(&mut conn, &four, &Options::default());
+        assert!(!summary_alone, "{loss}, then a run, then an edit");
+    }
+}
+
+/// `VACUUM` changes SQLite's schema cookie: the next starts read the
+/// history in full (correct, slower) until a run with work records the
+/// summary again.
+#[test]
+fn after_vacuum_the_history_is_read_in_full_until_a_run_with_work() {
+    let (_dir4, four) = set(4, None);
+    let (_dir, set) = set(3, None);
+    let db = TempDb::new();
+    let mut conn = db.open();
+    migrate::run(&conn, &set).unwrap();
+    conn.execute_batch("VACUUM").unwrap();
+    assert_eq!(fast(&mut conn, &set, &Options::default()), (false, true));
+    migrate::run(&conn, &four).unwrap();
+    assert_eq!(fast(&mut conn, &four, &Options::default()), (true, true));
 }
 
 #[test]
@@ -189,6 +273,14 @@ enum Event {
     Unknown(i64),
     /// By hand: an update that changes no value.
     Noop,
+    /// By hand: one of the summary's triggers dropped (0: insert, 1:
+    /// update, 2: delete).
+    DropTrigger(usize),
+    /// By hand: the history table copied, dropped and made again, as GUI
+    /// tools alter a table (its triggers go with it).
+    Rebuild,
+    /// `VACUUM` (a schema change for SQLite's cookie).
+    Vacuum,
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -201,6 +293,9 @@ fn event() -> impl Strategy<Value = Event> {
         (1..5i64).prop_map(Event::Dirty),
         (5..9i64).prop_map(Event::Unknown),
         Just(Event::Noop),
+        (0..3usize).prop_map(Event::DropTrigger),
+        Just(Event::Rebuild),
+        Just(Event::Vacuum),
     ]
 }
 
@@ -221,6 +316,9 @@ proptest! {
         let mut conn = conn_db.open();
         // The runner wrote last (false after a hand edit until it writes).
         let mut runner_last = true;
+        // A trigger dropped or the schema changed since the runner last
+        // wrote: the summary is not read until it writes again.
+        let mut disarmed = false;
         for event in &events {
             let base = &builds[0].1;
             let hand = |sql: String| conn.execute_batch(&sql).map(|_| ());
@@ -274,12 +372,38 @@ proptest! {
                         runner_last = false;
                     }
                 }
+                Event::DropTrigger(which) => {
+                    let which = ["insert", "update", "delete"][*which];
+                    if hand(format!("DROP TRIGGER _migrate_history_summary_{which}")).is_ok() {
+                        disarmed = true;
+                    }
+                }
+                Event::Rebuild => {
+                    let rebuilt = hand(
+                        "BEGIN; CREATE TABLE copied AS SELECT * FROM _migrate_history; \
+                         DROP TABLE _migrate_history; \
+                         CREATE TABLE _migrate_history (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+                         checksum TEXT NOT NULL, down_sql TEXT, applied_at TEXT NOT NULL, \
+                         execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL) WITHOUT ROWID; \
+                         INSERT INTO _migrate_history SELECT * FROM copied; DROP TABLE copied; COMMIT"
+                            .to_owned(),
+                    );
+                    match rebuilt {
+                        Ok(()) => disarmed = true,
+                        Err(_) => hand("ROLLBACK".to_owned()).unwrap_or(()),
+                    }
+                }
+                Event::Vacuum => {
+                    hand("VACUUM".to_owned()).unwrap();
+                    disarmed = true;
+                }
             }
             // The runner wrote to the history (the summary's counter).
             if matches!(event, Event::Upgrade(_) | Event::Downgrade(_) | Event::Stamp(_))
                 && conn.total_changes() > before
             {
                 runner_last = true;
+                disarmed = false;
             }
         }
         let set = &builds[asked].1;
@@ -293,12 +417,118 @@ proptest! {
             prop_assert!(nothing_done);
             prop_assert!(runner_last, "a hand-edited history took the summary's word");
         }
-        if runner_last && full {
+        if runner_last && full && !disarmed {
             // Only a table the runner never wrote with work has no summary.
             let has_summary = conn
-                .query_row("SELECT count(*) FROM _migrate_history_summary", [], |r| r.get::<_, i64>(0))
+                .query_row("SELECT count(*) FROM _migrate_history_summary WHERE id = 1", [], |r| r.get::<_, i64>(0))
                 .is_ok_and(|n| n == 1);
             prop_assert_eq!(summary_alone, has_summary);
         }
     }
+}
+
+/// `sql` (if any), then a run of `set`, through a pool on `database`.
+async fn server_run(
+    database: &crate::servers::Database,
+    set: &Migrations,
+    sql: Option<&str>,
+) -> Result<migrate::Report, migrate::Error> {
+    use crate::servers::Kind;
+    macro_rules! on {
+        ($pool:ty) => {{
+            let pool = <$pool>::connect(&database.url).await.unwrap();
+            if let Some(sql) = sql {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            migrate::sqlx::run(&pool, set).await
+        }};
+    }
+    match database.kind {
+        Kind::Postgres => on!(sqlx::PgPool),
+        Kind::MySql => on!(sqlx::MySqlPool),
+    }
+}
+
+/// On PostgreSQL and MySQL/MariaDB the start checks the triggers
+/// themselves: one dropped (or, on PostgreSQL, disabled) and a checksum
+/// edited by hand, the next run reads the history in full and refuses the
+/// edit. A dropped trigger is made again by the next run with work.
+async fn server_edit_after_a_trigger_is_lost(
+    kind: crate::servers::Kind,
+    losses: &[&str],
+    triggers: &str,
+    all: i64,
+) {
+    use crate::servers::Database;
+    let (_dir4, four) = set(4, None);
+    let (_dir, set) = set(3, None);
+    for loss in losses {
+        let Some(database) = Database::create(kind).await else {
+            return;
+        };
+        server_run(&database, &set, None).await.unwrap();
+        let edit = format!(
+            "{loss}; UPDATE _migrate_history SET checksum = '{}' WHERE version = 1",
+            "0".repeat(64)
+        );
+        let err = server_run(&database, &set, Some(&edit)).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("migration 1 (1_m1.up.sql) was changed after it was applied"),
+            "{loss}: {err}"
+        );
+    }
+    let Some(database) = Database::create(kind).await else {
+        return;
+    };
+    server_run(&database, &set, None).await.unwrap();
+    server_run(&database, &four, Some(losses[0])).await.unwrap();
+    let count = format!("SELECT count(*) FROM ({triggers}) AS t");
+    let made: i64 = match kind {
+        crate::servers::Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+        crate::servers::Kind::MySql => {
+            let pool = sqlx::MySqlPool::connect(&database.url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(made, all, "the run with work made the trigger again");
+}
+
+#[tokio::test]
+async fn postgres_a_hand_edit_made_once_a_trigger_is_gone_is_still_caught() {
+    server_edit_after_a_trigger_is_lost(
+        crate::servers::Kind::Postgres,
+        &[
+            "DROP TRIGGER _migrate_history_summary_rows ON _migrate_history",
+            "ALTER TABLE _migrate_history DISABLE TRIGGER _migrate_history_summary_rows",
+        ],
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = '_migrate_history'::regclass \
+         AND tgname LIKE '_migrate_history_summary%'",
+        2,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mysql_a_hand_edit_made_once_a_trigger_is_gone_is_still_caught() {
+    server_edit_after_a_trigger_is_lost(
+        crate::servers::Kind::MySql,
+        &["DROP TRIGGER _migrate_history_summary_update"],
+        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS \
+         WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = '_migrate_history'",
+        3,
+    )
+    .await;
 }

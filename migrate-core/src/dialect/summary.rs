@@ -23,6 +23,15 @@
 //! and made again by hand, whose triggers are then gone). A history edited
 //! so is read in full.
 //!
+//! Without its triggers the counter says nothing (a hand edit moves it no
+//! more), so the counter is read, and a start trusts the row, only while
+//! every trigger is there: PostgreSQL and MySQL look them up in their
+//! catalogues; SQLite, where that walks the whole schema table, keeps in a
+//! second row (`id = 2`) the schema cookie of the runner's last write, and
+//! a start compares it with the current one (any schema change since, a
+//! trigger dropped among them, sends it the long way). A run that finds a
+//! trigger missing makes it again, and the summary with it.
+//!
 //! Creating the table and its triggers never fails a run: without the
 //! privilege (MySQL's `TRIGGER`, say) there is no summary row, and every
 //! start reads the full history. The row is inserted only after its
@@ -93,6 +102,10 @@ impl SummarySql {
                 ensure.push(format!(
                     "INSERT OR IGNORE INTO {summary} (id, digest, changes, recorded) VALUES (1, '', 0, -1)"
                 ));
+                // Row 2: the schema cookie when the digest was written.
+                ensure.push(format!(
+                    "INSERT OR IGNORE INTO {summary} (id, digest, changes, recorded) VALUES (2, 'schema_version', 0, -1)"
+                ));
                 ensure
             }
             Dialect::MySql => {
@@ -122,12 +135,17 @@ impl SummarySql {
                  WHERE c.oid = '{table}'::regclass; \
                  EXECUTE format('CREATE TABLE IF NOT EXISTS %I.%I (id INTEGER PRIMARY KEY, digest TEXT NOT NULL, \
                  changes BIGINT NOT NULL, recorded BIGINT NOT NULL)', s, '{bare}'); \
-                 IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '{table}'::regclass AND tgname = '{bare}_rows') THEN \
+                 IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '{table}'::regclass AND tgname = '{bare}_rows') \
+                 OR NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '{table}'::regclass AND tgname = '{bare}_truncate') THEN \
                  EXECUTE format('CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql AS \
                  $f$ BEGIN UPDATE %I.%I SET changes = changes + 1 WHERE id = 1; RETURN NULL; END $f$', \
                  s, '{bare}_bump', s, '{bare}'); \
+                 END IF; \
+                 IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '{table}'::regclass AND tgname = '{bare}_rows') THEN \
                  EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I.%I \
                  FOR EACH ROW EXECUTE PROCEDURE %I.%I()', '{bare}_rows', s, '{history_bare}', s, '{bare}_bump'); \
+                 END IF; \
+                 IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = '{table}'::regclass AND tgname = '{bare}_truncate') THEN \
                  EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I.%I \
                  FOR EACH STATEMENT EXECUTE PROCEDURE %I.%I()', '{bare}_truncate', s, '{history_bare}', s, '{bare}_bump'); \
                  END IF; \
@@ -137,27 +155,70 @@ impl SummarySql {
                 history_bare = history.table(),
             )],
         };
+        // Whether the triggers are all there (and, on PostgreSQL, enabled):
+        // without them a hand edit moves no counter, so the counter says
+        // nothing. The counter is read only where they are (a run then
+        // makes what is missing), and a start trusts the row only where
+        // they are.
+        let history_bare = history.table();
+        let armed = match dialect {
+            Dialect::Sqlite => format!(
+                "(SELECT count(*) FROM {schema}sqlite_schema WHERE type = 'trigger' AND tbl_name = '{history_bare}' \
+                 AND name IN ('{bare}_insert', '{bare}_update', '{bare}_delete')) = 3",
+                schema = history
+                    .schema()
+                    .map_or_else(String::new, |schema| format!("\"{schema}\".")),
+            ),
+            Dialect::Postgres => format!(
+                "(SELECT count(*) FROM pg_trigger WHERE tgrelid = '{table}'::regclass \
+                 AND tgname IN ('{bare}_rows', '{bare}_truncate') AND tgenabled <> 'D') = 2"
+            ),
+            Dialect::MySql => format!(
+                "(SELECT count(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {schema} \
+                 AND EVENT_OBJECT_TABLE = '{history_bare}' \
+                 AND TRIGGER_NAME IN ('{bare}_insert', '{bare}_update', '{bare}_delete')) = 3",
+                schema = history
+                    .schema()
+                    .map_or_else(|| "DATABASE()".to_owned(), |schema| format!("'{schema}'")),
+            ),
+        };
+        // SQLite: looking the triggers up walks the whole schema table (2 ms
+        // with 10,000 tables), so a start instead compares the schema
+        // cookie with the one row 2 kept when the digest was written with
+        // the triggers there: no schema change since, no trigger gone. The
+        // cookie of a schema other than `main` cannot be read in SQL: there
+        // the triggers are looked up.
+        let sqlite_valid = match history.schema() {
+            None => format!(
+                "coalesce(changes = recorded AND (SELECT recorded FROM {summary} WHERE id = 2) = \
+                 (SELECT schema_version FROM pragma_schema_version), 0)"
+            ),
+            Some(_) => format!("coalesce(changes = recorded AND {armed}, 0)"),
+        };
         let (changes, start) = match dialect {
             Dialect::Sqlite => (
-                format!("SELECT CAST(changes AS TEXT) FROM {summary} WHERE id = 1"),
                 format!(
-                    "SELECT digest || '|' || (changes = recorded) || '|' || \
+                    "SELECT CAST(changes AS TEXT) FROM {summary} WHERE id = 1 AND {armed} \
+                     AND EXISTS (SELECT 1 FROM {summary} WHERE id = 2)"
+                ),
+                format!(
+                    "SELECT digest || '|' || {sqlite_valid} || '|' || \
                      coalesce((SELECT checksum FROM {table} WHERE version = ?1 AND success), '') \
                      FROM {summary} WHERE id = 1"
                 ),
             ),
             Dialect::Postgres => (
-                format!("SELECT changes::text FROM {summary} WHERE id = 1"),
+                format!("SELECT changes::text FROM {summary} WHERE id = 1 AND {armed}"),
                 format!(
-                    "SELECT digest || '|' || CASE WHEN changes = recorded THEN '1' ELSE '0' END || '|' || \
+                    "SELECT digest || '|' || CASE WHEN changes = recorded AND {armed} THEN '1' ELSE '0' END || '|' || \
                      coalesce((SELECT checksum FROM {table} WHERE version = $1 AND success), '') \
                      FROM {summary} WHERE id = 1"
                 ),
             ),
             Dialect::MySql => (
-                format!("SELECT CAST(changes AS CHAR) FROM {summary} WHERE id = 1"),
+                format!("SELECT CAST(changes AS CHAR) FROM {summary} WHERE id = 1 AND {armed}"),
                 format!(
-                    "SELECT CONCAT(digest, '|', IF(changes = recorded, '1', '0'), '|', \
+                    "SELECT CONCAT(digest, '|', IF(changes = recorded AND {armed}, '1', '0'), '|', \
                      coalesce((SELECT checksum FROM {table} WHERE version = ? AND success), '')) \
                      FROM {summary} WHERE id = 1"
                 ),
@@ -174,9 +235,19 @@ impl SummarySql {
             bare,
             ensure,
             changes,
-            update: dialect.placeholders(format!(
-                "UPDATE {summary} SET digest = ?1, recorded = changes WHERE id = 1 AND changes = ?2"
-            )),
+            update: match dialect {
+                // Row 2 takes the schema cookie after the run's last DDL.
+                // (Had a script of the run dropped a trigger, a write after
+                // it moved no counter, and row 1 is not recorded.)
+                Dialect::Sqlite => format!(
+                    "UPDATE {summary} SET digest = CASE id WHEN 1 THEN ?1 ELSE digest END, \
+                     recorded = CASE id WHEN 1 THEN changes ELSE (SELECT schema_version FROM pragma_schema_version) END \
+                     WHERE id = 1 AND changes = ?2 OR id = 2"
+                ),
+                _ => dialect.placeholders(format!(
+                    "UPDATE {summary} SET digest = ?1, recorded = changes WHERE id = 1 AND changes = ?2"
+                )),
+            },
             start,
         }
     }

@@ -108,7 +108,7 @@ impl<'a> Migrator<'a> {
     /// assert!(sql.contains("CREATE TABLE IF NOT EXISTS \"_migrate_history\""));
     /// assert!(sql.contains("CREATE TABLE t (id INT);\nINSERT INTO \"_migrate_history\""));
     /// // With the summary beside the table, as a run keeps it.
-    /// assert!(sql.contains("UPDATE \"_migrate_history_summary\" SET digest = '1:"));
+    /// assert!(sql.contains("UPDATE \"_migrate_history_summary\" SET digest = CASE id WHEN 1 THEN '1:"));
     /// // Run it, and the database is as `upgrade` would leave it.
     /// let conn = rusqlite::Connection::open_in_memory()?;
     /// conn.execute_batch(&sql)?;
@@ -195,8 +195,10 @@ mod sync {
         /// let sql = migrator.sql(&conn, migrate::Direction::Down, migrate::Target::Base)?;
         /// assert!(sql.ends_with(
         ///     "BEGIN IMMEDIATE;\nDROP TABLE t;\nDELETE FROM \"_migrate_history\" WHERE version = 1;\n\
-        ///      UPDATE \"_migrate_history_summary\" SET digest = '0:00000000000000000000000000000000', \
-        ///      recorded = changes WHERE id = 1 AND changes = 1;\nCOMMIT;\n"
+        ///      UPDATE \"_migrate_history_summary\" SET digest = CASE id WHEN 1 THEN \
+        ///      '0:00000000000000000000000000000000' ELSE digest END, recorded = CASE id WHEN 1 \
+        ///      THEN changes ELSE (SELECT schema_version FROM pragma_schema_version) END \
+        ///      WHERE id = 1 AND changes = 1 OR id = 2;\nCOMMIT;\n"
         /// ));
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
