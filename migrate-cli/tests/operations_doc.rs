@@ -253,7 +253,7 @@ fn promised(line: &str, run: &Run, dir: &Path, page: &str) -> bool {
             assert_eq!(state(&run.stdout, 5), "unknown");
         }
         "migrate --dir migrations-previous upgrade" => {
-            let message = "the database is at version 5, newer than this build's head 4: run `migrate downgrade 4` to roll back, or allow unknown versions to start anyway";
+            let message = "the database is at version 5, newer than this build's head 4: run `migrate downgrade 4` to roll back, or allow unknown versions (`--allow-unknown`) to start anyway";
             assert_eq!(run.stderr, format!("{message}\n"));
             // The page quotes it, across its lines.
             assert!(

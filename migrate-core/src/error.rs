@@ -58,7 +58,7 @@ pub enum Error {
 
     /// An applied migration's file was edited after it was applied.
     #[error(
-        "migration {version} ({file}) was changed after it was applied: its checksum is {found} but {recorded} was recorded; restore the file as it was applied (add a new migration for new changes), or allow checksum mismatches"
+        "migration {version} ({file}) was changed after it was applied: its checksum is {found} but {recorded} was recorded; restore the file as it was applied (add a new migration for new changes), or allow checksum mismatches (`--ignore-checksums`)"
     )]
     ChecksumMismatch {
         /// The version.
@@ -83,7 +83,7 @@ pub enum Error {
 
     /// An applied version below this build's head has no file in this build.
     #[error(
-        "migration {version} ({name}) is applied in the database but this build has no file for it; restore the file, or allow unknown versions"
+        "migration {version} ({name}) is applied in the database but this build has no file for it; restore the file, or allow unknown versions (`--allow-unknown`)"
     )]
     UnknownApplied {
         /// The version.
@@ -94,7 +94,7 @@ pub enum Error {
 
     /// A pending migration is older than the newest applied one.
     #[error(
-        "migration {version} ({file}) is pending but older than the newest applied version {current}; give it a version above {current}, or allow out-of-order migrations"
+        "migration {version} ({file}) is pending but older than the newest applied version {current}; give it a version above {current}, or allow out-of-order migrations (`--allow-out-of-order`)"
     )]
     OutOfOrder {
         /// The pending version.
@@ -477,7 +477,7 @@ fn ahead(current: i64, head: Option<i64>) -> String {
         ),
     };
     format!(
-        "the database is at version {current}, {build}: run `migrate downgrade {target}` to roll back, or allow unknown versions to start anyway"
+        "the database is at version {current}, {build}: run `migrate downgrade {target}` to roll back, or allow unknown versions (`--allow-unknown`) to start anyway"
     )
 }
 

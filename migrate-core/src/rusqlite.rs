@@ -273,9 +273,18 @@ fn summary_up_to_date(
     let Some(head) = summary::start_version(migrations, options) else {
         return false;
     };
-    conn.prepare_cached(&sql.summary.start)
-        .and_then(|mut statement| statement.query_row([head], |row| row.get::<_, String>(0)))
-        .is_ok_and(|row| summary::up_to_date(&row, migrations))
+    let read = || -> rusqlite::Result<String> {
+        let row = |row: &rusqlite::Row<'_>| row.get::<_, String>(0);
+        let mut statement = conn.prepare_cached(&sql.summary.start)?;
+        match &sql.summary.cookie {
+            Some(cookie) => {
+                let cookie: i64 = conn.prepare_cached(cookie)?.query_row([], |r| r.get(0))?;
+                statement.query_row([head, cookie], row)
+            }
+            None => statement.query_row([head], row),
+        }
+    };
+    read().is_ok_and(|row| summary::up_to_date(&row, migrations))
 }
 
 /// The summary's change counter, where there is a summary.

@@ -557,7 +557,7 @@ pub async fn unknown_applied_and_rollback_from_an_older_build<H: Harness>(h: &H)
     assert_eq!(
         err.to_string(),
         "the database is at version 4, newer than this build's head 2: run `migrate downgrade 2` to roll back, or \
-         allow unknown versions to start anyway"
+         allow unknown versions (`--allow-unknown`) to start anyway"
     );
     h.upgrade(&old_build, Target::Head, &defaults().allow_unknown(true))
         .await

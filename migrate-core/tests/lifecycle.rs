@@ -149,7 +149,7 @@ fn checksum_ignores_bom_and_crlf_but_a_real_edit_is_refused() {
         err.to_string(),
         format!(
             "migration 1 (0001_t.sql) was changed after it was applied: its checksum is {found} but {recorded} was \
-             recorded; restore the file as it was applied (add a new migration for new changes), or allow checksum mismatches"
+             recorded; restore the file as it was applied (add a new migration for new changes), or allow checksum mismatches (`--ignore-checksums`)"
         )
     );
     assert_eq!(history_rows(&db.open()), before);
@@ -467,7 +467,7 @@ fn out_of_order_and_unknown_versions_are_refused_unless_allowed() {
     assert_eq!(
         err.to_string(),
         "migration 2 (2_b.sql) is pending but older than the newest applied version 3; give it a version above 3, or \
-         allow out-of-order migrations"
+         allow out-of-order migrations (`--allow-out-of-order`)"
     );
     assert!(set.status(&conn).unwrap().drift);
     let report = set
@@ -494,7 +494,7 @@ fn out_of_order_and_unknown_versions_are_refused_unless_allowed() {
     assert_eq!(
         err.to_string(),
         "the database is at version 3, newer than this build's head 1: run `migrate downgrade 1` to roll back, or \
-         allow unknown versions to start anyway"
+         allow unknown versions (`--allow-unknown`) to start anyway"
     );
     let history = older.history(&conn).unwrap();
     assert_eq!(

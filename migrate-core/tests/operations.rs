@@ -214,7 +214,7 @@ fn an_older_build_sees_newer_versions_as_unknown_and_rolls_them_back() {
         assert_eq!(
             err.to_string(),
             "the database is at version 6, newer than this build's head 4: run `migrate downgrade 4` to roll back, \
-             or allow unknown versions to start anyway"
+             or allow unknown versions (`--allow-unknown`) to start anyway"
         );
         let report = old_build.downgrade(&conn, target).unwrap();
         assert_eq!(

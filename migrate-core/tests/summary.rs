@@ -30,20 +30,17 @@ fn traced<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> T) -> (T, Vec
     (out, TRACED.with(|traced| traced.take()))
 }
 
-/// Whether an upgrade to head was answered by the summary alone: one
-/// statement, the summary's row.
+/// Whether an upgrade to head was answered by the summary alone: the
+/// schema cookie and the summary's row.
 fn fast(conn: &mut Connection, set: &Migrations, options: &Options) -> (bool, bool) {
     let (report, statements) = traced(conn, |conn| {
         set.with_options(options.clone())
             .upgrade(conn, Target::Head)
     });
-    // SQLite traces what a statement runs inside (`-- PRAGMA
-    // schema_version`, the table-valued pragma's own statement) as well.
-    let statements: Vec<&String> = statements
-        .iter()
-        .filter(|s| !s.starts_with("-- "))
-        .collect();
-    let summary_alone = statements.len() == 1 && statements[0].starts_with("SELECT digest");
+    // The schema cookie (from the file's header), then the summary's row.
+    let summary_alone = statements.len() == 2
+        && statements[0] == "PRAGMA main.schema_version"
+        && statements[1].starts_with("SELECT digest");
     (summary_alone, report.is_ok_and(|r| r.steps.is_empty()))
 }
 

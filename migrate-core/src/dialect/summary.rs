@@ -63,8 +63,12 @@ pub struct SummarySql {
     pub update: String,
     /// A start's one statement: `{digest}|{1 if changes = recorded else
     /// 0}|{the newest known version's checksum if clean, or empty}`, with
-    /// `?1` the newest known version.
+    /// `?1` the newest known version (and `?2` the schema cookie, where
+    /// `cookie` reads it).
     pub start: String,
+    /// SQLite, a history table in `main`: reads the schema cookie, which a
+    /// start binds to `start` as `?2`.
+    pub cookie: Option<String>,
 }
 
 impl SummarySql {
@@ -184,14 +188,15 @@ impl SummarySql {
         };
         // SQLite: looking the triggers up walks the whole schema table (2 ms
         // with 10,000 tables), so a start instead compares the schema
-        // cookie with the one row 2 kept when the digest was written with
-        // the triggers there: no schema change since, no trigger gone. The
-        // cookie of a schema other than `main` cannot be read in SQL: there
-        // the triggers are looked up.
+        // cookie (read by `cookie`, bound as ?2) with the one row 2 kept
+        // when the digest was written with the triggers there: no schema
+        // change since, no trigger gone. (`pragma_schema_version` in the
+        // query itself costs more than the pragma alone, and more with a
+        // larger schema.) The record reads only `main`'s cookie: for a
+        // table in another schema the triggers are looked up instead.
         let sqlite_valid = match history.schema() {
             None => format!(
-                "coalesce(changes = recorded AND (SELECT recorded FROM {summary} WHERE id = 2) = \
-                 (SELECT schema_version FROM pragma_schema_version), 0)"
+                "coalesce(changes = recorded AND (SELECT recorded FROM {summary} WHERE id = 2) = ?2, 0)"
             ),
             Some(_) => format!("coalesce(changes = recorded AND {armed}, 0)"),
         };
@@ -232,6 +237,8 @@ impl SummarySql {
                     .map(|event| format!("{bare}_{event}"))
                     .collect(),
             },
+            cookie: (dialect == Dialect::Sqlite && history.schema().is_none())
+                .then(|| "PRAGMA main.schema_version".to_owned()),
             bare,
             ensure,
             changes,

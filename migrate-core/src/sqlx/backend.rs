@@ -223,6 +223,15 @@ pub trait Backend: sqlx::Database + private::Sealed {
         options: &Options,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// SQLite's schema cookie, read by `statement` (the summary's
+    /// `cookie`), which a start compares with the summary's; `None` where
+    /// the database has none.
+    #[doc(hidden)]
+    fn schema_cookie(
+        conn: &mut Self::Connection,
+        statement: &str,
+    ) -> impl Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
+
     /// A number that changes whenever another connection commits (SQLite's
     /// `data_version`); `None` where the database has none.
     #[doc(hidden)]

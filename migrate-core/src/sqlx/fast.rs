@@ -22,7 +22,16 @@ pub(super) async fn summary_up_to_date<DB: Backend>(
     let Some(head) = summary::start_version(migrations, options) else {
         return false;
     };
-    let statement = with_literals(DB::DIALECT, &sql.summary.start, &[Literal::Integer(head)]);
+    let cookie = match &sql.summary.cookie {
+        Some(cookie) => match DB::schema_cookie(conn, cookie).await {
+            Ok(Some(cookie)) => Some(cookie),
+            _ => return false,
+        },
+        None => None,
+    };
+    let mut values = vec![Literal::Integer(head)];
+    values.extend(cookie.map(Literal::Integer));
+    let statement = with_literals(DB::DIALECT, &sql.summary.start, &values);
     match DB::text_once(conn, &statement).await {
         Ok(Some(row)) => summary::up_to_date(&row, migrations),
         _ => false,

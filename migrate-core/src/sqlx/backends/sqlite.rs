@@ -179,6 +179,16 @@ impl Backend for sqlx::Sqlite {
 
     /// `data_version` changes when another connection commits; this
     /// connection's own commits leave it as it is.
+    async fn schema_cookie(
+        conn: &mut sqlx::SqliteConnection,
+        statement: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(AssertSqlSafe(statement))
+            .fetch_one(&mut *conn)
+            .await
+            .map(Some)
+    }
+
     async fn data_version(conn: &mut sqlx::SqliteConnection) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar(DATA_VERSION)
             .fetch_one(&mut *conn)
