@@ -194,20 +194,26 @@ const MODES: [(&str, &str); 3] = [
     ),
 ];
 
+/// A sqlx pool of one connection on `db` (so that the connection read
+/// after a run is the run's).
+async fn one_connection_pool(db: &TempDb) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db.path)
+        .create_if_missing(true);
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
 /// The run through a one-connection sqlx pool (so that the connection
 /// read afterwards is the run's), and whether it succeeded; then the
 /// modes each step ran under, the connection's mode after the run, and
 /// whether the journal's file is left.
 async fn through_sqlx(files: &[(&str, &str)]) -> (bool, Vec<(i64, String)>, String, bool) {
     let db = TempDb::new();
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db.path)
-        .create_if_missing(true);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .unwrap();
+    let pool = one_connection_pool(&db).await;
     let dir = migration_dir(files);
     let set = Migrations::from_dir(dir.path()).unwrap();
     let per_step = Options::default().transaction_mode(TransactionMode::PerStep);
@@ -284,14 +290,7 @@ async fn through_sqlx_a_journal_mode_a_script_chose_stays() {
 #[tokio::test]
 async fn through_sqlx_a_run_dropped_while_the_journal_is_kept_closes_its_connection() {
     let db = TempDb::new();
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db.path)
-        .create_if_missing(true);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .unwrap();
+    let pool = one_connection_pool(&db).await;
     let mut files = MODES[..2].to_vec();
     files.push((
         "3_long.sql",

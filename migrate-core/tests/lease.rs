@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use migrate::{LockMode, Migrations, Options, Target};
+use migrate::{LockMode, Migrations, Options};
 
 use crate::common::migration_dir;
-use crate::servers::{Database, Kind};
+use crate::servers::{Database, Kind, count, execute, upgrade};
 
 /// `n` steps, each adding one row to `log`: a step applied twice shows.
 fn logging_set(n: usize) -> tempfile::TempDir {
@@ -34,63 +34,6 @@ fn lease() -> Options {
     Options::default()
         .lock_mode(LockMode::Lease)
         .lease_duration(Duration::from_secs(3))
-}
-
-async fn count(url: &str, kind: Kind, sql: &str) -> i64 {
-    match kind {
-        Kind::Postgres => {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-        Kind::MySql => {
-            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    }
-}
-
-async fn execute(url: &str, kind: Kind, sql: &str) {
-    match kind {
-        Kind::Postgres => {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        Kind::MySql => {
-            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-    }
-}
-
-async fn upgrade(
-    url: &str,
-    kind: Kind,
-    set: &Migrations,
-    options: &Options,
-) -> Result<usize, migrate::Error> {
-    let steps = match kind {
-        Kind::Postgres => {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            migrate::sqlx::upgrade(&pool, set, Target::Head, options).await
-        }
-        Kind::MySql => {
-            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
-            migrate::sqlx::upgrade(&pool, set, Target::Head, options).await
-        }
-    };
-    steps.map(|report| report.steps.len())
 }
 
 async fn runners_at_once_apply_each_step_once(kind: Kind) {
@@ -409,6 +352,24 @@ async fn mysql_a_run_that_lost_its_lease_does_not_record_a_step_its_ddl_committe
     )
     .await;
     assert_eq!(made, 1, "the step's DDL committed");
+    // The runner that took the lease stops at the mark instead of running
+    // the step again.
+    let set = Migrations::from_dir(
+        migration_dir(&[
+            ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+            (
+                "0002_slow.sql",
+                "SELECT SLEEP(1);\nCREATE TABLE b (id INT);\n",
+            ),
+        ])
+        .path(),
+    )
+    .unwrap();
+    let again = upgrade(&database.url, Kind::MySql, &set, &lease()).await;
+    assert!(
+        matches!(again, Err(migrate::Error::Dirty { version: 2, .. })),
+        "{again:?}"
+    );
 }
 
 /// The same on PostgreSQL for a `no-transaction` step: its in-flight mark

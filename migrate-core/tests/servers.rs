@@ -29,6 +29,69 @@ impl Kind {
     }
 }
 
+/// `sql`'s one integer, on a pool of `url`.
+#[allow(dead_code)] // the CLI's tests share this file
+pub async fn count(url: &str, kind: Kind, sql: &str) -> i64 {
+    match kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+        Kind::MySql => {
+            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// Runs `sql` (one or more statements) on a pool of `url`.
+#[allow(dead_code)] // the CLI's tests share this file
+pub async fn execute(url: &str, kind: Kind, sql: &str) {
+    match kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        Kind::MySql => {
+            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Upgrades `url` to head with `set` and `options`: the steps it applied.
+#[allow(dead_code)] // the CLI's tests share this file
+pub async fn upgrade(
+    url: &str,
+    kind: Kind,
+    set: &migrate::Migrations,
+    options: &migrate::Options,
+) -> Result<usize, migrate::Error> {
+    let steps = match kind {
+        Kind::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            migrate::sqlx::upgrade(&pool, set, migrate::Target::Head, options).await
+        }
+        Kind::MySql => {
+            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+            migrate::sqlx::upgrade(&pool, set, migrate::Target::Head, options).await
+        }
+    };
+    steps.map(|report| report.steps.len())
+}
+
 /// A fresh database on a real server, dropped on drop.
 pub struct Database {
     pub kind: Kind,

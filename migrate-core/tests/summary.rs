@@ -158,20 +158,30 @@ fn a_hand_edit_made_once_a_trigger_is_gone_is_still_read_in_full() {
     }
 }
 
-/// `VACUUM` changes SQLite's schema cookie: the next starts read the
-/// history in full (correct, slower) until a run with work records the
-/// summary again.
+/// `VACUUM`, and the application's own DDL, change SQLite's schema
+/// cookie: the next starts read the history in full (correct, slower)
+/// until a run with work records the summary again.
 #[test]
-fn after_vacuum_the_history_is_read_in_full_until_a_run_with_work() {
+fn after_vacuum_or_other_ddl_the_history_is_read_in_full_until_a_run_with_work() {
     let (_dir4, four) = set(4, None);
     let (_dir, set) = set(3, None);
-    let db = TempDb::new();
-    let mut conn = db.open();
-    migrate::run(&conn, &set).unwrap();
-    conn.execute_batch("VACUUM").unwrap();
-    assert_eq!(fast(&mut conn, &set, &Options::default()), (false, true));
-    migrate::run(&conn, &four).unwrap();
-    assert_eq!(fast(&mut conn, &four, &Options::default()), (true, true));
+    for change in ["VACUUM", "CREATE TABLE the_apps_own (id INT)"] {
+        let db = TempDb::new();
+        let mut conn = db.open();
+        migrate::run(&conn, &set).unwrap();
+        conn.execute_batch(change).unwrap();
+        assert_eq!(
+            fast(&mut conn, &set, &Options::default()),
+            (false, true),
+            "{change}"
+        );
+        migrate::run(&conn, &four).unwrap();
+        assert_eq!(
+            fast(&mut conn, &four, &Options::default()),
+            (true, true),
+            "{change}"
+        );
+    }
 }
 
 #[test]
@@ -424,29 +434,16 @@ proptest! {
     }
 }
 
-/// `sql` (if any), then a run of `set`, through a pool on `database`.
+/// `sql` (if any), then a run of `set` to head, on `database`.
 async fn server_run(
     database: &crate::servers::Database,
     set: &Migrations,
     sql: Option<&str>,
-) -> Result<migrate::Report, migrate::Error> {
-    use crate::servers::Kind;
-    macro_rules! on {
-        ($pool:ty) => {{
-            let pool = <$pool>::connect(&database.url).await.unwrap();
-            if let Some(sql) = sql {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
-            migrate::sqlx::run(&pool, set).await
-        }};
+) -> Result<usize, migrate::Error> {
+    if let Some(sql) = sql {
+        crate::servers::execute(&database.url, database.kind, sql).await;
     }
-    match database.kind {
-        Kind::Postgres => on!(sqlx::PgPool),
-        Kind::MySql => on!(sqlx::MySqlPool),
-    }
+    crate::servers::upgrade(&database.url, database.kind, set, &Options::default()).await
 }
 
 /// On PostgreSQL and MySQL/MariaDB the start checks the triggers
@@ -484,22 +481,7 @@ async fn server_edit_after_a_trigger_is_lost(
     server_run(&database, &set, None).await.unwrap();
     server_run(&database, &four, Some(losses[0])).await.unwrap();
     let count = format!("SELECT count(*) FROM ({triggers}) AS t");
-    let made: i64 = match kind {
-        crate::servers::Kind::Postgres => {
-            let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
-            sqlx::query_scalar(sqlx::AssertSqlSafe(count))
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-        crate::servers::Kind::MySql => {
-            let pool = sqlx::MySqlPool::connect(&database.url).await.unwrap();
-            sqlx::query_scalar(sqlx::AssertSqlSafe(count))
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
+    let made = crate::servers::count(&database.url, kind, &count).await;
     assert_eq!(made, all, "the run with work made the trigger again");
 }
 
@@ -528,4 +510,30 @@ async fn mysql_a_hand_edit_made_once_a_trigger_is_gone_is_still_caught() {
         3,
     )
     .await;
+}
+
+/// A history table in an attached SQLite schema has its triggers looked up
+/// at start (its schema's cookie cannot be read in the query): one dropped,
+/// an edit is caught all the same.
+#[test]
+fn in_an_attached_schema_a_hand_edit_made_once_a_trigger_is_gone_is_caught() {
+    let (_dir, set) = set(3, None);
+    let db = TempDb::new();
+    let other = TempDb::new();
+    let conn = db.open();
+    conn.execute("ATTACH DATABASE ?1 AS aux", [other.path.to_str().unwrap()])
+        .unwrap();
+    let set = set.with_options(Options::default().table("aux.h").unwrap());
+    set.upgrade(&conn, Target::Head).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER aux.h_summary_update; \
+         UPDATE aux.h SET checksum = 'x' WHERE version = 1",
+    )
+    .unwrap();
+    let err = set.upgrade(&conn, Target::Head).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("migration 1 (1_m1.up.sql) was changed after it was applied"),
+        "{err}"
+    );
 }

@@ -67,21 +67,14 @@ impl<'m> Execution<'m, '_> {
                 }
                 return Err(err);
             }
-            // The in-flight mark was committed before the script ran.
-            Err(Error::LeaseLost {
-                lease,
-                version,
-                file,
-                ..
-            }) => {
-                return Err(Error::LeaseLost {
-                    lease,
-                    version,
-                    file,
-                    dirty: true,
-                });
+            Err(mut err) => {
+                // A lease lost after the script: its in-flight mark was
+                // committed before it ran, and stays.
+                if let Error::LeaseLost { dirty, .. } = &mut err {
+                    *dirty = true;
+                }
+                return Err(err);
             }
-            Err(err) => return Err(err),
         }
         if guarded {
             p.end_guard().await?;

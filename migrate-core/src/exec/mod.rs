@@ -484,7 +484,8 @@ impl<'m> Execution<'m, '_> {
                 }
             }
             .map_err(|err| match err {
-                // A lease lost at this step's commit: this step rolled back.
+                // A lease lost at this step: named (rolled back, or left
+                // dirty where its script ran outside a transaction).
                 Error::LeaseLost { lease, dirty, .. } => Error::LeaseLost {
                     lease,
                     version: Some(step.version),

@@ -91,13 +91,6 @@ impl Backend for sqlx::MySql {
         Ok(())
     }
 
-    async fn schema_cookie(
-        _: &mut sqlx::MySqlConnection,
-        _: &str,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        Ok(None)
-    }
-
     async fn data_version(_: &mut sqlx::MySqlConnection) -> Result<Option<i64>, sqlx::Error> {
         Ok(None)
     }

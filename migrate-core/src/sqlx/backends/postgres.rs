@@ -236,13 +236,6 @@ impl Backend for sqlx::Postgres {
         Ok(ended.as_deref() == Some("true"))
     }
 
-    async fn schema_cookie(
-        _: &mut sqlx::PgConnection,
-        _: &str,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        Ok(None)
-    }
-
     async fn data_version(_: &mut sqlx::PgConnection) -> Result<Option<i64>, sqlx::Error> {
         Ok(None)
     }

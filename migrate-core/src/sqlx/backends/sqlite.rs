@@ -177,8 +177,6 @@ impl Backend for sqlx::Sqlite {
             ))
     }
 
-    /// `data_version` changes when another connection commits; this
-    /// connection's own commits leave it as it is.
     async fn schema_cookie(
         conn: &mut sqlx::SqliteConnection,
         statement: &str,
@@ -189,6 +187,8 @@ impl Backend for sqlx::Sqlite {
             .map(Some)
     }
 
+    /// `data_version` changes when another connection commits; this
+    /// connection's own commits leave it as it is.
     async fn data_version(conn: &mut sqlx::SqliteConnection) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar(DATA_VERSION)
             .fetch_one(&mut *conn)
