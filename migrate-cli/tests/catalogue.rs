@@ -289,6 +289,11 @@ const CASES: &[Case] = &[
     // refuse to drop as well, should the guard fail).
     case("drop of a system database", CopyOf("portable"), &["database", "drop", "-y"], POSTGRES, 2, Usage("names `template1`, a system database of the PostgreSQL server, which `database drop` never drops")).url(Url::System("template1")),
     case("reset of a system database", CopyOf("portable"), &["database", "reset", "-y"], MYSQL, 2, Usage("names `information_schema`, a system database of the MySQL/MariaDB server, which `database reset` never drops")).url(Url::System("information_schema")),
+    // A parameter the driver would ignore: refused before connecting, its
+    // value hidden (MySQL's driver reads no password parameter; a typo'd
+    // TLS mode would have connected without TLS).
+    case("a MySQL password parameter", CopyOf("portable"), &["upgrade"], MYSQL, 2, Usage("?password=***: the MySQL/MariaDB driver does not read the parameter `password` and would ignore it; put the password in the URL itself")).after(AT_2).url(Url::OwnWith("?password=s3cret")),
+    case("a misspelt TLS parameter", CopyOf("portable"), &["upgrade"], POSTGRES, 2, Usage("?ssl_mode=require: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads are sslmode,")).after(AT_2).url(Url::OwnWith("?ssl_mode=require")),
     // A misspelt scheme, or another tool's without `//`, is no file name:
     // refused before anything is made, its password hidden.
     case("a misspelt scheme", CopyOf("portable"), &["upgrade"], SQLITE, 2, Usage("postgress:app:***@127.0.0.1/app: `postgress` is not a database migrate knows")).url(Url::Given("postgress:app:s3cret@127.0.0.1/app")),

@@ -64,9 +64,9 @@ fn an_unreachable_server_is_named_without_the_password() {
             ),
         ),
         (
-            format!("mariadb://root@127.0.0.1:1/app?password={SECRET}"),
+            format!("mariadb://root:{SECRET}@127.0.0.1:1/app?ssl-mode=DISABLED"),
             format!(
-                "cannot connect to the MySQL/MariaDB database mariadb://root@127.0.0.1:1/app?password=***: {refused}"
+                "cannot connect to the MySQL/MariaDB database mariadb://root:***@127.0.0.1:1/app?ssl-mode=DISABLED: {refused}"
             ),
         ),
     ];
@@ -212,25 +212,59 @@ fn refused(engine: &str, shown: &str) -> String {
     )
 }
 
-// Regression: sqlx logs a query parameter it does not know with its value
-// (` WARN ignoring unrecognized connect parameter key=sslpassword
-// value=…`), at the default verbosity, and no log line was redacted.
+// Regression: sqlx ignores a query parameter it does not read (PostgreSQL
+// logging it with its value, MySQL silently), so `?pwd=` or a MySQL
+// `?password=` connected without the password, and a typo such as
+// `?ssl_mode=` without TLS. Such a URL is now a usage error that names the
+// parameter and hides its value.
 #[test]
-fn log_lines_hide_secret_query_parameters() {
-    for key in ["sslpassword", "pwd", "pass", "Password"] {
-        let url = format!("postgres://u@{CLOSED}/app?{key}={SECRET}&sslmode=disable");
-        let shown = format!("postgres://u@{CLOSED}/app?{key}=***&sslmode=disable");
+fn a_parameter_the_driver_would_ignore_is_refused_without_its_value() {
+    for (url, shown, hint) in [
+        (
+            format!("postgres://u@{CLOSED}/app?sslpassword={SECRET}&sslmode=disable"),
+            format!("postgres://u@{CLOSED}/app?sslpassword=***&sslmode=disable"),
+            "the PostgreSQL driver does not read the parameter `sslpassword` and would ignore it; write it as `password=`, or in the URL itself: postgres://user:password@host/database",
+        ),
+        (
+            format!("postgres://u@{CLOSED}/app?Password={SECRET}"),
+            format!("postgres://u@{CLOSED}/app?Password=***"),
+            "the PostgreSQL driver does not read the parameter `Password` and would ignore it; write it as `password=`, or in the URL itself: postgres://user:password@host/database",
+        ),
+        (
+            format!("mysql://root@{CLOSED}/app?PASS%77ORD={SECRET}"),
+            format!("mysql://root@{CLOSED}/app?PASS%77ORD=***"),
+            "the MySQL/MariaDB driver does not read the parameter `PASS%77ORD` and would ignore it; put the password in the URL itself: mysql://user:password@host/database",
+        ),
+    ] {
         let run = portable_status("--database-url", &url);
+        assert_eq!(
+            (run.code, run.stdout, run.stderr),
+            (
+                2,
+                String::new(),
+                format!(
+                    "error: {shown}: {hint}\n\nUsage: migrate [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n"
+                )
+            ),
+            "{url}"
+        );
+        let run = run_without_secret(&url, "fixtures/portable", &["status"]);
+        assert_eq!(run.json(), json!({"error": format!("{shown}: {hint}")}));
+        // In a `--databases` list, the line is named.
+        let tmp = tempfile::tempdir().unwrap();
+        let list = tmp.path().join("tenants.txt");
+        std::fs::write(&list, format!("# tenants\nsqlite://a.db\n{url}\n")).unwrap();
+        let run = portable_status("--databases", list.to_str().unwrap());
         assert_eq!(
             (run.code, run.stderr),
             (
-                1,
+                2,
                 format!(
-                    " WARN ignoring unrecognized connect parameter key={key} value=***\n{}\n",
-                    refused("PostgreSQL", &shown)
+                    "error: {}, line 3: {shown}: {hint}\n\nUsage: migrate [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n",
+                    list.display()
                 )
             ),
-            "{key}"
+            "{url}"
         );
     }
 }
@@ -246,11 +280,8 @@ fn a_percent_encoded_key_is_read_as_the_driver_reads_it() {
     assert_eq!(run.json(), json!({"error": refused("PostgreSQL", &shown)}));
     let tmp = tempfile::tempdir().unwrap();
     let list = tmp.path().join("tenants.txt");
-    std::fs::write(
-        &list,
-        format!("{url}\nmysql://root@{CLOSED}/app?PASS%77ORD={SECRET}\n"),
-    )
-    .unwrap();
+    let other = format!("postgresql://v@{CLOSED}/b?pass%77ord={SECRET}");
+    std::fs::write(&list, format!("{url}\n{other}\n")).unwrap();
     let run = portable_status("--databases", list.to_str().unwrap());
     assert_eq!(run.code, 1);
     assert!(
@@ -261,7 +292,7 @@ fn a_percent_encoded_key_is_read_as_the_driver_reads_it() {
     assert!(run.stdout.contains(&shown), "{}", run.stdout);
     assert!(
         run.stdout
-            .contains(&format!("mysql://root@{CLOSED}/app?PASS%77ORD=***")),
+            .contains(&format!("postgresql://v@{CLOSED}/b?pass%77ord=***")),
         "{}",
         run.stdout
     );
@@ -289,8 +320,10 @@ fn a_short_password_is_masked_in_its_place_not_in_every_word() {
 }
 
 /// Every URL form of the issue for the PostgreSQL database `postgres`
-/// (`postgres://user@host/db`) and, given, the MySQL user and host.
-fn forms(postgres: &str, mysql: Option<(&str, &str)>) -> Vec<String> {
+/// (`postgres://user@host/db`) and, given, the MySQL user and host, each
+/// with whether it is refused as written (a usage error, exit 2): without
+/// `//`, or with a password parameter the driver would ignore.
+fn forms(postgres: &str, mysql: Option<(&str, &str)>) -> Vec<(String, bool)> {
     let encoded = SECRET.replace('-', "%2D");
     let (user, host) = postgres
         .split_once("://")
@@ -299,16 +332,26 @@ fn forms(postgres: &str, mysql: Option<(&str, &str)>) -> Vec<String> {
         .split_once('@')
         .unwrap();
     let mut forms = vec![
-        format!("postgres://{user}:{SECRET}@{host}"),
-        format!("postgresql://{user}:{encoded}@{host}"),
-        format!("postgres:/{user}:{SECRET}@{host}"),
-        format!("postgres://{user}@{host}?sslpassword={SECRET}"),
-        format!("postgres://{user}@{host}?pass%77ord={encoded}"),
-        format!("postgres://{user}@{host}?pwd={SECRET}"),
-        format!("postgres://{user}@{host}?Password={SECRET}"),
+        (format!("postgres://{user}:{SECRET}@{host}"), false),
+        (format!("postgresql://{user}:{encoded}@{host}"), false),
+        (format!("postgres:/{user}:{SECRET}@{host}"), true),
+        (
+            format!("postgres://{user}@{host}?sslpassword={SECRET}"),
+            true,
+        ),
+        (
+            format!("postgres://{user}@{host}?pass%77ord={encoded}"),
+            false,
+        ),
+        (format!("postgres://{user}@{host}?pwd={SECRET}"), true),
+        (format!("postgres://{user}@{host}?Password={SECRET}"), true),
     ];
     if let Some((mysql_user, mysql_host)) = mysql {
-        forms.push(format!("mysql://{mysql_user}:{SECRET}@{mysql_host}"));
+        forms.push((format!("mysql://{mysql_user}:{SECRET}@{mysql_host}"), false));
+        forms.push((
+            format!("mysql://{mysql_user}@{mysql_host}?password={SECRET}"),
+            true,
+        ));
     }
     forms
 }
@@ -339,11 +382,11 @@ fn no_verb_at_any_verbosity_shows_a_password() {
     };
     let mysql_host = my.url().split_once('@').unwrap().1.to_owned();
     let mut subjects = Vec::new();
-    let mut jobs: Vec<(String, bool, String)> = Vec::new();
+    let mut jobs: Vec<(String, bool, bool, String)> = Vec::new();
     let form_count = forms("postgres://u@h/db", Some(("u", "h"))).len();
     for index in 0..form_count {
         let subject = match index {
-            7 => &my,
+            7 | 8 => &my,
             _ => {
                 let Some(pg) = Subject::new(Kind::Postgres, "portable") else {
                     return;
@@ -352,8 +395,13 @@ fn no_verb_at_any_verbosity_shows_a_password() {
                 subjects.last().unwrap()
             }
         };
-        let url = forms(&subject.url(), Some((&name, &mysql_host))).swap_remove(index);
-        jobs.push((url, true, subject.project.dir.display().to_string()));
+        let (url, refused) = forms(&subject.url(), Some((&name, &mysql_host))).swap_remove(index);
+        jobs.push((
+            url,
+            refused,
+            true,
+            subject.project.dir.display().to_string(),
+        ));
     }
     let failing = forms(
         &format!("postgres://postgres@{CLOSED}/app"),
@@ -362,7 +410,7 @@ fn no_verb_at_any_verbosity_shows_a_password() {
     jobs.extend(
         failing
             .into_iter()
-            .map(|url| (url, false, "fixtures/portable".to_owned())),
+            .map(|(url, refused)| (url, refused, false, "fixtures/portable".to_owned())),
     );
     let verbs: [&[&str]; 9] = [
         &["current"],
@@ -383,11 +431,9 @@ fn no_verb_at_any_verbosity_shows_a_password() {
     ];
     let runs = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for (url, works, dir) in &jobs {
+        for (url, refused_early, works, dir) in &jobs {
             let (runs, secrets) = (&runs, &secrets);
             scope.spawn(move || {
-                // Without `//`, refused before anything is read.
-                let refused_early = !url.contains("://");
                 for json in [false, true] {
                     for verbosity in [None, Some("-v"), Some("-vv"), Some("-vvv")] {
                         for verb in verbs {
@@ -405,7 +451,7 @@ fn no_verb_at_any_verbosity_shows_a_password() {
                                     );
                                 }
                             }
-                            let code = match (refused_early, works) {
+                            let code = match (*refused_early, works) {
                                 (true, _) => 2,
                                 (false, true) => 0,
                                 (false, false) => 1,
@@ -466,10 +512,10 @@ fn a_password_in_a_dotenv_url_is_never_shown() {
         &format!("postgres://postgres@{CLOSED}/app"),
         Some(("u", &format!("{CLOSED}/app"))),
     );
-    for url in &failing {
+    for (url, refused) in &failing {
         for verb in VERBS.into_iter().chain(DATABASE_VERBS) {
             let run = run_from_dotenv(url, verb);
-            let code = if url.contains("://") { 1 } else { 2 };
+            let code = if *refused { 2 } else { 1 };
             assert_eq!(run.code, code, "{url} {verb:?}: {run:?}");
         }
     }

@@ -45,8 +45,8 @@ fn wait_gives_up_after_the_timeout_naming_the_url_without_its_password() {
             "the PostgreSQL database postgres://admin:***@127.0.0.1:1/app",
         ),
         (
-            format!("mysql://root@127.0.0.1:1/app?password={SECRET}"),
-            "the MySQL/MariaDB database mysql://root@127.0.0.1:1/app?password=***",
+            format!("mysql://root:{SECRET}@127.0.0.1:1/app?charset=utf8mb4"),
+            "the MySQL/MariaDB database mysql://root:***@127.0.0.1:1/app?charset=utf8mb4",
         ),
     ] {
         let sentence = format!("{shown} was not ready within 1s: {refused}");

@@ -38,6 +38,22 @@ pub enum DatabaseError {
         option: String,
     },
 
+    /// A server URL's query parameter that the driver would ignore (a
+    /// usage error).
+    #[error(
+        "{url}: the {} driver does not read the parameter `{key}` and would ignore it; {}",
+        super::product_name(*dialect),
+        super::url::parameter_hint(*dialect, key)
+    )]
+    UnknownParameter {
+        /// The URL, redacted.
+        url: String,
+        /// Whose driver: PostgreSQL or MySQL.
+        dialect: migrate::Dialect,
+        /// The parameter's key as written.
+        key: String,
+    },
+
     /// The file does not exist and this verb does not create it.
     #[error(
         "the database {url} does not exist; check --database-url, or run `migrate upgrade` to create it"
@@ -237,6 +253,7 @@ impl DatabaseError {
             self,
             DatabaseError::UnknownScheme { .. }
                 | DatabaseError::BadOption { .. }
+                | DatabaseError::UnknownParameter { .. }
                 | DatabaseError::Empty
                 | DatabaseError::NoFile { .. }
                 | DatabaseError::FileUri { .. }

@@ -211,10 +211,16 @@ fn percent_decoded(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A query parameter's key as the driver reads it: `+` as a space, then
+/// percent-decoded.
+pub(super) fn driver_key(key: &str) -> String {
+    percent_decoded(&key.replace('+', " "))
+}
+
 /// Whether a query parameter holds a password, its key read as the driver
-/// reads it: percent-decoded, `+` as a space.
-fn is_secret(key: &str) -> bool {
-    let key = percent_decoded(&key.replace('+', " "));
+/// reads it.
+pub(super) fn is_secret(key: &str) -> bool {
+    let key = driver_key(key);
     ["password", "pass", "passwd", "pwd", "sslpassword"]
         .iter()
         .any(|secret| key.eq_ignore_ascii_case(secret))

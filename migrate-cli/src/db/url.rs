@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use migrate::Dialect;
 
 use super::error::DatabaseError;
-use super::redact::{redact, redact_query};
+use super::redact::{driver_key, is_secret, redact, redact_query};
 
 /// Where a SQLite database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +114,13 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
         let after = &connect[connect.find("://").map_or(0, |at| at + 3)..];
         if dialect == Dialect::MySql && database_of(after).is_empty() {
             return Err(DatabaseError::NoDatabaseName { url: shown.clone() });
+        }
+        if let Some(key) = unknown_parameter(dialect, after) {
+            return Err(DatabaseError::UnknownParameter {
+                url: shown.clone(),
+                dialect,
+                key,
+            });
         }
         Ok(DatabaseUrl::Server(ServerUrl {
             dialect,
@@ -269,6 +276,91 @@ fn edits(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// The query parameters each server's driver (sqlx) reads, by the key it
+/// matches; it ignores any other, so a typo (`?ssl_mode=require`) would
+/// connect without TLS and `?password=` on MySQL without the password.
+/// The first spelling of each is the one a message suggests.
+const PARAMETERS: [(Dialect, &[&[&str]]); 2] = [
+    (
+        Dialect::Postgres,
+        &[
+            &["sslmode", "ssl-mode"],
+            &["sslrootcert", "ssl-root-cert", "ssl-ca"],
+            &["sslcert", "ssl-cert"],
+            &["sslkey", "ssl-key"],
+            &["host"],
+            &["hostaddr"],
+            &["port"],
+            &["dbname"],
+            &["user"],
+            &["password"],
+            &["application_name"],
+            &["options"],
+            &["statement-cache-capacity"],
+        ],
+    ),
+    (
+        Dialect::MySql,
+        &[
+            &["sslmode", "ssl-mode"],
+            &["sslca", "ssl-ca"],
+            &["sslcert", "ssl-cert"],
+            &["sslkey", "ssl-key"],
+            &["charset"],
+            &["collation"],
+            &["socket"],
+            &["timezone", "time-zone"],
+            &["statement-cache-capacity"],
+        ],
+    ),
+];
+
+/// The parameters `dialect`'s driver reads.
+fn parameters(dialect: Dialect) -> &'static [&'static [&'static str]] {
+    PARAMETERS
+        .iter()
+        .find(|(of, _)| *of == dialect)
+        .map_or(&[], |(_, keys)| keys)
+}
+
+/// The first query parameter of a server URL (what follows its `//`)
+/// that the driver would ignore, its key as written.
+fn unknown_parameter(dialect: Dialect, after_slashes: &str) -> Option<String> {
+    let query = after_slashes.split('#').next()?.split_once('?')?.1;
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').map_or(pair, |(key, _)| key))
+        .find(|key| {
+            let read = driver_key(key);
+            let indexed =
+                dialect == Dialect::Postgres && read.starts_with("options[") && read.ends_with(']');
+            !indexed
+                && !parameters(dialect)
+                    .iter()
+                    .flat_map(|keys| keys.iter())
+                    .any(|known| *known == read)
+        })
+        .map(str::to_owned)
+}
+
+/// What to write instead of the parameter `key`, which the driver ignores.
+pub(super) fn parameter_hint(dialect: Dialect, key: &str) -> String {
+    match (dialect, is_secret(key)) {
+        (Dialect::MySql, true) => {
+            "put the password in the URL itself: mysql://user:password@host/database".to_owned()
+        }
+        (_, true) => {
+            "write it as `password=`, or in the URL itself: postgres://user:password@host/database"
+                .to_owned()
+        }
+        _ => {
+            let known: Vec<&str> = parameters(dialect).iter().map(|keys| keys[0]).collect();
+            format!("the parameters it reads are {}", known.join(", "))
+        }
+    }
+}
+
 /// Where what follows `text`'s scheme and its `:` starts (0 without one).
 pub(crate) fn scheme_end(text: &str) -> usize {
     scheme_of(text).map_or(0, |scheme| scheme.len() + 1)
@@ -366,6 +458,63 @@ mod tests {
             assert!(!format!("{:?}", parse_url(url).unwrap()).contains("hunter2"));
         }
         assert_eq!(parse_url("app.db").unwrap().dialect(), Dialect::Sqlite);
+    }
+
+    #[test]
+    fn a_server_parameter_the_driver_would_ignore_is_refused() {
+        let message = |url: &str| parse_url(url).unwrap_err().to_string();
+        // Read by the driver: kept, in every spelling it reads.
+        for url in [
+            "postgres://u@h/db?sslmode=require&ssl-root-cert=ca.pem&application_name=app&options[search_path]=x",
+            "postgres://u@h/db?password=hunter2&pass%77ord=hunter2&user=u&",
+            "postgres://u@h/db?statement-cache-capacity=0#fragment",
+            "mysql://u@h/db?ssl-mode=REQUIRED&sslca=ca.pem&charset=utf8mb4&time-zone=%2B00:00",
+            "mariadb://u@h/db?socket=/run/mysqld/mysqld.sock&collation=utf8mb4_bin",
+        ] {
+            assert!(parse_url(url).is_ok(), "{url}: {:?}", parse_url(url));
+        }
+        let postgres = "sslmode, sslrootcert, sslcert, sslkey, host, hostaddr, port, dbname, user, password, application_name, options, statement-cache-capacity";
+        let mysql = "sslmode, sslca, sslcert, sslkey, charset, collation, socket, timezone, statement-cache-capacity";
+        for (url, expected) in [
+            // A typo that would have connected without TLS.
+            (
+                "postgres://u:hunter2@h/db?ssl_mode=require",
+                format!(
+                    "postgres://u:***@h/db?ssl_mode=require: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads are {postgres}"
+                ),
+            ),
+            (
+                "postgres://u@h/db?sslmode=require&SSLMODE=verify-full",
+                format!(
+                    "postgres://u@h/db?sslmode=require&SSLMODE=verify-full: the PostgreSQL driver does not read the parameter `SSLMODE` and would ignore it; the parameters it reads are {postgres}"
+                ),
+            ),
+            (
+                "postgres://u@h/db?pwd=hunter2",
+                "postgres://u@h/db?pwd=***: the PostgreSQL driver does not read the parameter `pwd` and would ignore it; write it as `password=`, or in the URL itself: postgres://user:password@host/database".to_owned(),
+            ),
+            // MySQL's driver reads no password parameter at all.
+            (
+                "mysql://root@h/db?password=hunter2",
+                "mysql://root@h/db?password=***: the MySQL/MariaDB driver does not read the parameter `password` and would ignore it; put the password in the URL itself: mysql://user:password@host/database".to_owned(),
+            ),
+            (
+                "mariadb://root@h/db?PASS%77ORD=hunter2",
+                "mariadb://root@h/db?PASS%77ORD=***: the MySQL/MariaDB driver does not read the parameter `PASS%77ORD` and would ignore it; put the password in the URL itself: mysql://user:password@host/database".to_owned(),
+            ),
+            (
+                "mysql://root@h/db?sslrootcert=ca.pem",
+                format!(
+                    "mysql://root@h/db?sslrootcert=ca.pem: the MySQL/MariaDB driver does not read the parameter `sslrootcert` and would ignore it; the parameters it reads are {mysql}"
+                ),
+            ),
+        ] {
+            assert_eq!(message(url), expected, "{url}");
+            assert!(matches!(
+                parse_url(url),
+                Err(DatabaseError::UnknownParameter { .. })
+            ));
+        }
     }
 
     #[test]
