@@ -115,10 +115,13 @@ impl std::fmt::Display for NameOnly<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
             NameProblem::EmptyName => f.write_str("it is empty"),
-            NameProblem::BadCharacter(c) => write!(
-                f,
-                "it contains {c:?}, but names may only hold letters, digits, `_` and `-`"
-            ),
+            NameProblem::BadCharacter(c) => {
+                write!(
+                    f,
+                    "it contains {c:?}, but {}",
+                    migrate_files::NAME_CHARACTERS
+                )
+            }
             other => other.fmt(f),
         }
     }
@@ -424,7 +427,7 @@ mod tests {
         };
         assert_eq!(
             message("add email"),
-            "`add email` cannot name a migration because it contains ' ', but names may only hold letters, digits, `_` and `-`; use a name such as `add_email`"
+            "`add email` cannot name a migration because it contains ' ', but names may only hold letters (of any script), digits, `_` and `-`; use a name such as `add_email`"
         );
         assert_eq!(
             message(""),
@@ -432,11 +435,11 @@ mod tests {
         );
         assert_eq!(
             message("a.up"),
-            "`a.up` cannot name a migration because it contains '.', but names may only hold letters, digits, `_` and `-`; use a name such as `add_email`"
+            "`a.up` cannot name a migration because it contains '.', but names may only hold letters (of any script), digits, `_` and `-`; use a name such as `add_email`"
         );
         assert_eq!(
             message("x/../../etc"),
-            "`x/../../etc` cannot name a migration because it contains '/', but names may only hold letters, digits, `_` and `-`; use a name such as `add_email`"
+            "`x/../../etc` cannot name a migration because it contains '/', but names may only hold letters (of any script), digits, `_` and `-`; use a name such as `add_email`"
         );
     }
 

@@ -29,6 +29,36 @@ fn sequential_directories_continue_their_numbering() {
     assert_eq!(project.versions(), [1, 2, 3, 4, 5]);
 }
 
+// Regression: a name in another script than ASCII (`café`, as Flyway and
+// refinery take it) was refused as a file name matching no form.
+#[test]
+fn a_name_in_any_script_is_created_applied_and_shown_as_written() {
+    let project = Project::copy_of("up_only");
+    assert_eq!(
+        project.anonymous(&project.ok(&["new", "données_café"])),
+        "created [TMP]/migrations/0004_données_café.sql\n"
+    );
+    std::fs::write(
+        project.dir.join("0005_cafe\u{301}.sql"),
+        "CREATE TABLE cafe (id INT);\n",
+    )
+    .unwrap();
+    project.ok(&["upgrade"]);
+    assert_eq!(project.versions(), [1, 2, 3, 4, 5]);
+    let history = project.run(&["--json", "history"]).json();
+    let names: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names[3..], ["données_café", "cafe\u{301}"]);
+    assert_eq!(
+        project.run(&["--json", "current"]).json(),
+        serde_json::json!({"version": 5, "name": "cafe\u{301}", "head": true})
+    );
+}
+
 #[test]
 fn flyway_directories_get_flyway_files() {
     let project = Project::copy_of("flyway");
@@ -94,7 +124,7 @@ fn bad_names_and_broken_directories_are_refused() {
         (
             1,
             "",
-            "`add email` cannot name a migration because it contains ' ', but names may only hold letters, digits, `_` and `-`; use a name such as `add_email`\n"
+            "`add email` cannot name a migration because it contains ' ', but names may only hold letters (of any script), digits, `_` and `-`; use a name such as `add_email`\n"
         )
     );
     let run = project.run(&["new", "../escape"]);

@@ -21,5 +21,5 @@ mod script;
 pub use digest::HistoryDigest;
 pub use dir::{LoadedMigration, LoadedScript, load_dir};
 pub use error::{FileKind, LoadError};
-pub use name::{FileName, NameProblem, Role, parse_file_name};
+pub use name::{FileName, NAME_CHARACTERS, NameProblem, Role, parse_file_name};
 pub use script::{Directives, LintIgnore, checksum, directives, is_blank, strip_bom};

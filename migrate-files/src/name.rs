@@ -57,12 +57,17 @@ pub enum NameProblem {
     NoSeparator,
     /// The name is empty.
     EmptyName,
-    /// The name holds a character other than a letter, digit, `_` or `-`.
+    /// The name holds a character other than a letter (of any script),
+    /// digit, `_` or `-`.
     BadCharacter(char),
     /// The name ends in `.sql` but for its case or trailing whitespace
     /// (`.SQL`, `.sql `): the extension as written.
     Extension(String),
 }
+
+/// What a migration's name may hold, as messages say it.
+pub const NAME_CHARACTERS: &str =
+    "names may only hold letters (of any script), digits, `_` and `-`";
 
 impl std::fmt::Display for NameProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,10 +84,9 @@ impl std::fmt::Display for NameProblem {
                 f.write_str("the version is not followed by `_` (or `__` after a `V`/`U` prefix)")
             }
             NameProblem::EmptyName => f.write_str("it has no name after the version"),
-            NameProblem::BadCharacter(c) => write!(
-                f,
-                "its name contains {c:?}, but names may only hold letters, digits, `_` and `-`"
-            ),
+            NameProblem::BadCharacter(c) => {
+                write!(f, "its name contains {c:?}, but {NAME_CHARACTERS}")
+            }
             NameProblem::Extension(written) => {
                 write!(
                     f,
@@ -189,11 +193,25 @@ fn check_name(name: &str) -> Result<(), NameProblem> {
     }
     match name
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+        .find(|&c| !(c.is_alphanumeric() || c == '_' || c == '-' || is_combining_mark(c)))
     {
         Some(c) => Err(NameProblem::BadCharacter(c)),
         None => Ok(()),
     }
+}
+
+/// A combining mark (U+0301 and the like): a letter of any script is
+/// allowed, and macOS writes `café` decomposed, as `e` and U+0301.
+fn is_combining_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{3099}'..='\u{309A}'
+            | '\u{FE20}'..='\u{FE2F}'
+    )
 }
 
 #[cfg(test)]
@@ -221,6 +239,30 @@ mod tests {
         );
         assert_eq!(ok("0_x.sql"), (0, "x".into(), Role::UpOnly));
         assert_eq!(ok("1__leading.sql"), (1, "_leading".into(), Role::UpOnly));
+    }
+
+    #[test]
+    fn a_name_is_letters_of_any_script() {
+        for (file, name) in [
+            ("0001_café.sql", "café"),
+            // As macOS writes it: `e` and a combining acute accent.
+            ("0002_cafe\u{301}.up.sql", "cafe\u{301}"),
+            ("V3__данные_2.sql", "данные_2"),
+            ("4_表を追加.sql", "表を追加"),
+        ] {
+            assert_eq!(ok(file).1, name, "{file}");
+        }
+        for (file, c) in [
+            ("5_a·b.sql", '·'),
+            ("6_🚀.sql", '🚀'),
+            ("7_a\u{a0}b.sql", '\u{a0}'),
+        ] {
+            assert_eq!(
+                parse_file_name(file),
+                Err(NameProblem::BadCharacter(c)),
+                "{file}"
+            );
+        }
     }
 
     #[test]
