@@ -253,10 +253,7 @@ pub fn check(status: &Status) -> String {
 /// The steps of a report, one line each (also for the steps that completed
 /// before a failure).
 pub fn steps(direction: Direction, steps: &[migrate::StepReport]) -> String {
-    let verb = match direction {
-        Direction::Up => "applied",
-        Direction::Down => "reverted",
-    };
+    let verb = steps_verb(direction);
     steps
         .iter()
         .map(|step| {
@@ -280,7 +277,7 @@ fn words(direction: Direction) -> (&'static str, &'static str, &'static str) {
 
 /// `upgrade` and `downgrade`: each step, then where the database ended.
 pub fn report(report: &Report) -> String {
-    let (verb, done, _) = words(report.direction);
+    let (verb, _, _) = words(report.direction);
     let mut out = String::new();
     if let Some(backup) = &report.backup {
         out.push_str(&format!(
@@ -296,12 +293,53 @@ pub fn report(report: &Report) -> String {
         return out;
     }
     out.push_str(&steps(report.direction, &report.steps));
-    out.push_str(&format!(
-        "{done} from {} to {}",
-        version(report.from),
-        version(report.to)
+    out.push_str(&ended(
+        report.direction,
+        report.from,
+        report.to,
+        report.steps.len(),
+        false,
     ));
     out
+}
+
+/// Where a run of `count` steps from `from` ends (`would`: a dry run's
+/// words). Steps applied or reverted out of order below the newest leave
+/// the current version where it was: said so, not "from 3 to 3".
+fn ended(
+    direction: Direction,
+    from: Option<i64>,
+    to: Option<i64>,
+    count: usize,
+    would: bool,
+) -> String {
+    let (verb, done, action) = words(direction);
+    let migrations = if count == 1 {
+        "migration"
+    } else {
+        "migrations"
+    };
+    match (from == to, would) {
+        (false, false) => format!("{done} from {} to {}", version(from), version(to)),
+        (false, true) => format!("would {verb} from {} to {}", version(from), version(to)),
+        (true, false) => format!(
+            "{} {count} {migrations} out of order; the database stays at {}",
+            steps_verb(direction),
+            version(to)
+        ),
+        (true, true) => format!(
+            "would {action} {count} {migrations} out of order; the database would stay at {}",
+            version(to)
+        ),
+    }
+}
+
+/// A step's verb in the past: `applied` or `reverted`.
+fn steps_verb(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "applied",
+        Direction::Down => "reverted",
+    }
 }
 
 /// `--dry-run`: the steps that would run.
@@ -316,7 +354,7 @@ pub fn plan(plan: &Plan<'_>, dialect: Dialect) -> String {
             backup: None,
         });
     }
-    let (verb, _, action) = words(plan.direction);
+    let (_, _, action) = words(plan.direction);
     let mut out = String::new();
     for step in &plan.steps {
         out.push_str(&format!(
@@ -327,11 +365,14 @@ pub fn plan(plan: &Plan<'_>, dialect: Dialect) -> String {
             step.transaction_note(dialect)
         ));
     }
-    out.push_str(&format!(
-        "would {verb} from {} to {}; nothing was changed",
-        version(plan.from),
-        version(plan.to)
+    out.push_str(&ended(
+        plan.direction,
+        plan.from,
+        plan.to,
+        plan.steps.len(),
+        true,
     ));
+    out.push_str("; nothing was changed");
     out
 }
 

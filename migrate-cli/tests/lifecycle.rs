@@ -253,3 +253,81 @@ fn flyway_and_up_only_sets_run_too() {
         )
     );
 }
+
+// Regression: a step applied out of order (below the newest applied one)
+// ended with "upgraded from 3 to 3", and its revert with "downgraded from
+// 3 to 3".
+#[test]
+fn a_step_out_of_order_says_the_database_stays_where_it_was() {
+    let project = Project::with_files(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        ("0003_c.up.sql", "CREATE TABLE c (id INT);\n"),
+        ("0003_c.down.sql", "DROP TABLE c;\n"),
+    ]);
+    project.ok(&["upgrade"]);
+    std::fs::write(
+        project.dir.join("0002_b.up.sql"),
+        "CREATE TABLE b (id INT);\n",
+    )
+    .unwrap();
+    std::fs::write(project.dir.join("0002_b.down.sql"), "DROP TABLE b;\n").unwrap();
+    let out = |args: &[&str]| stable(&project.ok(args));
+    assert_eq!(
+        out(&["upgrade", "--allow-out-of-order", "--dry-run"]),
+        "would apply 2 b (0002_b.up.sql)\nwould apply 1 migration out of order; the database would stay at 3; nothing was changed\n"
+    );
+    assert_eq!(
+        out(&["upgrade", "--allow-out-of-order"]),
+        "applied 2 b (N ms)\napplied 1 migration out of order; the database stays at 3\n"
+    );
+    assert_eq!(project.versions(), [1, 2, 3]);
+    assert_eq!(
+        out(&["downgrade", "-1", "--dry-run"]),
+        "would revert 2 b (0002_b.down.sql)\nwould revert 1 migration out of order; the database would stay at 3; nothing was changed\n"
+    );
+    assert_eq!(
+        out(&["downgrade", "-1"]),
+        "reverted 2 b (N ms)\nreverted 1 migration out of order; the database stays at 3\n"
+    );
+    assert_eq!(project.versions(), [1, 3]);
+    // In order, the usual words.
+    assert_eq!(
+        out(&["downgrade", "-1"]),
+        "reverted 3 c (N ms)\ndowngraded from 3 to 1\n"
+    );
+}
+
+// A history row deleted by hand reads as an out-of-order pending step; the
+// refusal's advice for that case (stamp at the newest applied version)
+// records it again without running its script, which would fail.
+#[test]
+fn a_deleted_history_row_is_recorded_again_as_the_refusal_says() {
+    let project = Project::with_files(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        ("0002_b.sql", "CREATE TABLE b (id INT);\n"),
+        ("0003_c.sql", "CREATE TABLE c (id INT);\n"),
+    ]);
+    project.ok(&["upgrade"]);
+    project
+        .open()
+        .execute("DELETE FROM _migrate_history WHERE version = 2", [])
+        .unwrap();
+    let refused = project.run(&["upgrade"]);
+    assert_eq!(
+        (refused.code, refused.stderr.as_str()),
+        (
+            1,
+            "migration 2 (0002_b.sql) is pending but older than the newest applied version 3; give it a version above 3, or allow out-of-order migrations (`--allow-out-of-order`); if it was applied and its history row deleted, `migrate stamp 3` records it again without running it\n"
+        )
+    );
+    assert_eq!(
+        project.ok(&["stamp", "3"]),
+        "stamped the history at 3 (it was at 3); no script ran\n"
+    );
+    assert_eq!(project.versions(), [1, 2, 3]);
+    assert_eq!(
+        project.ok(&["upgrade"]),
+        "nothing to upgrade: the database is at 3\n"
+    );
+    assert_eq!(project.run(&["check"]).code, 0);
+}

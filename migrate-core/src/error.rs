@@ -94,7 +94,7 @@ pub enum Error {
 
     /// A pending migration is older than the newest applied one.
     #[error(
-        "migration {version} ({file}) is pending but older than the newest applied version {current}; give it a version above {current}, or allow out-of-order migrations (`--allow-out-of-order`)"
+        "migration {version} ({file}) is pending but older than the newest applied version {current}; give it a version above {current}, or allow out-of-order migrations (`--allow-out-of-order`); if it was applied and its history row deleted, `migrate stamp {current}` records it again without running it"
     )]
     OutOfOrder {
         /// The pending version.
@@ -113,7 +113,8 @@ pub enum Error {
     Dirty {
         /// The dirty version.
         version: i64,
-        /// Its name.
+        /// Its file, where this build has it; otherwise the name its
+        /// history row records.
         name: String,
         /// The applied version below it, the stamp target that undoes its record.
         previous: Option<i64>,

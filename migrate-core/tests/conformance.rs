@@ -673,7 +673,7 @@ pub async fn failing_step<H: Harness>(h: &H) {
     assert!(
         blocked
             .to_string()
-            .starts_with("migration 2 (broken) is marked dirty"),
+            .starts_with("migration 2 (0002_broken.sql) is marked dirty"),
         "{blocked}"
     );
     // The operator repairs by hand and stamps past it.

@@ -199,7 +199,7 @@ async fn crates_io_postgres_stops_at_its_buggy_down_script() {
     assert!(
         blocked
             .to_string()
-            .starts_with("migration 20241025112826 (make-unique-version-unique) is marked dirty")
+            .starts_with("migration 20241025112826 (20241025112826_make-unique-version-unique.up.sql) is marked dirty")
     );
 }
 

@@ -379,7 +379,7 @@ fn a_failing_no_transaction_step_leaves_a_dirty_mark_that_stamp_clears() {
     let blocked = migrate::run(&conn, &set).unwrap_err();
     assert_eq!(
         blocked.to_string(),
-        "migration 2 (half) is marked dirty: it failed or was interrupted outside a transaction, so the database may \
+        "migration 2 (2_half.sql) is marked dirty: it failed or was interrupted outside a transaction, so the database may \
          be partly changed; repair the schema by hand, then run `migrate stamp 2` if the schema has migration 2's \
          changes (its up script finished, or an interrupted downgrade's down script did not start) or `migrate \
          stamp 1` if it has none of them"
@@ -467,7 +467,8 @@ fn out_of_order_and_unknown_versions_are_refused_unless_allowed() {
     assert_eq!(
         err.to_string(),
         "migration 2 (2_b.sql) is pending but older than the newest applied version 3; give it a version above 3, or \
-         allow out-of-order migrations (`--allow-out-of-order`)"
+         allow out-of-order migrations (`--allow-out-of-order`); if it was applied and its history row deleted, \
+         `migrate stamp 3` records it again without running it"
     );
     assert!(set.status(&conn).unwrap().drift);
     let report = set

@@ -336,13 +336,24 @@ fn every_rule_is_decided_by_the_planner() {
 
     let mut dirty = row(&known[0], 1);
     dirty.success = false;
+    // Named by its file where the build has it, else by its recorded name.
     assert!(matches!(
         up(&[dirty]),
         Err(Error::Dirty {
             version: 1,
+            name,
             previous: None,
-            ..
-        })
+        }) if name == "1_m.up.sql"
+    ));
+    let mut unknown = row(&known[0], 2);
+    (unknown.version, unknown.name, unknown.success) = (9, "gone".into(), false);
+    assert!(matches!(
+        plan(&known, &[row(&known[0], 1), unknown], Direction::Up, Target::Head, &Options::default().allow_unknown(true)),
+        Err(Error::Dirty {
+            version: 9,
+            name,
+            previous: Some(1),
+        }) if name == "gone"
     ));
 
     let mut edited = row(&known[0], 1);

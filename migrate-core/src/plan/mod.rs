@@ -237,7 +237,10 @@ fn check_history(
     {
         return Err(Error::Dirty {
             version: row.version,
-            name: row.name.clone(),
+            name: find(known, row.version).map_or_else(
+                || row.name.clone(),
+                |migration| migration.up().file().to_owned(),
+            ),
             previous: applied
                 .iter()
                 .map(|other| other.version)
