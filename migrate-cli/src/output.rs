@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use migrate::plan::Plan;
 use migrate::{Current, Dialect, Direction, HistoryEntry, Report, State, Status, Verdict};
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 use crate::error::CliError;
 
@@ -149,7 +150,7 @@ pub fn history(entries: &[HistoryEntry], palette: Palette) -> String {
     rows.extend(entries.iter().map(|entry| {
         let plain = |text: String| {
             let text = escaped(&text);
-            let width = text.chars().count();
+            let width = text.width();
             (text, width)
         };
         vec![
@@ -179,7 +180,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             .into_iter()
             .map(|cell| {
                 let cell = escaped(&cell);
-                let width = cell.chars().count();
+                let width = cell.width();
                 (cell, width)
             })
             .collect()

@@ -317,7 +317,7 @@ fn a_deleted_history_row_is_recorded_again_as_the_refusal_says() {
         (refused.code, refused.stderr.as_str()),
         (
             1,
-            "migration 2 (0002_b.sql) is pending but older than the newest applied version 3; give it a version above 3, or allow out-of-order migrations (`--allow-out-of-order`); if it was applied and its history row deleted, `migrate stamp 3` records it again without running it\n"
+            "migration 2 (0002_b.sql) is pending but older than the newest applied version 3; give it a version above 3, or allow out-of-order migrations (`--allow-out-of-order`); if it was applied and its history row deleted, `migrate stamp 3` records it again without running it (with any other pending version below 3)\n"
         )
     );
     assert_eq!(
@@ -330,4 +330,45 @@ fn a_deleted_history_row_is_recorded_again_as_the_refusal_says() {
         "nothing to upgrade: the database is at 3\n"
     );
     assert_eq!(project.run(&["check"]).code, 0);
+}
+
+// Regression: a step applied out of order that failed outside a
+// transaction advised `migrate stamp 2` or `migrate stamp 1`, which
+// forgot the steps applied above it (4 and 5 read as pending again, to be
+// run twice). The advice is now to finish it and stamp the newest.
+#[test]
+fn a_dirty_step_out_of_order_is_cleared_as_its_message_says_keeping_the_steps_above() {
+    let project = Project::with_files(&[
+        ("0001_a.sql", "CREATE TABLE a (id INT);\n"),
+        ("0004_d.sql", "CREATE TABLE d (id INT);\n"),
+        ("0005_e.sql", "CREATE TABLE e (id INT);\n"),
+    ]);
+    project.ok(&["upgrade"]);
+    std::fs::write(
+        project.dir.join("0002_b.sql"),
+        "-- migrate:no-transaction\nCREATE TABLE b (id INT);\nCREATE TABLE b2 (id INT REFERENCES nowhere (id) ON);\n",
+    )
+    .unwrap();
+    let failed = project.run(&["upgrade", "--allow-out-of-order"]);
+    assert_eq!(failed.code, 1, "{failed:?}");
+    let blocked = project.run(&["upgrade", "--allow-out-of-order"]);
+    assert_eq!(
+        (blocked.code, blocked.stderr.as_str()),
+        (
+            1,
+            "migration 2 (0002_b.sql) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; repair the schema by hand until it has all of migration 2's changes, then run `migrate stamp 5` (the newest applied version: a lower target would also forget the migrations applied above 2)\n"
+        )
+    );
+    // The repair: the statement that failed, done by hand.
+    project
+        .open()
+        .execute("CREATE TABLE b2 (id INT)", [])
+        .unwrap();
+    project.ok(&["stamp", "5"]);
+    assert_eq!(project.versions(), [1, 2, 4, 5]);
+    assert_eq!(project.run(&["check"]).code, 0);
+    assert_eq!(
+        project.ok(&["upgrade"]),
+        "nothing to upgrade: the database is at 5\n"
+    );
 }

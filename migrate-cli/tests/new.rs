@@ -43,8 +43,29 @@ fn a_name_in_any_script_is_created_applied_and_shown_as_written() {
         "CREATE TABLE cafe (id INT);\n",
     )
     .unwrap();
-    project.ok(&["upgrade"]);
+    std::fs::write(
+        project.dir.join("0006_表を追加.sql"),
+        "CREATE TABLE hyou (id INT);\n",
+    )
+    .unwrap();
+    project.ok(&["upgrade", "5"]);
     assert_eq!(project.versions(), [1, 2, 3, 4, 5]);
+    // The columns line up on screen: an accent takes no room, a CJK
+    // character two.
+    let table = crate::common::stable(&project.ok(&["history"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0],
+        "VERSION  NAME          STATE    APPLIED AT                   DURATION"
+    );
+    assert_eq!(
+        lines[4..],
+        [
+            "4        données_café  applied  YYYY-MM-DDTHH:MM:SS.ffffffZ  N ms",
+            "5        cafe\u{301}          applied  YYYY-MM-DDTHH:MM:SS.ffffffZ  N ms",
+            "6        表を追加      pending  -                            -",
+        ]
+    );
     let history = project.run(&["--json", "history"]).json();
     let names: Vec<&str> = history
         .as_array()
@@ -52,10 +73,10 @@ fn a_name_in_any_script_is_created_applied_and_shown_as_written() {
         .iter()
         .map(|row| row["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names[3..], ["données_café", "cafe\u{301}"]);
+    assert_eq!(names[3..], ["données_café", "cafe\u{301}", "表を追加"]);
     assert_eq!(
         project.run(&["--json", "current"]).json(),
-        serde_json::json!({"version": 5, "name": "cafe\u{301}", "head": true})
+        serde_json::json!({"version": 5, "name": "cafe\u{301}", "head": false})
     );
 }
 

@@ -223,7 +223,7 @@ fn a_parameter_the_driver_would_ignore_is_refused_without_its_value() {
         (
             format!("postgres://u@{CLOSED}/app?sslpassword={SECRET}&sslmode=disable"),
             format!("postgres://u@{CLOSED}/app?sslpassword=***&sslmode=disable"),
-            "the PostgreSQL driver does not read the parameter `sslpassword` and would ignore it; write it as `password=`, or in the URL itself: postgres://user:password@host/database",
+            "the PostgreSQL driver does not read the parameter `sslpassword` and would ignore it; the driver reads no passphrase for a client key: give it a key file without one (`sslkey=`)",
         ),
         (
             format!("postgres://u@{CLOSED}/app?Password={SECRET}"),

@@ -94,7 +94,7 @@ pub enum Error {
 
     /// A pending migration is older than the newest applied one.
     #[error(
-        "migration {version} ({file}) is pending but older than the newest applied version {current}; give it a version above {current}, or allow out-of-order migrations (`--allow-out-of-order`); if it was applied and its history row deleted, `migrate stamp {current}` records it again without running it"
+        "migration {version} ({file}) is pending but older than the newest applied version {current}; give it a version above {current}, or allow out-of-order migrations (`--allow-out-of-order`); if it was applied and its history row deleted, `migrate stamp {current}` records it again without running it (with any other pending version below {current})"
     )]
     OutOfOrder {
         /// The pending version.
@@ -107,8 +107,8 @@ pub enum Error {
 
     /// A migration that ran outside a transaction failed or was interrupted.
     #[error(
-        "migration {version} ({name}) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; repair the schema by hand, then run `migrate stamp {version}` if the schema has migration {version}'s changes (its up script finished, or an interrupted downgrade's down script did not start) or `migrate stamp {}` if it has none of them",
-        previous.map_or_else(|| "base".to_owned(), |v| v.to_string())
+        "migration {version} ({name}) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; {}",
+        dirty_advice(*version, *previous, *newest)
     )]
     Dirty {
         /// The dirty version.
@@ -118,6 +118,10 @@ pub enum Error {
         name: String,
         /// The applied version below it, the stamp target that undoes its record.
         previous: Option<i64>,
+        /// The newest applied version: above `version` when the dirty step
+        /// ran out of order, and then the only stamp target that keeps the
+        /// steps above it.
+        newest: i64,
     },
 
     /// A version target names no known or applied migration.
@@ -519,6 +523,21 @@ impl Error {
             _ => &[],
         }
     }
+}
+
+/// How to clear a dirty mark at `version`: stamp it or the version below
+/// it, or, where newer steps are applied (it ran out of order), finish it
+/// and stamp the newest, since a lower target forgets the steps above.
+fn dirty_advice(version: i64, previous: Option<i64>, newest: i64) -> String {
+    if newest > version {
+        return format!(
+            "repair the schema by hand until it has all of migration {version}'s changes, then run `migrate stamp {newest}` (the newest applied version: a lower target would also forget the migrations applied above {version})"
+        );
+    }
+    format!(
+        "repair the schema by hand, then run `migrate stamp {version}` if the schema has migration {version}'s changes (its up script finished, or an interrupted downgrade's down script did not start) or `migrate stamp {}` if it has none of them",
+        previous.map_or_else(|| "base".to_owned(), |v| v.to_string())
+    )
 }
 
 #[cfg(test)]

@@ -83,11 +83,20 @@ fn run_errors() {
             version: 4,
             name: "index".into(),
             previous: Some(3),
+            newest: 4,
         },
         Error::Dirty {
             version: 1,
             name: "init".into(),
             previous: None,
+            newest: 1,
+        },
+        // Out of order: the steps above it stay.
+        Error::Dirty {
+            version: 2,
+            name: "0002_b.sql".into(),
+            previous: Some(1),
+            newest: 5,
         },
         Error::UnknownTarget { version: 99 },
         Error::NotEnoughSteps {

@@ -468,7 +468,7 @@ fn out_of_order_and_unknown_versions_are_refused_unless_allowed() {
         err.to_string(),
         "migration 2 (2_b.sql) is pending but older than the newest applied version 3; give it a version above 3, or \
          allow out-of-order migrations (`--allow-out-of-order`); if it was applied and its history row deleted, \
-         `migrate stamp 3` records it again without running it"
+         `migrate stamp 3` records it again without running it (with any other pending version below 3)"
     );
     assert!(set.status(&conn).unwrap().drift);
     let report = set

@@ -343,6 +343,7 @@ fn every_rule_is_decided_by_the_planner() {
             version: 1,
             name,
             previous: None,
+            newest: 1,
         }) if name == "1_m.up.sql"
     ));
     let mut unknown = row(&known[0], 2);
@@ -353,6 +354,7 @@ fn every_rule_is_decided_by_the_planner() {
             version: 9,
             name,
             previous: Some(1),
+            newest: 9,
         }) if name == "gone"
     ));
 

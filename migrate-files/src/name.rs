@@ -165,9 +165,10 @@ pub fn parse_file_name(file_name: &str) -> Result<Option<FileName>, NameProblem>
 }
 
 /// The extension as written when `file_name` ends in `.sql` but for its
-/// case or trailing whitespace.
+/// case or trailing whitespace (invisible characters such as a zero-width
+/// space included).
 fn misspelt_extension(file_name: &str) -> Option<&str> {
-    let trimmed = file_name.trim_end();
+    let trimmed = file_name.trim_end_matches(|c: char| c.is_whitespace() || is_invisible(c));
     let at = trimmed.len().checked_sub(".sql".len())?;
     trimmed
         .get(at..)
@@ -191,13 +192,39 @@ fn check_name(name: &str) -> Result<(), NameProblem> {
     if name.is_empty() {
         return Err(NameProblem::EmptyName);
     }
-    match name
-        .chars()
-        .find(|&c| !(c.is_alphanumeric() || c == '_' || c == '-' || is_combining_mark(c)))
-    {
-        Some(c) => Err(NameProblem::BadCharacter(c)),
-        None => Ok(()),
+    let mut previous = None;
+    for c in name.chars() {
+        if !name_character(previous, c) {
+            return Err(NameProblem::BadCharacter(c));
+        }
+        previous = Some(c);
     }
+    Ok(())
+}
+
+/// A character that shows nothing: a zero-width space or joiner, a
+/// direction mark, a byte-order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// Whether `c` may stand in a name after `previous`: an ASCII letter or
+/// digit, `_`, `-`, a letter or digit of any script, or a mark that
+/// combines with the letter before it (an accent, a vowel sign, a tone
+/// mark, a virama): one of the combining blocks, or a character of the
+/// letter's own script block that is neither a space, a control nor
+/// invisible.
+fn name_character(previous: Option<char>, c: char) -> bool {
+    if c.is_alphanumeric() || c == '_' || c == '-' {
+        return true;
+    }
+    let Some(letter) = previous.filter(|p| p.is_alphanumeric() || is_combining_mark(*p)) else {
+        return false;
+    };
+    if c.is_whitespace() || c.is_control() || is_invisible(c) || c.is_ascii() {
+        return false;
+    }
+    is_combining_mark(c) || (!letter.is_ascii() && u32::from(letter) >> 7 == u32::from(c) >> 7)
 }
 
 /// A combining mark (U+0301 and the like): a letter of any script is
@@ -249,6 +276,9 @@ mod tests {
             ("0002_cafe\u{301}.up.sql", "cafe\u{301}"),
             ("V3__данные_2.sql", "данные_2"),
             ("4_表を追加.sql", "表を追加"),
+            // A virama and a vowel sign; a tone mark.
+            ("5_नमस्ते.sql", "नमस्ते"),
+            ("6_เก่า.sql", "เก่า"),
         ] {
             assert_eq!(ok(file).1, name, "{file}");
         }
@@ -256,6 +286,10 @@ mod tests {
             ("5_a·b.sql", '·'),
             ("6_🚀.sql", '🚀'),
             ("7_a\u{a0}b.sql", '\u{a0}'),
+            // A mark with no letter to combine with.
+            ("8_\u{301}abc.sql", '\u{301}'),
+            ("9_a_\u{301}.sql", '\u{301}'),
+            ("10_a\u{200d}b.sql", '\u{200d}'),
         ] {
             assert_eq!(
                 parse_file_name(file),
@@ -313,6 +347,8 @@ mod tests {
             ("0002_x.Sql", ".Sql"),
             ("0002_x.sql ", ".sql "),
             ("0002_x.sql\t", ".sql\t"),
+            ("0002_x.sql\u{200b}", ".sql\u{200b}"),
+            ("0002_x.sql\u{feff}", ".sql\u{feff}"),
             ("0002_x.up.SQL", ".SQL"),
             ("notes.SQL", ".SQL"),
         ] {

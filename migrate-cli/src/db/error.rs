@@ -38,6 +38,16 @@ pub enum DatabaseError {
         option: String,
     },
 
+    /// A URL holding a control character: a tab or line break pasted in,
+    /// which the URL parser drops (a usage error).
+    #[error(
+        "the database URL {url} holds a control character (a tab or line break, say); remove it"
+    )]
+    ControlCharacter {
+        /// The URL, redacted, without its tabs and line breaks.
+        url: String,
+    },
+
     /// A server URL's query parameter that the driver would ignore (a
     /// usage error).
     #[error(
@@ -254,6 +264,7 @@ impl DatabaseError {
             DatabaseError::UnknownScheme { .. }
                 | DatabaseError::BadOption { .. }
                 | DatabaseError::UnknownParameter { .. }
+                | DatabaseError::ControlCharacter { .. }
                 | DatabaseError::Empty
                 | DatabaseError::NoFile { .. }
                 | DatabaseError::FileUri { .. }

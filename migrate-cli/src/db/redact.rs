@@ -34,6 +34,7 @@ use std::sync::Mutex;
 /// assert_eq!(migrate_cli::redact("postgress:app:s3cr@db/app"), "postgress:app:***@db/app");
 /// ```
 pub fn redact(url: &str) -> String {
+    let url = &*without_dropped(url);
     if !url.contains("://") && !url.contains('@') {
         return redact_query(url);
     }
@@ -78,18 +79,36 @@ fn user_info_start(url: &str) -> usize {
 /// Every form of every password `url` holds: as written and as the driver
 /// decodes it.
 fn secrets(url: &str) -> Vec<String> {
+    let mut secrets = secrets_as_written(url);
+    let read = without_dropped(url);
+    if read != url {
+        secrets.extend(secrets_as_written(&read));
+        secrets.sort();
+        secrets.dedup();
+    }
+    secrets
+}
+
+/// [`secrets`] of `url` as it stands.
+fn secrets_as_written(url: &str) -> Vec<String> {
     let mut secrets = Vec::new();
     let scheme_end = user_info_start(url);
     if let Some(at) = url[scheme_end..].rfind('@')
         && let Some((_, password)) = url[scheme_end..scheme_end + at].split_once(':')
     {
         secrets.push(password.to_owned());
+        // Unencoded, `/`, `?` or `#` ends the URL's authority: a parser
+        // may read the password's pieces apart.
+        if password.contains(['/', '?', '#']) {
+            secrets.extend(password.split(['/', '?', '#']).map(str::to_owned));
+        }
     }
     if let Some((_, query)) = url.split_once('?') {
-        secrets.extend(query.split('&').filter_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            is_secret(key).then(|| value.to_owned())
-        }));
+        secrets.extend(
+            pairs(query)
+                .filter(|(key, _)| is_secret(key))
+                .map(|(_, value)| value.to_owned()),
+        );
     }
     let decoded: Vec<String> = secrets
         .iter()
@@ -226,19 +245,55 @@ pub(super) fn is_secret(key: &str) -> bool {
         .any(|secret| key.eq_ignore_ascii_case(secret))
 }
 
-/// Hides the values of password-like query parameters.
+/// The separators between query parameters, for finding secrets: `&`, and
+/// what a mistyped URL puts in its place (`;`, a second `?`, a `#`).
+const SEPARATORS: [char; 4] = ['&', ';', '?', '#'];
+
+/// The query parameters of `query` (what follows a URL's first `?`), split
+/// at every separator a hand might have typed: (key, value) where there
+/// is an `=`.
+fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split(SEPARATORS)
+        .filter_map(|pair| pair.split_once('='))
+}
+
+/// Hides the values of password-like query parameters, wherever they
+/// stand after the first `?` (after a `;`, a second `?` or a `#` too).
 pub(super) fn redact_query(text: &str) -> String {
     let Some((before, query)) = text.split_once('?') else {
         return text.to_owned();
     };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if is_secret(key) => format!("{key}=***"),
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{before}?{}", pairs.join("&"))
+    let mut out = format!("{before}?");
+    let mut rest = query;
+    loop {
+        let end = rest.find(SEPARATORS).unwrap_or(rest.len());
+        let pair = &rest[..end];
+        match pair.split_once('=') {
+            Some((key, _)) if is_secret(key) => {
+                out.push_str(key);
+                out.push_str("=***");
+            }
+            _ => out.push_str(pair),
+        }
+        match rest[end..].chars().next() {
+            Some(separator) => {
+                out.push(separator);
+                rest = &rest[end + 1..];
+            }
+            None => return out,
+        }
+    }
+}
+
+/// `url` without the characters the URL parser drops wherever they stand
+/// (tab, line feed, carriage return), as the driver reads it.
+pub(super) fn without_dropped(url: &str) -> std::borrow::Cow<'_, str> {
+    if url.contains(['\t', '\n', '\r']) {
+        std::borrow::Cow::Owned(url.replace(['\t', '\n', '\r'], ""))
+    } else {
+        std::borrow::Cow::Borrowed(url)
+    }
 }
 
 #[cfg(test)]
@@ -285,8 +340,40 @@ mod tests {
                 "sqlite:app.db?password=hunter2",
                 "sqlite:app.db?password=***",
             ),
+            // A password holding `?`, unencoded: hidden whole.
+            (
+                "postgres://u:hunter2?x9@127.0.0.1:1/app",
+                "postgres://u:***@127.0.0.1:1/app",
+            ),
+            // After a mistyped separator: `;`, a second `?`, a `#`.
+            (
+                "postgres://h/app?foo=1?password=hunter2",
+                "postgres://h/app?foo=1?password=***",
+            ),
+            (
+                "mysql://h/app?charset=utf8;password=hunter2&x=1",
+                "mysql://h/app?charset=utf8;password=***&x=1",
+            ),
+            (
+                "postgres://h/app?sslmode=disable#pwd=hunter2",
+                "postgres://h/app?sslmode=disable#pwd=***",
+            ),
+            // The URL parser drops tabs and line breaks: so does the
+            // redaction, before it reads the key.
+            (
+                "postgres://h/app?pass\tword=hunter2",
+                "postgres://h/app?password=***",
+            ),
+            ("postgres://u:hun\nter2@h/app", "postgres://u:***@h/app"),
         ] {
             assert_eq!(redact(url), shown, "{url}");
+            if url.contains("hunter2") {
+                assert_eq!(
+                    scrub(&format!("{url} and hunter2 said"), url),
+                    format!("{shown} and *** said"),
+                    "{url}"
+                );
+            }
             assert!(!redact(url).contains("hunter2"));
         }
     }

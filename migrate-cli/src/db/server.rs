@@ -205,10 +205,22 @@ async fn pool<DB: sqlx::Database>(
         .connect_lazy_with(options::<DB>(url)?))
 }
 
-/// The server's own message when it gave one, the driver's otherwise.
+/// The server's own message when it gave one, the driver's otherwise (a
+/// configuration error wrapped in another said once: "error with
+/// configuration: unknown value …").
 pub(crate) fn message(err: &sqlx::Error) -> String {
+    const CONFIGURATION: &str = "error with configuration: ";
     match err {
         sqlx::Error::Database(db) => db.message().to_owned(),
-        other => other.to_string(),
+        other => {
+            let text = other.to_string();
+            let mut rest = text.as_str();
+            while let Some(inner) = rest.strip_prefix(CONFIGURATION)
+                && inner.starts_with(CONFIGURATION)
+            {
+                rest = inner;
+            }
+            rest.to_owned()
+        }
     }
 }

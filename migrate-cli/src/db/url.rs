@@ -109,13 +109,19 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
     }
     super::redact::remember(url);
     let shown = redact(url);
+    if url.contains(|c: char| c.is_ascii_control()) {
+        return Err(DatabaseError::ControlCharacter { url: shown });
+    }
     let scheme = scheme_of(url);
     let server = |dialect, connect: String| {
         let after = &connect[connect.find("://").map_or(0, |at| at + 3)..];
         if dialect == Dialect::MySql && database_of(after).is_empty() {
             return Err(DatabaseError::NoDatabaseName { url: shown.clone() });
         }
-        if let Some(key) = unknown_parameter(dialect, after) {
+        // Read in the URL as shown: a `?` in a password (which needs
+        // `%3F`) is no query, and is hidden there.
+        let shown_after = &shown[shown.find("://").map_or(0, |at| at + 3)..];
+        if let Some(key) = unknown_parameter(dialect, shown_after) {
             return Err(DatabaseError::UnknownParameter {
                 url: shown.clone(),
                 dialect,
@@ -346,6 +352,10 @@ fn unknown_parameter(dialect: Dialect, after_slashes: &str) -> Option<String> {
 
 /// What to write instead of the parameter `key`, which the driver ignores.
 pub(super) fn parameter_hint(dialect: Dialect, key: &str) -> String {
+    if driver_key(key).eq_ignore_ascii_case("sslpassword") {
+        return "the driver reads no passphrase for a client key: give it a key file without one (`sslkey=`)"
+            .to_owned();
+    }
     match (dialect, is_secret(key)) {
         (Dialect::MySql, true) => {
             "put the password in the URL itself: mysql://user:password@host/database".to_owned()
@@ -355,8 +365,14 @@ pub(super) fn parameter_hint(dialect: Dialect, key: &str) -> String {
                 .to_owned()
         }
         _ => {
-            let known: Vec<&str> = parameters(dialect).iter().map(|keys| keys[0]).collect();
-            format!("the parameters it reads are {}", known.join(", "))
+            let mut known: Vec<&str> = parameters(dialect).iter().map(|keys| keys[0]).collect();
+            if dialect == Dialect::Postgres {
+                known.push("options[NAME]");
+            }
+            format!(
+                "the parameters it reads, spelt as here, are {}",
+                known.join(", ")
+            )
         }
     }
 }
@@ -473,20 +489,39 @@ mod tests {
         ] {
             assert!(parse_url(url).is_ok(), "{url}: {:?}", parse_url(url));
         }
-        let postgres = "sslmode, sslrootcert, sslcert, sslkey, host, hostaddr, port, dbname, user, password, application_name, options, statement-cache-capacity";
+        let postgres = "sslmode, sslrootcert, sslcert, sslkey, host, hostaddr, port, dbname, user, password, application_name, options, statement-cache-capacity, options[NAME]";
         let mysql = "sslmode, sslca, sslcert, sslkey, charset, collation, socket, timezone, statement-cache-capacity";
+        // A `?` in a password (unencoded) starts no query, and none of the
+        // password is shown.
+        assert!(parse_url("postgres://u:hunter2?x9@h/app").is_ok());
+        // Tabs and line breaks, which the URL parser would drop.
+        for url in [
+            "postgres://u@h/app?pass\tword=hunter2",
+            "mysql://u:hunter2\n@h/app",
+            "app\r.db",
+        ] {
+            let message = message(url);
+            assert!(
+                message.starts_with("the database URL ")
+                    && message.ends_with(
+                        " holds a control character (a tab or line break, say); remove it"
+                    )
+                    && !message.contains("hunter2"),
+                "{message}"
+            );
+        }
         for (url, expected) in [
             // A typo that would have connected without TLS.
             (
                 "postgres://u:hunter2@h/db?ssl_mode=require",
                 format!(
-                    "postgres://u:***@h/db?ssl_mode=require: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads are {postgres}"
+                    "postgres://u:***@h/db?ssl_mode=require: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads, spelt as here, are {postgres}"
                 ),
             ),
             (
                 "postgres://u@h/db?sslmode=require&SSLMODE=verify-full",
                 format!(
-                    "postgres://u@h/db?sslmode=require&SSLMODE=verify-full: the PostgreSQL driver does not read the parameter `SSLMODE` and would ignore it; the parameters it reads are {postgres}"
+                    "postgres://u@h/db?sslmode=require&SSLMODE=verify-full: the PostgreSQL driver does not read the parameter `SSLMODE` and would ignore it; the parameters it reads, spelt as here, are {postgres}"
                 ),
             ),
             (
@@ -505,7 +540,7 @@ mod tests {
             (
                 "mysql://root@h/db?sslrootcert=ca.pem",
                 format!(
-                    "mysql://root@h/db?sslrootcert=ca.pem: the MySQL/MariaDB driver does not read the parameter `sslrootcert` and would ignore it; the parameters it reads are {mysql}"
+                    "mysql://root@h/db?sslrootcert=ca.pem: the MySQL/MariaDB driver does not read the parameter `sslrootcert` and would ignore it; the parameters it reads, spelt as here, are {mysql}"
                 ),
             ),
         ] {

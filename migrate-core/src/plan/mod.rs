@@ -246,6 +246,7 @@ fn check_history(
                 .map(|other| other.version)
                 .filter(|v| *v < row.version)
                 .max(),
+            newest: newest(applied).unwrap_or(row.version),
         });
     }
     if !options.ignore_checksums {
