@@ -221,16 +221,7 @@ fn print(
             });
         }
         Done::Steps(report) => printer.print(&report, || output::report(&report))?,
-        Done::Stamped(report) => printer.print(
-            &serde_json::json!({"from": report.from, "to": report.to}),
-            || {
-                format!(
-                    "stamped the history at {} (it was at {}); no script ran",
-                    output::version(report.to),
-                    output::version(report.from)
-                )
-            },
-        )?,
+        Done::Stamped(stamped) => printer.print(&stamped, || output::stamped(&stamped))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -343,6 +343,29 @@ fn steps_verb(direction: Direction) -> &'static str {
     }
 }
 
+/// `stamp`: each history row it changed, then where the history is.
+pub fn stamped(stamped: &migrate::Stamped) -> String {
+    let mut out = String::new();
+    for row in &stamped.rows {
+        let name = escaped(&row.name);
+        out.push_str(&match row.change {
+            migrate::Stamp::Recorded => format!("recorded {} {name} as applied\n", row.version),
+            migrate::Stamp::Cleared => {
+                format!("cleared the dirty mark of {} {name}\n", row.version)
+            }
+            migrate::Stamp::Removed => {
+                format!("removed {} {name} from the history\n", row.version)
+            }
+        });
+    }
+    out.push_str(&format!(
+        "stamped the history at {} (it was at {}); no script ran",
+        version(stamped.to),
+        version(stamped.from)
+    ));
+    out
+}
+
 /// `--dry-run`: the steps that would run.
 pub fn plan(plan: &Plan<'_>, dialect: Dialect) -> String {
     if plan.steps.is_empty() {

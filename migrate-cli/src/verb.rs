@@ -50,8 +50,8 @@ pub(crate) enum Done {
     Checked(Checked),
     /// `upgrade` and `downgrade`: the steps that ran.
     Steps(Report),
-    /// `stamp`: where the history was, and is now.
-    Stamped(Report),
+    /// `stamp`: where the history was, is now, and each row it changed.
+    Stamped(migrate::Stamped),
 }
 
 /// `check`'s result: the status and its verdict.

@@ -139,7 +139,14 @@ fn the_lifecycle_in_json(kind: Kind) {
     let tables = db.tables();
     assert_eq!(
         db.json(&["stamp", "head"]),
-        (0, json!({"from": 2, "to": 5}))
+        (
+            0,
+            json!({"from": 2, "to": 5, "stamped": [
+                {"version": 3, "name": "seed_admin", "change": "recorded"},
+                {"version": 4, "name": "users_display_name", "change": "recorded"},
+                {"version": 5, "name": "users_item_count", "change": "recorded"},
+            ]})
+        )
     );
     assert_eq!(db.versions(), [1, 2, 3, 4, 5]);
     assert_eq!(db.tables(), tables);
@@ -147,7 +154,17 @@ fn the_lifecycle_in_json(kind: Kind) {
     assert_eq!(db.json(&["check"]), (0, status(Some(5), 5, 0, "current")));
 
     // stamp 2 forgets 3..=5, so that they run for real.
-    assert_eq!(db.json(&["stamp", "2"]), (0, json!({"from": 5, "to": 2})));
+    assert_eq!(
+        db.json(&["stamp", "2"]),
+        (
+            0,
+            json!({"from": 5, "to": 2, "stamped": [
+                {"version": 3, "name": "seed_admin", "change": "removed"},
+                {"version": 4, "name": "users_display_name", "change": "removed"},
+                {"version": 5, "name": "users_item_count", "change": "removed"},
+            ]})
+        )
+    );
     assert_eq!(
         upgrade(&["upgrade"]),
         json!({"from": 2, "to": 5, "applied": steps(&[3, 4, 5]), "backup": null})
@@ -254,7 +271,7 @@ fn the_lifecycle_in_words(kind: Kind) {
     );
     assert_eq!(
         db.ok(&["stamp", "head"]),
-        "stamped the history at 5 (it was at 2); no script ran\n"
+        "recorded 3 seed_admin as applied\nrecorded 4 users_display_name as applied\nrecorded 5 users_item_count as applied\nstamped the history at 5 (it was at 2); no script ran\n"
     );
     let check = db.run(&["check"]);
     assert_eq!(

@@ -91,7 +91,13 @@ fn the_lifecycle_in_json() {
     // stamp head.
     assert_eq!(
         project.run(&["--json", "stamp", "head"]).json(),
-        json!({"from": 1, "to": 6})
+        json!({"from": 1, "to": 6, "stamped": [
+            {"version": 2, "name": "create_tokens", "change": "recorded"},
+            {"version": 3, "name": "create_items", "change": "recorded"},
+            {"version": 4, "name": "index_items_owner", "change": "recorded"},
+            {"version": 5, "name": "users_display_name", "change": "recorded"},
+            {"version": 6, "name": "users_item_count", "change": "recorded"},
+        ]})
     );
     let check = project.run(&["--json", "check"]);
     assert_eq!(

@@ -79,7 +79,7 @@ fn a_database_from_first_upgrade_to_a_new_migration() {
     let tables_before = schema(&project.open());
     assert_eq!(
         project.ok(&["stamp", "head"]),
-        "stamped the history at 6 (it was at 2); no script ran\n"
+        "recorded 3 create_items as applied\nrecorded 4 index_items_owner as applied\nrecorded 5 users_display_name as applied\nrecorded 6 users_item_count as applied\nstamped the history at 6 (it was at 2); no script ran\n"
     );
     assert_eq!(project.versions(), [1, 2, 3, 4, 5, 6]);
     assert_eq!(schema(&project.open()), tables_before);
@@ -94,7 +94,7 @@ fn a_database_from_first_upgrade_to_a_new_migration() {
     // stamp 2 forgets 3..=6 again, so they can run for real.
     assert_eq!(
         project.ok(&["stamp", "2"]),
-        "stamped the history at 2 (it was at 6); no script ran\n"
+        "removed 3 create_items from the history\nremoved 4 index_items_owner from the history\nremoved 5 users_display_name from the history\nremoved 6 users_item_count from the history\nstamped the history at 2 (it was at 6); no script ran\n"
     );
     project.ok(&["upgrade"]);
 
@@ -322,7 +322,7 @@ fn a_deleted_history_row_is_recorded_again_as_the_refusal_says() {
     );
     assert_eq!(
         project.ok(&["stamp", "3"]),
-        "stamped the history at 3 (it was at 3); no script ran\n"
+        "recorded 2 b as applied\nstamped the history at 3 (it was at 3); no script ran\n"
     );
     assert_eq!(project.versions(), [1, 2, 3]);
     assert_eq!(
@@ -364,7 +364,10 @@ fn a_dirty_step_out_of_order_is_cleared_as_its_message_says_keeping_the_steps_ab
         .open()
         .execute("CREATE TABLE b2 (id INT)", [])
         .unwrap();
-    project.ok(&["stamp", "5"]);
+    assert_eq!(
+        project.ok(&["stamp", "5"]),
+        "cleared the dirty mark of 2 b\nstamped the history at 5 (it was at 5); no script ran\n"
+    );
     assert_eq!(project.versions(), [1, 2, 4, 5]);
     assert_eq!(project.run(&["check"]).code, 0);
     assert_eq!(

@@ -67,7 +67,9 @@ pub use migrator::Migrator;
 pub use migrator::run;
 pub use options::{LockMode, Options, TransactionMode};
 pub use plan::Plan;
-pub use report::{Current, Direction, HistoryEntry, Report, State, Status, StepReport};
+pub use report::{
+    Current, Direction, HistoryEntry, Report, Stamp, Stamped, StampedRow, State, Status, StepReport,
+};
 pub use target::Target;
 pub use verify::{Outcome, StepKind, Verification, VerifiedStep};
 

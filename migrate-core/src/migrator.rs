@@ -260,7 +260,7 @@ mod sync {
         ///
         /// [`Error::StampTarget`] for `+N`/`-N`, an unknown version, a
         /// database error.
-        pub fn stamp(&self, conn: &Connection, target: Target) -> Result<Report, Error> {
+        pub fn stamp(&self, conn: &Connection, target: Target) -> Result<crate::Stamped, Error> {
             backend::stamp(conn, self.migrations.as_slice(), target, &self.options)
         }
     }
@@ -412,7 +412,7 @@ mod sync {
         /// # Errors
         ///
         /// See [`Migrator::stamp`].
-        fn stamp(target: Target) -> Report;
+        fn stamp(target: Target) -> crate::Stamped;
         /// [`Migrator::plan`] with default options.
         ///
         /// # Examples

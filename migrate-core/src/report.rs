@@ -74,6 +74,58 @@ impl Serialize for Report {
     }
 }
 
+/// What a stamp did: where the history was and is, and each row it
+/// changed, no script run. Serialises as `{"from", "to", "stamped":
+/// [{"version", "name", "change"}]}`.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("0001_init.sql"), "CREATE TABLE t (id INT);").unwrap();
+/// # std::fs::write(dir.path().join("0002_more.sql"), "CREATE TABLE u (id INT);").unwrap();
+/// let set = migrate::Migrations::from_dir(dir.path())?;
+/// let conn = rusqlite::Connection::open_in_memory()?;
+/// let stamped = set.stamp(&conn, migrate::Target::Head)?;
+/// assert_eq!((stamped.from, stamped.to), (None, Some(2)));
+/// assert_eq!(stamped.rows.iter().map(|row| row.version).collect::<Vec<_>>(), [1, 2]);
+/// assert_eq!(stamped.rows[0].change, migrate::Stamp::Recorded);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stamped {
+    /// The newest applied version before the stamp.
+    pub from: Option<i64>,
+    /// The newest applied version after it.
+    pub to: Option<i64>,
+    /// Each history row it changed, in version order.
+    #[serde(rename = "stamped")]
+    pub rows: Vec<StampedRow>,
+}
+
+/// One history row a stamp changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StampedRow {
+    /// The version.
+    pub version: i64,
+    /// Its name (from the build, or as its row recorded it).
+    pub name: String,
+    /// What the stamp did to it.
+    pub change: Stamp,
+}
+
+/// What a stamp did to one history row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stamp {
+    /// Recorded as applied; its script did not run.
+    Recorded,
+    /// Its dirty mark cleared: recorded as applied.
+    Cleared,
+    /// Its row removed: no longer applied; its down script did not run.
+    Removed,
+}
+
 /// A database's migration state, for health checks and `migrate status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Status {

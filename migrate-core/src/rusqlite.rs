@@ -558,7 +558,7 @@ pub(crate) fn stamp(
     known: &[Migration],
     target: Target,
     options: &Options,
-) -> Result<Report, Error> {
+) -> Result<crate::Stamped, Error> {
     let sql = HistorySql::sqlite(&options.table);
     if !conn.is_autocommit() {
         return Err(Error::InTransaction);

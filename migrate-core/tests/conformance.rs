@@ -32,7 +32,7 @@ pub trait Harness: Sync {
         target: Target,
         options: &Options,
     ) -> Result<Report, Error>;
-    async fn stamp(&self, set: &Migrations, target: Target) -> Result<Report, Error>;
+    async fn stamp(&self, set: &Migrations, target: Target) -> Result<migrate::Stamped, Error>;
     async fn status(&self, set: &Migrations) -> Result<Status, Error>;
     async fn history(&self, set: &Migrations) -> Result<Vec<HistoryEntry>, Error>;
     /// The history rows, by version.
@@ -88,7 +88,7 @@ impl Harness for Rusqlite {
         set.with_options(options.clone())
             .downgrade(&self.conn.lock().unwrap(), target)
     }
-    async fn stamp(&self, set: &Migrations, target: Target) -> Result<Report, Error> {
+    async fn stamp(&self, set: &Migrations, target: Target) -> Result<migrate::Stamped, Error> {
         set.stamp(&self.conn.lock().unwrap(), target)
     }
     async fn status(&self, set: &Migrations) -> Result<Status, Error> {
@@ -252,7 +252,7 @@ macro_rules! sqlx_harness {
             async fn downgrade(&self, set: &Migrations, target: Target, options: &Options) -> Result<Report, Error> {
                 migrate::sqlx::downgrade(&self.pool, set, target, options).await
             }
-            async fn stamp(&self, set: &Migrations, target: Target) -> Result<Report, Error> {
+            async fn stamp(&self, set: &Migrations, target: Target) -> Result<migrate::Stamped, Error> {
                 migrate::sqlx::stamp(&self.pool, set, target, &Options::default()).await
             }
             async fn status(&self, set: &Migrations) -> Result<Status, Error> {
@@ -359,7 +359,7 @@ impl Harness for Bounced {
     ) -> Result<Report, Error> {
         self.through.downgrade(set, target, options).await
     }
-    async fn stamp(&self, set: &Migrations, target: Target) -> Result<Report, Error> {
+    async fn stamp(&self, set: &Migrations, target: Target) -> Result<migrate::Stamped, Error> {
         self.through.stamp(set, target).await
     }
     async fn status(&self, set: &Migrations) -> Result<Status, Error> {
@@ -504,7 +504,20 @@ pub async fn lifecycle<H: Harness>(h: &H) {
         ]
     );
 
-    h.stamp(&set, Target::Version(4)).await.unwrap();
+    let stamped = h.stamp(&set, Target::Version(4)).await.unwrap();
+    assert_eq!(
+        (stamped.from, stamped.to),
+        (Some(2), Some(4)),
+        "{stamped:?}"
+    );
+    assert_eq!(
+        stamped
+            .rows
+            .iter()
+            .map(|row| (row.version, row.change))
+            .collect::<Vec<_>>(),
+        [(3, migrate::Stamp::Recorded), (4, migrate::Stamp::Recorded)]
+    );
     assert_eq!(versions(&h.rows().await), [1, 2, 3, 4]);
     assert_eq!(h.tables().await, ["log", "t2"], "stamp runs no script");
 }
@@ -677,7 +690,15 @@ pub async fn failing_step<H: Harness>(h: &H) {
         "{blocked}"
     );
     // The operator repairs by hand and stamps past it.
-    h.stamp(&set, Target::Version(2)).await.unwrap();
+    let stamped = h.stamp(&set, Target::Version(2)).await.unwrap();
+    assert_eq!(
+        stamped.rows,
+        [migrate::StampedRow {
+            version: 2,
+            name: "broken".into(),
+            change: migrate::Stamp::Cleared,
+        }]
+    );
     assert_eq!(h.rows().await, [(1, true, false), (2, true, false)]);
     h.upgrade(&set, Target::Head, &defaults()).await.unwrap();
     assert_eq!(h.tables().await, ["after_it", "half", "log"]);

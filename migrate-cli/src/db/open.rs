@@ -142,7 +142,11 @@ impl Open {
     }
 
     /// `stamp`.
-    pub fn stamp(&self, migrator: &Migrator<'_>, target: Target) -> Result<Report, Error> {
+    pub fn stamp(
+        &self,
+        migrator: &Migrator<'_>,
+        target: Target,
+    ) -> Result<migrate::Stamped, Error> {
         let (set, options) = (migrator.migrations(), migrator.options());
         match self {
             Open::Sqlite(db) => migrator.stamp(&db.conn, target),

@@ -45,7 +45,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use crate::plan::{self, Action, AppliedRow, Plan, Step};
-use crate::report::{Direction, Report, StepReport};
+use crate::report::{Direction, Report, Stamp, Stamped, StampedRow, StepReport};
 use crate::run::{History, Table, finish_step, log_step, step_failed, step_span};
 use crate::{Error, Migration, Options, Target, TransactionMode};
 
@@ -180,7 +180,7 @@ pub(crate) async fn stamp<'m, P: Perform>(
     rules: Rules,
     known: &'m [Migration],
     target: Target,
-) -> Result<Report, Error> {
+) -> Result<Stamped, Error> {
     // MySQL commits DDL implicitly: the table first, then the transaction.
     let mut summarized = false;
     if !rules.transactional() {
@@ -204,6 +204,44 @@ pub(crate) async fn stamp<'m, P: Perform>(
     let mut summary = Summary::new(&history.rows, changes);
     let from = history.head();
     let stamp = plan::plan_stamp(known, &history.rows, target)?;
+    // What each row was called, before the writes change the history.
+    let recorded_name = |version: i64| {
+        known
+            .iter()
+            .find(|migration| migration.version() == version)
+            .map(|migration| migration.name().to_owned())
+            .or_else(|| {
+                history
+                    .rows
+                    .iter()
+                    .find(|row| row.version == version)
+                    .map(|row| row.name.clone())
+            })
+            .unwrap_or_default()
+    };
+    let mut rows: Vec<StampedRow> = stamp
+        .delete
+        .iter()
+        .map(|&version| (version, Stamp::Removed))
+        .chain(
+            stamp
+                .mark_clean
+                .iter()
+                .map(|(version, _)| (*version, Stamp::Cleared)),
+        )
+        .chain(
+            stamp
+                .insert
+                .iter()
+                .map(|migration| (migration.version(), Stamp::Recorded)),
+        )
+        .map(|(version, change)| StampedRow {
+            version,
+            name: recorded_name(version),
+            change,
+        })
+        .collect();
+    rows.sort_by_key(|row| row.version);
     let mut writes: Vec<Write<'m>> = stamp.delete.iter().map(|v| Write::Delete(*v)).collect();
     writes.extend(
         stamp
@@ -230,17 +268,10 @@ pub(crate) async fn stamp<'m, P: Perform>(
         p.write(&write).await?;
     }
     p.commit().await?;
-    let to = history.head();
-    Ok(Report {
-        direction: if to >= from {
-            Direction::Up
-        } else {
-            Direction::Down
-        },
+    Ok(Stamped {
         from,
-        to,
-        steps: Vec::new(),
-        backup: None,
+        to: history.head(),
+        rows,
     })
 }
 

@@ -250,7 +250,7 @@ pub async fn stamp<DB: Backend>(
     migrations: &Migrations,
     target: Target,
     options: &Options,
-) -> Result<Report, Error> {
+) -> Result<crate::Stamped, Error> {
     runner::stamp(pool, migrations, target, options).await
 }
 

@@ -557,7 +557,7 @@ pub(super) async fn stamp<DB: Backend>(
     migrations: &Migrations,
     target: Target,
     options: &Options,
-) -> Result<Report, Error> {
+) -> Result<crate::Stamped, Error> {
     let sql = HistorySql::new(DB::DIALECT, &options.table);
     let mut held = Held::<DB>::acquire(pool).await?;
     let rules = Rules::new(DB::DIALECT, options);
