@@ -74,14 +74,17 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedMigration>, LoadError> {
     for entry in std::fs::read_dir(dir).map_err(directory_error)? {
         let entry = entry.map_err(directory_error)?;
         let file_type = entry.file_type().map_err(directory_error)?;
-        // A name that is not UTF-8 cannot end in `.sql` as far as we know;
-        // if it does, refuse rather than skip it.
+        // A name that is not UTF-8 is refused wherever it says `.sql`
+        // (`0001_a.sql` and a stray byte after it too), never skipped.
         match entry.file_name().into_string() {
             Ok(name) => names.push((name, file_type)),
-            Err(raw) if parse_file_name(&raw.to_string_lossy()).is_err() => {
+            Err(raw)
+                if !raw.to_string_lossy().starts_with('.')
+                    && raw.to_string_lossy().to_ascii_lowercase().contains(".sql") =>
+            {
                 return Err(LoadError::BadName {
                     file: entry.path(),
-                    problem: NameProblem::BadCharacter(char::REPLACEMENT_CHARACTER),
+                    problem: NameProblem::NotUtf8,
                 });
             }
             Err(_) => {}
@@ -452,5 +455,46 @@ mod tests {
             err.starts_with("cannot read the migration directory /no/such/dir: "),
             "{err}"
         );
+    }
+}
+
+#[cfg(all(test, unix))]
+mod not_utf8 {
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::load_dir;
+
+    /// A file name that is not UTF-8 is refused wherever it says `.sql`
+    /// (a stray byte after `.sql` too: it was skipped), and skipped
+    /// otherwise, like any other file.
+    #[test]
+    fn a_name_that_is_not_utf8_is_refused_where_it_says_sql() {
+        for (raw, refused) in [
+            (&b"0002_caf\xe9.sql"[..], true),
+            (b"0002_a.sql\xff", true),
+            (b"0002_a.SQL\xff", true),
+            (b"notes\xff.txt", false),
+            (b".hidden\xff.sql", false),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("0001_a.sql"), "SELECT 1;").unwrap();
+            let name = std::ffi::OsStr::from_bytes(raw);
+            std::fs::write(dir.path().join(name), "SELECT 2;").unwrap();
+            match load_dir(dir.path()) {
+                Err(err) => {
+                    assert!(refused, "{raw:?}: {err}");
+                    assert!(
+                        err.to_string().contains(
+                            "because its name is not valid UTF-8 (a byte of another encoding); rename it to `<version>_<name>.sql`"
+                        ),
+                        "{err}"
+                    );
+                }
+                Ok(loaded) => {
+                    assert!(!refused, "{raw:?} was skipped");
+                    assert_eq!(loaded.len(), 1);
+                }
+            }
+        }
     }
 }

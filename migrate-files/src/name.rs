@@ -63,6 +63,8 @@ pub enum NameProblem {
     /// The name ends in `.sql` but for its case or trailing whitespace
     /// (`.SQL`, `.sql `): the extension as written.
     Extension(String),
+    /// The name is not valid UTF-8, and has `.sql` in it.
+    NotUtf8,
 }
 
 /// What a migration's name may hold, as messages say it.
@@ -86,6 +88,9 @@ impl std::fmt::Display for NameProblem {
             NameProblem::EmptyName => f.write_str("it has no name after the version"),
             NameProblem::BadCharacter(c) => {
                 write!(f, "its name contains {c:?}, but {NAME_CHARACTERS}")
+            }
+            NameProblem::NotUtf8 => {
+                f.write_str("its name is not valid UTF-8 (a byte of another encoding)")
             }
             NameProblem::Extension(written) => {
                 write!(
