@@ -169,7 +169,8 @@ impl CliError {
             | CliError::ForcePostgresOnly { .. }
             | CliError::OneDatabaseOnly { .. }
             | CliError::NewWithDatabases => Some(clap::error::ErrorKind::ArgumentConflict),
-            CliError::Sources(SourceError::Glob(GlobError::WildDirectory { .. })) => {
+            CliError::Sources(SourceError::Glob(GlobError::WildDirectory { .. }))
+            | CliError::New(crate::new::NewError::BadName { .. }) => {
                 Some(clap::error::ErrorKind::ValueValidation)
             }
             CliError::Database(err)

@@ -124,8 +124,19 @@ fn read_dotenv(cli: &mut Cli) -> Result<(), CliError> {
 fn usage_error(err: clap::Error, json: bool) -> ! {
     if json && err.use_stderr() {
         let rendered = err.render().to_string();
-        let first = rendered.lines().next().unwrap_or_default();
-        let message = first.strip_prefix("error: ").unwrap_or(first);
+        // The sentence, on one line: clap lists what is missing on the
+        // lines after it ("… were not provided:" / "  <TARGET>"), then
+        // its usage line and hint, which are no part of the error.
+        let message = rendered
+            .lines()
+            .take_while(|line| {
+                !line.starts_with("Usage:") && !line.starts_with("For more information")
+            })
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let message = message.strip_prefix("error: ").unwrap_or(&message);
         let _ = writeln!(
             std::io::stdout(),
             "{}",

@@ -116,6 +116,7 @@ impl Palette {
             State::Modified => ("31", "modified"),
             State::Unknown => ("35", "unknown"),
             State::Dirty => ("1;31", "dirty"),
+            State::InProgress => ("1;33", "in progress"),
         };
         self.paint(code, text)
     }
@@ -455,5 +456,26 @@ mod tests {
             plain
         );
         assert!(coloured.contains("\x1b[32mapplied\x1b[0m"));
+    }
+
+    #[test]
+    fn a_step_in_flight_reads_in_progress_and_its_json_in_progress() {
+        let entry = HistoryEntry {
+            version: 2,
+            name: "slow".into(),
+            state: State::InProgress,
+            checksum: String::new(),
+            applied_at: Some("2026-01-01T00:00:00.000000Z".into()),
+            execution_ms: Some(0),
+        };
+        assert_eq!(
+            history(std::slice::from_ref(&entry), Palette::new(false)),
+            "VERSION  NAME  STATE        APPLIED AT                   DURATION\n\
+             2        slow  in progress  2026-01-01T00:00:00.000000Z  0 ms"
+        );
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap()["state"],
+            "in_progress"
+        );
     }
 }

@@ -294,11 +294,12 @@ const CASES: &[Case] = &[
     // TLS mode would have connected without TLS).
     case("a MySQL password parameter", CopyOf("portable"), &["upgrade"], MYSQL, 2, Usage("?password=***: the MySQL/MariaDB driver does not read the parameter `password` and would ignore it; put the password in the URL itself")).after(AT_2).url(Url::OwnWith("?password=s3cret")),
     case("a misspelt TLS parameter", CopyOf("portable"), &["upgrade"], POSTGRES, 2, Usage("?ssl_mode=require: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads, spelt as here, are sslmode,")).after(AT_2).url(Url::OwnWith("?ssl_mode=require")),
+    case("a SQLite URL with a password", CopyOf("portable"), &["upgrade"], SQLITE, 2, Usage("sqlite://admin:***@app.db: a SQLite database takes no user or password")).url(Url::Given("sqlite://admin:s3cret@app.db")),
     // A misspelt scheme, or another tool's without `//`, is no file name:
     // refused before anything is made, its password hidden.
     case("a misspelt scheme", CopyOf("portable"), &["upgrade"], SQLITE, 2, Usage("postgress:app:***@127.0.0.1/app: `postgress` is not a database migrate knows")).url(Url::Given("postgress:app:s3cret@127.0.0.1/app")),
     case("a jdbc: name without //", CopyOf("portable"), &["upgrade", "+1"], SQLITE, 2, Usage("jdbc:x: `jdbc` is not a database migrate knows")).url(Url::Given("jdbc:x")),
-    case("a URL missing its colon", CopyOf("portable"), &["status"], SQLITE, 1, Error("the database postgres//app:***@127.0.0.1/app does not exist")).url(Url::Given("postgres//app:s3cret@127.0.0.1/app")),
+    case("a URL missing its colon", CopyOf("portable"), &["status"], SQLITE, 2, Usage("postgres//app:***@127.0.0.1/app: a `:` is missing after `postgres`; write postgres://…")).url(Url::Given("postgres//app:s3cret@127.0.0.1/app")),
     case("a file: URI", CopyOf("portable"), &["upgrade", "--backup"], SQLITE, 2, Usage("file:app.db is a SQLite URI, which migrate does not read; write sqlite://app.db")).url(Url::Given("file:app.db")),
     case("an unknown SQLite URL option", CopyOf("portable"), &["upgrade"], SQLITE, 2, Usage("`cache=shared` is not a SQLite URL option migrate knows")).url(Url::Given("sqlite://app.db?cache=shared")),
     case("a postgres: URL without //", CopyOf("portable"), &["status"], POSTGRES, 2, Usage("a postgres: URL needs // after `postgres:`")).url(Url::Given("postgres:/app:s3cret@127.0.0.1:5432/app")),

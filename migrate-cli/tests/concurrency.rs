@@ -213,9 +213,10 @@ fn a_held_lock_is_waited_for_up_to_the_lock_timeout(kind: Kind) {
         return;
     };
     db.ok(&["upgrade", "3"]);
-    // MySQL's GET_LOCK waits whole seconds.
+    // MySQL's GET_LOCK waits whole seconds: 500 ms is rounded up, and
+    // the message says what it waited.
     let (timeout, shown) = match kind {
-        Kind::MySql => ("1s", "1 s"),
+        Kind::MySql => ("500ms", "1 s"),
         _ => ("300ms", "300 ms"),
     };
     let held = HeldLock::take(&db);

@@ -202,6 +202,15 @@ fn usage_errors_are_documents_too() {
         run.json(),
         json!({"error": "no database given: pass --database-url URL, or set DATABASE_URL in the environment or in a `.env` file"})
     );
+    // Regression: what is missing stood on clap's next line, and the
+    // document held only "the following required arguments were not
+    // provided:".
+    let run = crate::common::migrate(&["--json", "downgrade"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.json(),
+        json!({"error": "the following required arguments were not provided: <TARGET>"})
+    );
 }
 
 #[test]

@@ -139,20 +139,21 @@ fn new_needs_no_database() {
 #[test]
 fn bad_names_and_broken_directories_are_refused() {
     let project = Project::copy_of("app");
+    // A bad NAME is a usage error (exit 2), as a bad target is.
     let run = project.run(&["new", "add email"]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
         (
-            1,
+            2,
             "",
-            "`add email` cannot name a migration because it contains ' ', but names may only hold letters (of any script), digits, `_` and `-`; use a name such as `add_email`\n"
+            "error: `add email` cannot name a migration because it contains ' ', but names may only hold letters (of any script), digits, `_` and `-`; use a name such as `add_email`\n\nUsage: migrate [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n"
         )
     );
     let run = project.run(&["new", "../escape"]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .starts_with("`../escape` cannot name a migration because it contains '.'")
+            .starts_with("error: `../escape` cannot name a migration because it contains '.'")
     );
     // A directory that does not load gets the loader's message, and no file.
     std::fs::write(project.dir.join("0008-typo.sql"), "").unwrap();

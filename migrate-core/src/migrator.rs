@@ -217,7 +217,12 @@ mod sync {
         /// A database error reading the history.
         pub fn history(&self, conn: &Connection) -> Result<Vec<HistoryEntry>, Error> {
             let rows = backend::read_rows(conn, &self.options)?;
-            Ok(plan::history(self.migrations.as_slice(), &rows))
+            let entries = plan::history(self.migrations.as_slice(), &rows);
+            let held = entries
+                .iter()
+                .any(|entry| entry.state == crate::State::Dirty)
+                && crate::run_file::held_elsewhere(conn.path().unwrap_or(""));
+            Ok(crate::report::history_in_flight_if(entries, held))
         }
 
         /// The newest applied migration.

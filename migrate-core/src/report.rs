@@ -171,8 +171,29 @@ pub enum State {
     Modified,
     /// Applied, but this build has no file for it.
     Unknown,
-    /// Ran outside a transaction and failed or is in flight.
+    /// Ran outside a transaction and failed, or was interrupted.
     Dirty,
+    /// Running outside a transaction right now: its runner holds the
+    /// migration lock. Serialises as `in_progress`.
+    #[serde(rename = "in_progress")]
+    InProgress,
+}
+
+/// The history as a live runner's step in flight makes it: a dirty mark
+/// is that step, in progress, while a runner holds the migration lock
+/// (the rule [`Status`] follows).
+pub(crate) fn history_in_flight_if(
+    mut entries: Vec<HistoryEntry>,
+    held: bool,
+) -> Vec<HistoryEntry> {
+    if held {
+        for entry in &mut entries {
+            if entry.state == State::Dirty {
+                entry.state = State::InProgress;
+            }
+        }
+    }
+    entries
 }
 
 /// One line of `migrate history`: a known or applied migration.

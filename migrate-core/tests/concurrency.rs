@@ -281,9 +281,12 @@ fn a_step_in_flight_on_a_live_runner_is_waited_for_not_called_dirty() {
     let in_flight = !history_rows(&conn)[1].success;
     // `status` (and so `check`) says so: in progress, not dirty.
     let status = set.status(&conn).unwrap();
+    let history = set.history(&conn).unwrap();
     if !history_rows(&conn)[1].success {
         assert!(status.in_progress && !status.dirty, "{status:?}");
         assert_eq!(status.verdict(), migrate::Verdict::InProgress);
+        // `history` the same: in progress, not dirty.
+        assert_eq!(history[1].state, migrate::State::InProgress, "{history:?}");
     }
     let second = migrate::run(&conn, &set).unwrap();
     assert_eq!(first.join().unwrap().steps.len(), 1);

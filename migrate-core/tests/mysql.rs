@@ -380,6 +380,14 @@ pub async fn status_tells_a_step_in_flight_from_a_dirty_mark(server: &Server, op
             in_progress: true,
         }
     );
+    let history = migrate::sqlx::history(&server.pool, &set, options)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|entry| entry.state).collect::<Vec<_>>(),
+        [migrate::State::Applied, migrate::State::InProgress],
+        "{history:?}"
+    );
     assert!(!first.is_finished(), "the step was still in flight");
     let second = migrate::sqlx::upgrade(&server.pool, &set, Target::Head, options)
         .await

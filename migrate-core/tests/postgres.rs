@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use migrate::{Error, LockMode, Migrations, Options, Target};
+use migrate::{Error, LockMode, Migrations, Options, State, Target};
 
 use crate::common::migration_dir;
 use crate::servers::{Database, Kind};
@@ -372,6 +372,12 @@ async fn transaction_mode_waits_for_a_step_in_flight_instead_of_calling_it_dirty
     }
     let status = migrate::sqlx::status(&pool, &set, &options).await.unwrap();
     assert!(status.in_progress && !status.dirty, "{status:?}");
+    let history = migrate::sqlx::history(&pool, &set, &options).await.unwrap();
+    assert_eq!(
+        history.iter().map(|entry| entry.state).collect::<Vec<_>>(),
+        [State::Applied, State::InProgress],
+        "{history:?}"
+    );
     let second = migrate::sqlx::upgrade(&pool, &set, Target::Head, &options)
         .await
         .unwrap();

@@ -38,6 +38,23 @@ pub enum DatabaseError {
         option: String,
     },
 
+    /// `postgres//…`: one of migrate's schemes with its colon missing (a
+    /// usage error).
+    #[error("{url}: a `:` is missing after `{scheme}`; write {scheme}://…")]
+    NoColon {
+        /// The URL, redacted.
+        url: String,
+        /// The scheme as migrate spells it.
+        scheme: String,
+    },
+
+    /// A SQLite URL or path with a user's password in it (a usage error).
+    #[error("{url}: a SQLite database takes no user or password; write sqlite://path/to/app.db")]
+    SqliteCredentials {
+        /// The URL, redacted.
+        url: String,
+    },
+
     /// A URL holding a control character: a tab or line break pasted in,
     /// which the URL parser drops (a usage error).
     #[error(
@@ -265,6 +282,8 @@ impl DatabaseError {
                 | DatabaseError::BadOption { .. }
                 | DatabaseError::UnknownParameter { .. }
                 | DatabaseError::ControlCharacter { .. }
+                | DatabaseError::SqliteCredentials { .. }
+                | DatabaseError::NoColon { .. }
                 | DatabaseError::Empty
                 | DatabaseError::NoFile { .. }
                 | DatabaseError::FileUri { .. }

@@ -71,8 +71,10 @@ fn user_info_start(url: &str) -> usize {
     let before_at = url.rfind('@').map_or(url, |at| &url[..at]);
     match before_at.rfind('/') {
         Some(slash) => slash + 1,
-        // `postgress:user:password@`: the misspelt scheme is no user name.
-        None => crate::db::url::scheme_end(before_at),
+        // `postgress:user:password@`: the misspelt scheme is no user name;
+        // with one colon only (`admin:password@`), it is.
+        None if before_at.matches(':').count() > 1 => crate::db::url::scheme_end(before_at),
+        None => 0,
     }
 }
 
@@ -340,6 +342,8 @@ mod tests {
                 "sqlite:app.db?password=hunter2",
                 "sqlite:app.db?password=***",
             ),
+            // Without a scheme: `user:password@`.
+            ("admin:hunter2@app.db", "admin:***@app.db"),
             // A password holding `?`, unencoded: hidden whole.
             (
                 "postgres://u:hunter2?x9@127.0.0.1:1/app",

@@ -147,7 +147,13 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
             ),
         });
     }
+    // A SQLite file takes no user or password: a path that reads as one
+    // (and is hidden as one) is refused, never made a file name.
+    let credentials = || shown.split('?').next() != url.split('?').next();
     let path_and_query = match lower.as_deref() {
+        Some("sqlite") if credentials() => {
+            return Err(DatabaseError::SqliteCredentials { url: shown });
+        }
         Some("sqlite") => {
             let rest = &url["sqlite:".len()..];
             rest.strip_prefix("//").unwrap_or(rest)
@@ -168,6 +174,22 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
                 scheme: other.to_owned(),
                 url: shown,
             });
+        }
+        // `postgres//…`: a scheme of ours, its colon missing.
+        None if let Some(scheme) = ["postgresql", "postgres", "mysql", "mariadb", "sqlite"]
+            .into_iter()
+            .find(|scheme| {
+                url.get(..scheme.len() + 2)
+                    .is_some_and(|start| start.eq_ignore_ascii_case(&format!("{scheme}//")))
+            }) =>
+        {
+            return Err(DatabaseError::NoColon {
+                url: shown,
+                scheme: scheme.to_owned(),
+            });
+        }
+        _ if credentials() => {
+            return Err(DatabaseError::SqliteCredentials { url: shown });
         }
         // A plain path, query and all.
         _ => {
@@ -474,6 +496,42 @@ mod tests {
             assert!(!format!("{:?}", parse_url(url).unwrap()).contains("hunter2"));
         }
         assert_eq!(parse_url("app.db").unwrap().dialect(), Dialect::Sqlite);
+    }
+
+    // Regression: `sqlite://admin:hunter2@app.db` made a file of that
+    // name, password and all, where messages hid it as a password.
+    #[test]
+    fn a_sqlite_url_with_a_password_is_refused_and_makes_no_file() {
+        for (url, shown) in [
+            ("sqlite://admin:hunter2@app.db", "sqlite://admin:***@app.db"),
+            (
+                "sqlite:admin:hunter2@app.db?mode=ro",
+                "sqlite:admin:***@app.db?mode=ro",
+            ),
+            ("./admin:hunter2@app.db", "./admin:***@app.db"),
+        ] {
+            assert_eq!(
+                parse_url(url).unwrap_err().to_string(),
+                format!(
+                    "{shown}: a SQLite database takes no user or password; write sqlite://path/to/app.db"
+                )
+            );
+        }
+        assert_eq!(
+            parse_url("MySQL//root:hunter2@h/app")
+                .unwrap_err()
+                .to_string(),
+            "MySQL//root:***@h/app: a `:` is missing after `mysql`; write mysql://…"
+        );
+        // An `@` alone is a file name's.
+        assert_eq!(
+            sqlite("backup@2026.db").location,
+            Location::File("backup@2026.db".into())
+        );
+        assert_eq!(
+            parse_url("admin:hunter2@app.db").unwrap_err().to_string(),
+            "admin:***@app.db: `admin` is not a database migrate knows; use sqlite://path (or a path to a SQLite file, `./` before a name with a colon), postgres://… or mysql://…"
+        );
     }
 
     #[test]

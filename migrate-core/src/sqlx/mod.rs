@@ -199,7 +199,12 @@ pub async fn history<DB: Backend>(
     options: &Options,
 ) -> Result<Vec<HistoryEntry>, Error> {
     let rows = runner::read_rows(pool, options).await?;
-    Ok(plan::history(migrations.as_slice(), &rows))
+    let entries = plan::history(migrations.as_slice(), &rows);
+    let held = entries
+        .iter()
+        .any(|entry| entry.state == crate::State::Dirty)
+        && runner::in_flight(pool, options).await?;
+    Ok(crate::report::history_in_flight_if(entries, held))
 }
 
 /// The newest applied migration.

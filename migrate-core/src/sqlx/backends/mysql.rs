@@ -39,7 +39,12 @@ impl Backend for sqlx::MySql {
                 causal: galera,
             });
         }
-        let seconds = options.lock_timeout.as_secs().clamp(1, 60 * 60 * 24 * 365);
+        // GET_LOCK waits whole seconds: the timeout rounded up, at least 1.
+        let seconds = options
+            .lock_timeout
+            .as_secs()
+            .saturating_add(u64::from(options.lock_timeout.subsec_nanos() > 0))
+            .clamp(1, 60 * 60 * 24 * 365);
         let taken: Option<i64> = sqlx::query_scalar(lock::MYSQL_GET)
             .bind(&sql.table)
             .bind(seconds)
@@ -51,7 +56,7 @@ impl Backend for sqlx::MySql {
         }
         let holder = Self::lock_holder(conn, sql).await.ok().flatten();
         Err(Error::LockTimeout {
-            waited: options.lock_timeout,
+            waited: std::time::Duration::from_secs(seconds),
             holder: holder.map(|holder| format!("{holder} holds")),
         })
     }
