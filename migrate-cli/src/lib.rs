@@ -170,7 +170,7 @@ fn report_error(cli: &Cli, err: &CliError) {
             Command::Downgrade(_) => Direction::Down,
             _ => Direction::Up,
         };
-        let _ = write!(stdout, "{}", output::steps(direction, completed));
+        let _ = write!(stdout, "{}", output::steps(direction, completed, None));
     }
     let _ = writeln!(std::io::stderr(), "{}", escaped(&message));
 }

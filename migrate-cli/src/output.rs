@@ -253,14 +253,20 @@ pub fn check(status: &Status) -> String {
 }
 
 /// The steps of a report, one line each (also for the steps that completed
-/// before a failure).
-pub fn steps(direction: Direction, steps: &[migrate::StepReport]) -> String {
+/// before a failure), a step below `newest` (the newest applied version
+/// the run left in place, where known) said to be out of order.
+pub fn steps(direction: Direction, steps: &[migrate::StepReport], newest: Option<i64>) -> String {
     let verb = steps_verb(direction);
     steps
         .iter()
         .map(|step| {
+            let order = if newest.is_some_and(|newest| step.version < newest) {
+                ", out of order"
+            } else {
+                ""
+            };
             format!(
-                "{verb} {} {} ({} ms)\n",
+                "{verb} {} {} ({} ms{order})\n",
                 step.version,
                 escaped(&step.name),
                 step.duration_ms
@@ -294,7 +300,13 @@ pub fn report(report: &Report) -> String {
         ));
         return out;
     }
-    out.push_str(&steps(report.direction, &report.steps));
+    // The newest applied version that stayed: where an upgrade started,
+    // where a downgrade ended.
+    let newest = match report.direction {
+        Direction::Up => report.from,
+        Direction::Down => report.to,
+    };
+    out.push_str(&steps(report.direction, &report.steps, newest));
     out.push_str(&ended(
         report.direction,
         report.from,

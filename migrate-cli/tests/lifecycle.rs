@@ -278,7 +278,7 @@ fn a_step_out_of_order_says_the_database_stays_where_it_was() {
     );
     assert_eq!(
         out(&["upgrade", "--allow-out-of-order"]),
-        "applied 2 b (N ms)\napplied 1 migration out of order; the database stays at 3\n"
+        "applied 2 b (N ms, out of order)\napplied 1 migration out of order; the database stays at 3\n"
     );
     assert_eq!(project.versions(), [1, 2, 3]);
     assert_eq!(
@@ -287,13 +287,24 @@ fn a_step_out_of_order_says_the_database_stays_where_it_was() {
     );
     assert_eq!(
         out(&["downgrade", "-1"]),
-        "reverted 2 b (N ms)\nreverted 1 migration out of order; the database stays at 3\n"
+        "reverted 2 b (N ms, out of order)\nreverted 1 migration out of order; the database stays at 3\n"
     );
     assert_eq!(project.versions(), [1, 3]);
     // In order, the usual words.
     assert_eq!(
         out(&["downgrade", "-1"]),
         "reverted 3 c (N ms)\ndowngraded from 3 to 1\n"
+    );
+    // A run of both: the step below the newest says so.
+    project.ok(&["upgrade", "3"]);
+    project
+        .open()
+        .execute_batch("DELETE FROM _migrate_history WHERE version = 2; DROP TABLE b;")
+        .unwrap();
+    std::fs::write(project.dir.join("0004_d.sql"), "CREATE TABLE d (id INT);\n").unwrap();
+    assert_eq!(
+        out(&["upgrade", "--allow-out-of-order"]),
+        "applied 2 b (N ms, out of order)\napplied 4 d (N ms)\nupgraded from 3 to 4\n"
     );
 }
 
