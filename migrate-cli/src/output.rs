@@ -260,19 +260,34 @@ pub fn steps(direction: Direction, steps: &[migrate::StepReport], newest: Option
     steps
         .iter()
         .map(|step| {
-            let order = if newest.is_some_and(|newest| step.version < newest) {
-                ", out of order"
-            } else {
-                ""
-            };
             format!(
-                "{verb} {} {} ({} ms{order})\n",
+                "{verb} {} {} ({} ms{})\n",
                 step.version,
                 escaped(&step.name),
-                step.duration_ms
+                step.duration_ms,
+                out_of_order(step.version, newest)
             )
         })
         .collect()
+}
+
+/// `, out of order` for a step below `newest`, the newest applied version
+/// the run leaves in place.
+fn out_of_order(version: i64, newest: Option<i64>) -> &'static str {
+    if newest.is_some_and(|newest| version < newest) {
+        ", out of order"
+    } else {
+        ""
+    }
+}
+
+/// The newest applied version a run leaves in place: where an upgrade
+/// starts, where a downgrade ends.
+fn newest_kept(direction: Direction, from: Option<i64>, to: Option<i64>) -> Option<i64> {
+    match direction {
+        Direction::Up => from,
+        Direction::Down => to,
+    }
 }
 
 /// The words for a direction: the verb, its past and its step's action.
@@ -300,12 +315,7 @@ pub fn report(report: &Report) -> String {
         ));
         return out;
     }
-    // The newest applied version that stayed: where an upgrade started,
-    // where a downgrade ended.
-    let newest = match report.direction {
-        Direction::Up => report.from,
-        Direction::Down => report.to,
-    };
+    let newest = newest_kept(report.direction, report.from, report.to);
     out.push_str(&steps(report.direction, &report.steps, newest));
     out.push_str(&ended(
         report.direction,
@@ -392,13 +402,15 @@ pub fn plan(plan: &Plan<'_>, dialect: Dialect) -> String {
         });
     }
     let (_, _, action) = words(plan.direction);
+    let newest = newest_kept(plan.direction, plan.from, plan.to);
     let mut out = String::new();
     for step in &plan.steps {
         out.push_str(&format!(
-            "would {action} {} {} ({}){}\n",
+            "would {action} {} {} ({}{}){}\n",
             step.version,
             escaped(&step.name.to_string()),
             escaped(&step.file().to_string()),
+            out_of_order(step.version, newest),
             step.transaction_note(dialect)
         ));
     }

@@ -293,7 +293,7 @@ const CASES: &[Case] = &[
     // value hidden (MySQL's driver reads no password parameter; a typo'd
     // TLS mode would have connected without TLS).
     case("a MySQL password parameter", CopyOf("portable"), &["upgrade"], MYSQL, 2, Usage("?password=***: the MySQL/MariaDB driver does not read the parameter `password` and would ignore it; put the password in the URL itself")).after(AT_2).url(Url::OwnWith("?password=s3cret")),
-    case("a misspelt TLS parameter", CopyOf("portable"), &["upgrade"], POSTGRES, 2, Usage("?ssl_mode=require: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads, spelt as here, are sslmode,")).after(AT_2).url(Url::OwnWith("?ssl_mode=require")),
+    case("a misspelt TLS parameter", CopyOf("portable"), &["upgrade"], POSTGRES, 2, Usage("?ssl_mode=***: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads, spelt as here, are sslmode,")).after(AT_2).url(Url::OwnWith("?ssl_mode=require")),
     case("a SQLite URL with a password", CopyOf("portable"), &["upgrade"], SQLITE, 2, Usage("sqlite://admin:***@app.db: a SQLite database takes no user or password")).url(Url::Given("sqlite://admin:s3cret@app.db")),
     // A misspelt scheme, or another tool's without `//`, is no file name:
     // refused before anything is made, its password hidden.

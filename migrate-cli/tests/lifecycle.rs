@@ -274,7 +274,7 @@ fn a_step_out_of_order_says_the_database_stays_where_it_was() {
     let out = |args: &[&str]| stable(&project.ok(args));
     assert_eq!(
         out(&["upgrade", "--allow-out-of-order", "--dry-run"]),
-        "would apply 2 b (0002_b.up.sql)\nwould apply 1 migration out of order; the database would stay at 3; nothing was changed\n"
+        "would apply 2 b (0002_b.up.sql, out of order)\nwould apply 1 migration out of order; the database would stay at 3; nothing was changed\n"
     );
     assert_eq!(
         out(&["upgrade", "--allow-out-of-order"]),
@@ -283,7 +283,7 @@ fn a_step_out_of_order_says_the_database_stays_where_it_was() {
     assert_eq!(project.versions(), [1, 2, 3]);
     assert_eq!(
         out(&["downgrade", "-1", "--dry-run"]),
-        "would revert 2 b (0002_b.down.sql)\nwould revert 1 migration out of order; the database would stay at 3; nothing was changed\n"
+        "would revert 2 b (0002_b.down.sql, out of order)\nwould revert 1 migration out of order; the database would stay at 3; nothing was changed\n"
     );
     assert_eq!(
         out(&["downgrade", "-1"]),
@@ -360,6 +360,8 @@ fn a_dirty_step_out_of_order_is_cleared_as_its_message_says_keeping_the_steps_ab
         "-- migrate:no-transaction\nCREATE TABLE b (id INT);\nCREATE TABLE b2 (id INT REFERENCES nowhere (id) ON);\n",
     )
     .unwrap();
+    // Pending too, after it: a stamp at 5 would record it.
+    std::fs::write(project.dir.join("0003_c.sql"), "CREATE TABLE c (id INT);\n").unwrap();
     let failed = project.run(&["upgrade", "--allow-out-of-order"]);
     assert_eq!(failed.code, 1, "{failed:?}");
     let blocked = project.run(&["upgrade", "--allow-out-of-order"]);
@@ -367,19 +369,19 @@ fn a_dirty_step_out_of_order_is_cleared_as_its_message_says_keeping_the_steps_ab
         (blocked.code, blocked.stderr.as_str()),
         (
             1,
-            "migration 2 (0002_b.sql) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; repair the schema by hand until it has all of migration 2's changes, then run `migrate stamp 5` (the newest applied version: a lower target would also forget the migrations applied above 2)\n"
+            "migration 2 (0002_b.sql) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; repair the schema by hand until it has all of migration 2's changes, then run `migrate stamp 5` (the newest applied version: a lower target would also forget the migrations applied above 2); that stamp also records the pending migration 3 as applied without running it, so run its script by hand first\n"
         )
     );
-    // The repair: the statement that failed, done by hand.
+    // The repair: the statement that failed, and 3's script, by hand.
     project
         .open()
-        .execute("CREATE TABLE b2 (id INT)", [])
+        .execute_batch("CREATE TABLE b2 (id INT); CREATE TABLE c (id INT);")
         .unwrap();
     assert_eq!(
         project.ok(&["stamp", "5"]),
-        "cleared the dirty mark of 2 b\nstamped the history at 5 (it was at 5); no script ran\n"
+        "cleared the dirty mark of 2 b\nrecorded 3 c as applied\nstamped the history at 5 (it was at 5); no script ran\n"
     );
-    assert_eq!(project.versions(), [1, 2, 4, 5]);
+    assert_eq!(project.versions(), [1, 2, 3, 4, 5]);
     assert_eq!(project.run(&["check"]).code, 0);
     assert_eq!(
         project.ok(&["upgrade"]),

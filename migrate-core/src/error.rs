@@ -108,7 +108,7 @@ pub enum Error {
     /// A migration that ran outside a transaction failed or was interrupted.
     #[error(
         "migration {version} ({name}) is marked dirty: it failed or was interrupted outside a transaction, so the database may be partly changed; {}",
-        dirty_advice(*version, *previous, *newest)
+        dirty_advice(*version, *previous, *newest, also)
     )]
     Dirty {
         /// The dirty version.
@@ -122,6 +122,9 @@ pub enum Error {
         /// ran out of order, and then the only stamp target that keeps the
         /// steps above it.
         newest: i64,
+        /// The other pending versions below `newest`, which a stamp at
+        /// `newest` would record too, without running them.
+        also: Vec<i64>,
     },
 
     /// A version target names no known or applied migration.
@@ -528,10 +531,28 @@ impl Error {
 /// How to clear a dirty mark at `version`: stamp it or the version below
 /// it, or, where newer steps are applied (it ran out of order), finish it
 /// and stamp the newest, since a lower target forgets the steps above.
-fn dirty_advice(version: i64, previous: Option<i64>, newest: i64) -> String {
+fn dirty_advice(version: i64, previous: Option<i64>, newest: i64, also: &[i64]) -> String {
     if newest > version {
+        let also = match also {
+            [] => String::new(),
+            [.., last] => {
+                let list: Vec<String> = also[..also.len() - 1].iter().map(i64::to_string).collect();
+                let (versions, it, scripts) = if list.is_empty() {
+                    (format!("migration {last}"), "it", "its script")
+                } else {
+                    (
+                        format!("migrations {} and {last}", list.join(", ")),
+                        "them",
+                        "their scripts",
+                    )
+                };
+                format!(
+                    "; that stamp also records the pending {versions} as applied without running {it}, so run {scripts} by hand first"
+                )
+            }
+        };
         return format!(
-            "repair the schema by hand until it has all of migration {version}'s changes, then run `migrate stamp {newest}` (the newest applied version: a lower target would also forget the migrations applied above {version})"
+            "repair the schema by hand until it has all of migration {version}'s changes, then run `migrate stamp {newest}` (the newest applied version: a lower target would also forget the migrations applied above {version}){also}"
         );
     }
     format!(

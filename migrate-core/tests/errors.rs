@@ -84,12 +84,14 @@ fn run_errors() {
             name: "index".into(),
             previous: Some(3),
             newest: 4,
+            also: Vec::new(),
         },
         Error::Dirty {
             version: 1,
             name: "init".into(),
             previous: None,
             newest: 1,
+            also: Vec::new(),
         },
         // Out of order: the steps above it stay.
         Error::Dirty {
@@ -97,6 +99,14 @@ fn run_errors() {
             name: "0002_b.sql".into(),
             previous: Some(1),
             newest: 5,
+            also: Vec::new(),
+        },
+        Error::Dirty {
+            version: 2,
+            name: "0002_b.sql".into(),
+            previous: Some(1),
+            newest: 6,
+            also: vec![3, 4],
         },
         Error::UnknownTarget { version: 99 },
         Error::NotEnoughSteps {

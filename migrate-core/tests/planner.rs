@@ -344,6 +344,7 @@ fn every_rule_is_decided_by_the_planner() {
             name,
             previous: None,
             newest: 1,
+            ..
         }) if name == "1_m.up.sql"
     ));
     let mut unknown = row(&known[0], 2);
@@ -355,7 +356,8 @@ fn every_rule_is_decided_by_the_planner() {
             name,
             previous: Some(1),
             newest: 9,
-        }) if name == "gone"
+            also,
+        }) if name == "gone" && also == [2, 3, 4]
     ));
 
     let mut edited = row(&known[0], 1);

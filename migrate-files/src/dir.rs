@@ -74,14 +74,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedMigration>, LoadError> {
     for entry in std::fs::read_dir(dir).map_err(directory_error)? {
         let entry = entry.map_err(directory_error)?;
         let file_type = entry.file_type().map_err(directory_error)?;
-        // A name that is not UTF-8 is refused wherever it says `.sql`
-        // (`0001_a.sql` and a stray byte after it too), never skipped.
+        // A name that is not UTF-8 is refused where it ends in `.sql`,
+        // but for stray bytes after it, never skipped; any other is
+        // skipped as its UTF-8 likes would be.
         match entry.file_name().into_string() {
             Ok(name) => names.push((name, file_type)),
-            Err(raw)
-                if !raw.to_string_lossy().starts_with('.')
-                    && raw.to_string_lossy().to_ascii_lowercase().contains(".sql") =>
-            {
+            Err(raw) if crate::name::ends_in_sql_but_for_bytes(&raw.to_string_lossy()) => {
                 return Err(LoadError::BadName {
                     file: entry.path(),
                     problem: NameProblem::NotUtf8,
@@ -475,6 +473,10 @@ mod not_utf8 {
             (b"0002_a.SQL\xff", true),
             (b"notes\xff.txt", false),
             (b".hidden\xff.sql", false),
+            // As their UTF-8 likes (`dump.sql.gz`): not migrations.
+            (b"caf\xe9.sqlite", false),
+            (b"dump\xff.sql.gz", false),
+            (b"0002_a.sql\xff.bak", false),
         ] {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("0001_a.sql"), "SELECT 1;").unwrap();

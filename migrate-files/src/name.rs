@@ -4,6 +4,8 @@
 //! so that a typo (`0003-add_email.sql`, `3_add email.sql`) never silently
 //! drops a migration.
 
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+
 /// What role a file plays for its version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -169,6 +171,19 @@ pub fn parse_file_name(file_name: &str) -> Result<Option<FileName>, NameProblem>
     }))
 }
 
+/// Whether a file name read with its invalid bytes as U+FFFD ends in
+/// `.sql` (in any case) but for such bytes, whitespace or invisible
+/// characters, and is no dot-file: a migration file to refuse, not skip.
+pub(crate) fn ends_in_sql_but_for_bytes(lossy: &str) -> bool {
+    let trimmed = lossy.trim_end_matches(|c: char| {
+        c == char::REPLACEMENT_CHARACTER || c.is_whitespace() || is_invisible(c)
+    });
+    !lossy.starts_with('.')
+        && trimmed
+            .get(trimmed.len().saturating_sub(4)..)
+            .is_some_and(|ext| ext.eq_ignore_ascii_case(".sql"))
+}
+
 /// The extension as written when `file_name` ends in `.sql` but for its
 /// case or trailing whitespace (invisible characters such as a zero-width
 /// space included).
@@ -198,8 +213,9 @@ fn check_name(name: &str) -> Result<(), NameProblem> {
         return Err(NameProblem::EmptyName);
     }
     let mut previous = None;
-    for c in name.chars() {
-        if !name_character(previous, c) {
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !name_character(previous, c, chars.peek().copied()) {
             return Err(NameProblem::BadCharacter(c));
         }
         previous = Some(c);
@@ -207,43 +223,61 @@ fn check_name(name: &str) -> Result<(), NameProblem> {
     Ok(())
 }
 
-/// A character that shows nothing: a zero-width space or joiner, a
-/// direction mark, a byte-order mark.
+/// A character that shows nothing: a soft hyphen, a zero-width space or
+/// joiner, a direction mark or isolate, a grapheme joiner, a variation
+/// selector, a byte-order mark.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
-}
-
-/// Whether `c` may stand in a name after `previous`: an ASCII letter or
-/// digit, `_`, `-`, a letter or digit of any script, or a mark that
-/// combines with the letter before it (an accent, a vowel sign, a tone
-/// mark, a virama): one of the combining blocks, or a character of the
-/// letter's own script block that is neither a space, a control nor
-/// invisible.
-fn name_character(previous: Option<char>, c: char) -> bool {
-    if c.is_alphanumeric() || c == '_' || c == '-' {
-        return true;
-    }
-    let Some(letter) = previous.filter(|p| p.is_alphanumeric() || is_combining_mark(*p)) else {
-        return false;
-    };
-    if c.is_whitespace() || c.is_control() || is_invisible(c) || c.is_ascii() {
-        return false;
-    }
-    is_combining_mark(c) || (!letter.is_ascii() && u32::from(letter) >> 7 == u32::from(c) >> 7)
-}
-
-/// A combining mark (U+0301 and the like): a letter of any script is
-/// allowed, and macOS writes `café` decomposed, as `e` and U+0301.
-fn is_combining_mark(c: char) -> bool {
     matches!(
         c,
-        '\u{0300}'..='\u{036F}'
-            | '\u{1AB0}'..='\u{1AFF}'
-            | '\u{1DC0}'..='\u{1DFF}'
-            | '\u{20D0}'..='\u{20FF}'
-            | '\u{3099}'..='\u{309A}'
-            | '\u{FE20}'..='\u{FE2F}'
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{E0100}'..='\u{E01EF}'
     )
+}
+
+/// Whether `c` may stand in a name between `previous` and `next`: an
+/// ASCII letter or digit, `_`, `-`; a letter or decimal digit of any
+/// script; a mark (an accent, a vowel sign, a tone mark, a virama) after a
+/// letter, digit or mark it combines with, but none that shows nothing;
+/// a zero-width joiner or non-joiner between two letters (Persian writes
+/// one inside words). Nothing else: no space, punctuation, symbol or
+/// format character, visible or not.
+fn name_character(previous: Option<char>, c: char, next: Option<char>) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    }
+    let letter = |c: Option<char>| {
+        c.is_some_and(|c| {
+            c.is_ascii_alphanumeric() || c.general_category_group() == GeneralCategoryGroup::Letter
+        })
+    };
+    match c.general_category_group() {
+        GeneralCategoryGroup::Letter => true,
+        GeneralCategoryGroup::Number => c.general_category() == GeneralCategory::DecimalNumber,
+        GeneralCategoryGroup::Mark => {
+            !is_invisible(c)
+                && previous.is_some_and(|p| {
+                    letter(Some(p))
+                        || p.is_ascii_digit()
+                        || p.general_category() == GeneralCategory::DecimalNumber
+                        || (p.general_category_group() == GeneralCategoryGroup::Mark)
+                })
+        }
+        // Between letters of a script that uses them, never ASCII's.
+        _ => {
+            matches!(c, '\u{200C}' | '\u{200D}')
+                && letter(previous)
+                && letter(next)
+                && !previous.is_some_and(|p| p.is_ascii())
+                && !next.is_some_and(|n| n.is_ascii())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +318,9 @@ mod tests {
             // A virama and a vowel sign; a tone mark.
             ("5_नमस्ते.sql", "नमस्ते"),
             ("6_เก่า.sql", "เก่า"),
+            // Persian's zero-width non-joiner inside a word; Tibetan.
+            ("7_می\u{200c}خواهم.sql", "می\u{200c}خواهم"),
+            ("8_ཀ\u{f84}.sql", "ཀ\u{f84}"),
         ] {
             assert_eq!(ok(file).1, name, "{file}");
         }
@@ -295,6 +332,14 @@ mod tests {
             ("8_\u{301}abc.sql", '\u{301}'),
             ("9_a_\u{301}.sql", '\u{301}'),
             ("10_a\u{200d}b.sql", '\u{200d}'),
+            // Invisible, or punctuation that a letter's block holds.
+            ("11_é·b.sql", '·'),
+            ("12_café\u{ad}x.sql", '\u{ad}'),
+            ("13_ب\u{61c}ت.sql", '\u{61c}'),
+            ("14_a\u{2067}x.sql", '\u{2067}'),
+            ("15_é\u{37e}.sql", '\u{37e}'),
+            ("16_e\u{34f}.sql", '\u{34f}'),
+            ("17_½.sql", '½'),
         ] {
             assert_eq!(
                 parse_file_name(file),

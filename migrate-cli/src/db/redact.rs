@@ -69,8 +69,10 @@ fn user_info_start(url: &str) -> usize {
         return at + 3;
     }
     let before_at = url.rfind('@').map_or(url, |at| &url[..at]);
-    match before_at.rfind('/') {
-        Some(slash) => slash + 1,
+    match before_at.find("//") {
+        // `postgres//user:pa/ss@`: after the first `//`, so that a `/` in
+        // the password hides it whole.
+        Some(slashes) => slashes + 2,
         // `postgress:user:password@`: the misspelt scheme is no user name;
         // with one colon only (`admin:password@`), it is.
         None if before_at.matches(':').count() > 1 => crate::db::url::scheme_end(before_at),
@@ -99,11 +101,6 @@ fn secrets_as_written(url: &str) -> Vec<String> {
         && let Some((_, password)) = url[scheme_end..scheme_end + at].split_once(':')
     {
         secrets.push(password.to_owned());
-        // Unencoded, `/`, `?` or `#` ends the URL's authority: a parser
-        // may read the password's pieces apart.
-        if password.contains(['/', '?', '#']) {
-            secrets.extend(password.split(['/', '?', '#']).map(str::to_owned));
-        }
     }
     if let Some((_, query)) = url.split_once('?') {
         secrets.extend(
@@ -260,9 +257,23 @@ fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
         .filter_map(|pair| pair.split_once('='))
 }
 
+/// `text` with the value of every query parameter written `key` hidden
+/// (a parameter the driver would ignore, whose value may be a password
+/// under a misspelt key).
+pub(super) fn redact_key(text: &str, key: &str) -> String {
+    mask_values(text, |written| written == key)
+}
+
 /// Hides the values of password-like query parameters, wherever they
 /// stand after the first `?` (after a `;`, a second `?` or a `#` too).
 pub(super) fn redact_query(text: &str) -> String {
+    mask_values(text, is_secret)
+}
+
+/// `text` with the value of every query parameter whose key (as written)
+/// `hide` picks replaced by `***`, the parameters split at every separator
+/// a hand might have typed.
+fn mask_values(text: &str, hide: impl Fn(&str) -> bool) -> String {
     let Some((before, query)) = text.split_once('?') else {
         return text.to_owned();
     };
@@ -272,7 +283,7 @@ pub(super) fn redact_query(text: &str) -> String {
         let end = rest.find(SEPARATORS).unwrap_or(rest.len());
         let pair = &rest[..end];
         match pair.split_once('=') {
-            Some((key, _)) if is_secret(key) => {
+            Some((key, _)) if hide(key) => {
                 out.push_str(key);
                 out.push_str("=***");
             }
@@ -344,6 +355,9 @@ mod tests {
             ),
             // Without a scheme: `user:password@`.
             ("admin:hunter2@app.db", "admin:***@app.db"),
+            // Mistyped, with a `/` in the password: hidden whole.
+            ("postgres//u:hun/ter2@h/db", "postgres//u:***@h/db"),
+            ("postgress:u:hun/ter2@h/db", "postgress:u:***@h/db"),
             // A password holding `?`, unencoded: hidden whole.
             (
                 "postgres://u:hunter2?x9@127.0.0.1:1/app",
@@ -371,7 +385,12 @@ mod tests {
             ("postgres://u:hun\nter2@h/app", "postgres://u:***@h/app"),
         ] {
             assert_eq!(redact(url), shown, "{url}");
-            if url.contains("hunter2") {
+            // Where `hunter2` is the whole password: masked in any text.
+            if ["hunter2@", "hunter2&", "hunter2;", "hunter2#"]
+                .iter()
+                .any(|whole| url.contains(whole))
+                || url.ends_with("hunter2")
+            {
                 assert_eq!(
                     scrub(&format!("{url} and hunter2 said"), url),
                     format!("{shown} and *** said"),

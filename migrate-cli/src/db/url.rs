@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use migrate::Dialect;
 
 use super::error::DatabaseError;
-use super::redact::{driver_key, is_secret, redact, redact_query};
+use super::redact::{driver_key, is_secret, redact, redact_key, redact_query};
 
 /// Where a SQLite database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +123,7 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
         let shown_after = &shown[shown.find("://").map_or(0, |at| at + 3)..];
         if let Some(key) = unknown_parameter(dialect, shown_after) {
             return Err(DatabaseError::UnknownParameter {
-                url: shown.clone(),
+                url: redact_key(&shown, &key),
                 dialect,
                 key,
             });
@@ -573,13 +573,13 @@ mod tests {
             (
                 "postgres://u:hunter2@h/db?ssl_mode=require",
                 format!(
-                    "postgres://u:***@h/db?ssl_mode=require: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads, spelt as here, are {postgres}"
+                    "postgres://u:***@h/db?ssl_mode=***: the PostgreSQL driver does not read the parameter `ssl_mode` and would ignore it; the parameters it reads, spelt as here, are {postgres}"
                 ),
             ),
             (
                 "postgres://u@h/db?sslmode=require&SSLMODE=verify-full",
                 format!(
-                    "postgres://u@h/db?sslmode=require&SSLMODE=verify-full: the PostgreSQL driver does not read the parameter `SSLMODE` and would ignore it; the parameters it reads, spelt as here, are {postgres}"
+                    "postgres://u@h/db?sslmode=require&SSLMODE=***: the PostgreSQL driver does not read the parameter `SSLMODE` and would ignore it; the parameters it reads, spelt as here, are {postgres}"
                 ),
             ),
             (
@@ -598,7 +598,7 @@ mod tests {
             (
                 "mysql://root@h/db?sslrootcert=ca.pem",
                 format!(
-                    "mysql://root@h/db?sslrootcert=ca.pem: the MySQL/MariaDB driver does not read the parameter `sslrootcert` and would ignore it; the parameters it reads, spelt as here, are {mysql}"
+                    "mysql://root@h/db?sslrootcert=***: the MySQL/MariaDB driver does not read the parameter `sslrootcert` and would ignore it; the parameters it reads, spelt as here, are {mysql}"
                 ),
             ),
         ] {

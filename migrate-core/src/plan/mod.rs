@@ -247,6 +247,15 @@ fn check_history(
                 .filter(|v| *v < row.version)
                 .max(),
             newest: newest(applied).unwrap_or(row.version),
+            also: known
+                .iter()
+                .map(Migration::version)
+                .filter(|&v| {
+                    v != row.version
+                        && newest(applied).is_some_and(|newest| v < newest)
+                        && !applied.iter().any(|applied| applied.version == v)
+                })
+                .collect(),
         });
     }
     if !options.ignore_checksums {
