@@ -197,7 +197,11 @@ fn print(
             printer.print(&history, || output::history(&history, printer.palette))?;
         }
         Done::Status(status) => printer.print(&status, || output::status(&status))?,
-        Done::Checked(Checked { status, verdict }) => {
+        Done::Checked(Checked {
+            status,
+            verdict,
+            culprit,
+        }) => {
             let mut document = serde_json::to_value(&status).expect("a status serialises");
             document["verdict"] = serde_json::to_value(verdict).expect("a verdict serialises");
             if let Some(findings) = &lint_findings {
@@ -205,9 +209,13 @@ fn print(
             }
             printer.print(&document, || match &lint_findings {
                 Some(findings) if !findings.is_empty() => {
-                    format!("{}\n{}", output::check(&status), lint::text(findings))
+                    format!(
+                        "{}\n{}",
+                        output::check(&status, culprit.as_ref()),
+                        lint::text(findings)
+                    )
                 }
-                _ => output::check(&status),
+                _ => output::check(&status, culprit.as_ref()),
             })?;
             if let Some(findings) = lint_findings.as_deref()
                 && !findings.is_empty()

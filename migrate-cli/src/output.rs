@@ -235,8 +235,31 @@ pub fn status(status: &Status) -> String {
     )
 }
 
-/// `check`: the verdict in a sentence.
-pub fn check(status: &Status) -> String {
+/// `check`: the verdict in a sentence, naming the migration that makes
+/// drift or a dirty mark where it is known.
+pub fn check(status: &Status, culprit: Option<&HistoryEntry>) -> String {
+    let named =
+        |entry: &HistoryEntry| format!("migration {} ({})", entry.version, escaped(&entry.name));
+    match (status.verdict(), culprit) {
+        (Verdict::Drift, Some(entry)) => {
+            let what = match entry.state {
+                State::Modified => "was edited after it was applied",
+                State::Unknown => "is applied but unknown to this build",
+                _ => "is pending below the newest applied version",
+            };
+            return format!(
+                "drift: the applied migrations differ from this directory's: {} {what}; run `migrate history` to see every difference",
+                named(entry)
+            );
+        }
+        (Verdict::Dirty, Some(entry)) => {
+            return format!(
+                "dirty: {} failed or was interrupted outside a transaction; repair the schema, then `migrate stamp` (`migrate upgrade` says at which version)",
+                named(entry)
+            );
+        }
+        _ => {}
+    }
     match status.verdict() {
         Verdict::Current => format!("ok: the database is at head ({})", version(status.current)),
         Verdict::Pending => format!(

@@ -8,7 +8,7 @@
 //! database. `new` and the previews (`--sql`, `--dry-run`) are not verbs
 //! here: `new` needs no database, and a preview runs on one database only.
 
-use migrate::{Current, Direction, HistoryEntry, Migrator, Report, Status, Target, Verdict};
+use migrate::{Current, Direction, HistoryEntry, Migrator, Report, State, Status, Target, Verdict};
 use serde::Serialize;
 
 use crate::cli::{Check, Command, Downgrade, Preview, Upgrade};
@@ -54,6 +54,17 @@ pub(crate) enum Done {
     Stamped(migrate::Stamped),
 }
 
+/// Whether `entry` makes the `verdict` of a database at `current`: an
+/// edited, unknown or out-of-order migration for drift, a dirty one for a
+/// dirty mark.
+fn culprit_of(verdict: Verdict, entry: &HistoryEntry, current: Option<i64>) -> bool {
+    match (verdict, entry.state) {
+        (Verdict::Dirty, State::Dirty) | (Verdict::Drift, State::Modified | State::Unknown) => true,
+        (Verdict::Drift, State::Pending) => current.is_some_and(|current| entry.version < current),
+        _ => false,
+    }
+}
+
 /// `check`'s result: the status and its verdict.
 #[derive(Debug, Serialize)]
 pub(crate) struct Checked {
@@ -62,6 +73,11 @@ pub(crate) struct Checked {
     pub(crate) status: Status,
     /// What `check` makes of it.
     pub(crate) verdict: Verdict,
+    /// For drift or a dirty mark, the first migration that makes it (read
+    /// from the history after the status: none if a runner changed it
+    /// in between).
+    #[serde(skip)]
+    pub(crate) culprit: Option<HistoryEntry>,
 }
 
 impl Verb {
@@ -127,9 +143,18 @@ impl Verb {
             Verb::Status => Done::Status(db.status(migrator)?),
             Verb::Check => {
                 let status = db.status(migrator)?;
+                let verdict = status.verdict();
+                let culprit = match verdict {
+                    Verdict::Drift | Verdict::Dirty => db
+                        .history(migrator)?
+                        .into_iter()
+                        .find(|entry| culprit_of(verdict, entry, status.current)),
+                    _ => None,
+                };
                 Done::Checked(Checked {
-                    verdict: status.verdict(),
+                    verdict,
                     status,
+                    culprit,
                 })
             }
             Verb::Upgrade(target) => match db {

@@ -107,7 +107,7 @@ fn a_database_from_first_upgrade_to_a_new_migration() {
         (drift.code, drift.stdout.as_str()),
         (
             1,
-            "drift: the applied migrations differ from this directory's (edited, unknown or out of order); run `migrate history` to see which\n"
+            "drift: the applied migrations differ from this directory's: migration 2 (create_tokens) was edited after it was applied; run `migrate history` to see every difference\n"
         )
     );
     std::fs::write(&edited, original).unwrap();
@@ -169,7 +169,7 @@ fn a_dirty_database_fails_check_and_shows_in_history() {
         (dirty.code, dirty.stdout.as_str()),
         (
             1,
-            "dirty: a migration failed or was interrupted outside a transaction; run `migrate history`, repair the schema, then `migrate stamp`\n"
+            "dirty: migration 2 (b) failed or was interrupted outside a transaction; repair the schema, then `migrate stamp` (`migrate upgrade` says at which version)\n"
         )
     );
     assert!(stable(&project.ok(&["history"])).contains("\n2        b     dirty    "));
