@@ -8,7 +8,7 @@
 //! database. `new` and the previews (`--sql`, `--dry-run`) are not verbs
 //! here: `new` needs no database, and a preview runs on one database only.
 
-use migrate::{Current, Direction, HistoryEntry, Migrator, Report, State, Status, Target, Verdict};
+use migrate::{Current, Direction, HistoryEntry, Migrator, Report, Status, Target, Verdict};
 use serde::Serialize;
 
 use crate::cli::{Check, Command, Downgrade, Preview, Upgrade};
@@ -52,17 +52,6 @@ pub(crate) enum Done {
     Steps(Report),
     /// `stamp`: where the history was, is now, and each row it changed.
     Stamped(migrate::Stamped),
-}
-
-/// Whether `entry` makes the `verdict` of a database at `current`: an
-/// edited, unknown or out-of-order migration for drift, a dirty one for a
-/// dirty mark.
-fn culprit_of(verdict: Verdict, entry: &HistoryEntry, current: Option<i64>) -> bool {
-    match (verdict, entry.state) {
-        (Verdict::Dirty, State::Dirty) | (Verdict::Drift, State::Modified | State::Unknown) => true,
-        (Verdict::Drift, State::Pending) => current.is_some_and(|current| entry.version < current),
-        _ => false,
-    }
 }
 
 /// `check`'s result: the status and its verdict.
@@ -145,10 +134,10 @@ impl Verb {
                 let status = db.status(migrator)?;
                 let verdict = status.verdict();
                 let culprit = match verdict {
-                    Verdict::Drift | Verdict::Dirty => db
-                        .history(migrator)?
-                        .into_iter()
-                        .find(|entry| culprit_of(verdict, entry, status.current)),
+                    Verdict::Drift | Verdict::Dirty => {
+                        let history = db.history(migrator)?;
+                        migrate::plan::culprit(&history, &status, migrator.options()).cloned()
+                    }
                     _ => None,
                 };
                 Done::Checked(Checked {

@@ -535,21 +535,16 @@ fn dirty_advice(version: i64, previous: Option<i64>, newest: i64, also: &[i64]) 
     if newest > version {
         let also = match also {
             [] => String::new(),
-            [.., last] => {
-                let list: Vec<String> = also[..also.len() - 1].iter().map(i64::to_string).collect();
-                let (versions, it, scripts) = if list.is_empty() {
-                    (format!("migration {last}"), "it", "its script")
-                } else {
-                    (
-                        format!("migrations {} and {last}", list.join(", ")),
-                        "them",
-                        "their scripts",
-                    )
-                };
-                format!(
-                    "; that stamp also records the pending {versions} as applied without running {it}, so run {scripts} by hand first"
-                )
-            }
+            [one] => format!(
+                "; that stamp also records the pending migration {one} as applied without running it, so run its script by hand first"
+            ),
+            [rest @ .., last] => format!(
+                "; that stamp also records the pending migrations {} and {last} as applied without running them, so run their scripts by hand first",
+                rest.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         return format!(
             "repair the schema by hand until it has all of migration {version}'s changes, then run `migrate stamp {newest}` (the newest applied version: a lower target would also forget the migrations applied above {version}){also}"

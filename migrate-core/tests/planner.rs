@@ -2,7 +2,7 @@
 //! migration sets, histories and targets.
 
 use migrate::plan::{AppliedRow, UpToDate, plan, status};
-use migrate::{Direction, Error, Migration, Options, Script, Target};
+use migrate::{Direction, Error, Migration, Options, Script, State, Target};
 use proptest::prelude::*;
 
 fn leak(text: String) -> &'static str {
@@ -412,4 +412,45 @@ fn every_rule_is_decided_by_the_planner() {
     assert_eq!(down.steps.len(), 1);
     assert_eq!(down.steps[0].action, migrate::plan::Action::RevertRecorded);
     assert_eq!((down.from, down.to), (Some(9), Some(1)));
+}
+
+/// `check`'s culprit follows the options as `status`'s drift does: an
+/// unknown version that `allow_unknown` lets pass is not named, the edited
+/// file after it is; a dirty mark comes first.
+#[test]
+fn the_culprit_is_what_the_options_make_drift() {
+    let known: Vec<Migration> = (2..=4).map(|v| migration(v, true)).collect();
+    let mut unknown = row(&known[0], 1);
+    (unknown.version, unknown.name) = (1, "gone".into());
+    let mut edited = row(&known[0], 2);
+    edited.checksum = "other".into();
+    let history_rows = [unknown, edited, row(&known[1], 3)];
+    let culprit = |options: &Options, rows: &[AppliedRow]| {
+        let status = migrate::plan::status(&known, rows, options);
+        let history = migrate::plan::history(&known, rows);
+        migrate::plan::culprit(&history, &status, options).map(|entry| (entry.version, entry.state))
+    };
+    assert_eq!(
+        culprit(&Options::default(), &history_rows),
+        Some((1, State::Unknown))
+    );
+    assert_eq!(
+        culprit(&Options::default().allow_unknown(true), &history_rows),
+        Some((2, State::Modified))
+    );
+    assert_eq!(
+        culprit(
+            &Options::default()
+                .allow_unknown(true)
+                .ignore_checksums(true),
+            &history_rows
+        ),
+        None
+    );
+    let mut dirty = history_rows.clone();
+    dirty[2].success = false;
+    assert_eq!(
+        culprit(&Options::default(), &dirty),
+        Some((3, State::Dirty))
+    );
 }

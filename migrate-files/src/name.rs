@@ -175,25 +175,27 @@ pub fn parse_file_name(file_name: &str) -> Result<Option<FileName>, NameProblem>
 /// `.sql` (in any case) but for such bytes, whitespace or invisible
 /// characters, and is no dot-file: a migration file to refuse, not skip.
 pub(crate) fn ends_in_sql_but_for_bytes(lossy: &str) -> bool {
-    let trimmed = lossy.trim_end_matches(|c: char| {
-        c == char::REPLACEMENT_CHARACTER || c.is_whitespace() || is_invisible(c)
-    });
     !lossy.starts_with('.')
-        && trimmed
-            .get(trimmed.len().saturating_sub(4)..)
-            .is_some_and(|ext| ext.eq_ignore_ascii_case(".sql"))
+        && sql_extension_at(lossy, |c| c == char::REPLACEMENT_CHARACTER).is_some()
 }
 
 /// The extension as written when `file_name` ends in `.sql` but for its
 /// case or trailing whitespace (invisible characters such as a zero-width
 /// space included).
 fn misspelt_extension(file_name: &str) -> Option<&str> {
-    let trimmed = file_name.trim_end_matches(|c: char| c.is_whitespace() || is_invisible(c));
+    sql_extension_at(file_name, |_| false).map(|at| &file_name[at..])
+}
+
+/// Where `.sql`, in any case, starts in `file_name` once trailing
+/// whitespace, invisible characters and what `also` picks are left off.
+fn sql_extension_at(file_name: &str, also: impl Fn(char) -> bool) -> Option<usize> {
+    let trimmed =
+        file_name.trim_end_matches(|c: char| c.is_whitespace() || is_invisible(c) || also(c));
     let at = trimmed.len().checked_sub(".sql".len())?;
     trimmed
         .get(at..)
         .filter(|ext| ext.eq_ignore_ascii_case(".sql"))
-        .map(|_| &file_name[at..])
+        .map(|_| at)
 }
 
 /// Parses a run of decimal digits (leading zeros allowed) into a version.
@@ -264,9 +266,8 @@ fn name_character(previous: Option<char>, c: char, next: Option<char>) -> bool {
             !is_invisible(c)
                 && previous.is_some_and(|p| {
                     letter(Some(p))
-                        || p.is_ascii_digit()
                         || p.general_category() == GeneralCategory::DecimalNumber
-                        || (p.general_category_group() == GeneralCategoryGroup::Mark)
+                        || p.general_category_group() == GeneralCategoryGroup::Mark
                 })
         }
         // Between letters of a script that uses them, never ASCII's.

@@ -176,12 +176,10 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
             });
         }
         // `postgres//…`: a scheme of ours, its colon missing.
-        None if let Some(scheme) = ["postgresql", "postgres", "mysql", "mariadb", "sqlite"]
-            .into_iter()
-            .find(|scheme| {
-                url.get(..scheme.len() + 2)
-                    .is_some_and(|start| start.eq_ignore_ascii_case(&format!("{scheme}//")))
-            }) =>
+        None if let Some(scheme) = SCHEMES.into_iter().find(|scheme| {
+            url.get(..scheme.len() + 2)
+                .is_some_and(|start| start.eq_ignore_ascii_case(&format!("{scheme}//")))
+        }) =>
         {
             return Err(DatabaseError::NoColon {
                 url: shown,
@@ -245,11 +243,13 @@ pub fn parse_url(url: &str) -> Result<DatabaseUrl, DatabaseError> {
     Ok(DatabaseUrl::Sqlite(parsed))
 }
 
+/// The schemes migrate reads.
+const SCHEMES: [&str; 5] = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+
 /// Whether `scheme:rest` is plainly a URL rather than a file name with a
 /// colon: `//` or a known scheme after the colon, a user's credentials
 /// (`@`), another tool's scheme, or one of ours misspelt.
 fn not_a_file_name(scheme: &str, rest: &str) -> bool {
-    const OURS: [&str; 5] = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
     const OTHERS: [&str; 22] = [
         "jdbc",
         "odbc",
@@ -277,13 +277,14 @@ fn not_a_file_name(scheme: &str, rest: &str) -> bool {
     let scheme = scheme.to_ascii_lowercase();
     rest.starts_with("//")
         || scheme_of(rest).is_some_and(|inner| {
-            OURS.iter()
+            SCHEMES
+                .iter()
                 .chain(&["file"])
                 .any(|known| inner.eq_ignore_ascii_case(known))
         })
         || rest.contains('@')
         || OTHERS.contains(&scheme.as_str())
-        || (scheme.len() >= 4 && OURS.iter().any(|ours| edits(&scheme, ours) <= 2))
+        || (scheme.len() >= 4 && SCHEMES.iter().any(|ours| edits(&scheme, ours) <= 2))
 }
 
 /// The number of one-letter edits (insert, delete, replace) from `a` to `b`.

@@ -22,7 +22,7 @@ mod views;
 pub use replan::replan;
 pub use stamp::{StampPlan, plan_stamp};
 pub use up_to_date::UpToDate;
-pub use views::{current, history, status};
+pub use views::{culprit, current, history, status};
 
 /// One row of the history table, as read (the down script itself is only
 /// fetched when a step needs it).
@@ -235,6 +235,7 @@ fn check_history(
         .filter(|row| !row.success)
         .min_by_key(|row| row.version)
     {
+        let newest_applied = newest(applied).unwrap_or(row.version);
         return Err(Error::Dirty {
             version: row.version,
             name: find(known, row.version).map_or_else(
@@ -246,13 +247,13 @@ fn check_history(
                 .map(|other| other.version)
                 .filter(|v| *v < row.version)
                 .max(),
-            newest: newest(applied).unwrap_or(row.version),
+            newest: newest_applied,
             also: known
                 .iter()
                 .map(Migration::version)
                 .filter(|&v| {
                     v != row.version
-                        && newest(applied).is_some_and(|newest| v < newest)
+                        && v < newest_applied
                         && !applied.iter().any(|applied| applied.version == v)
                 })
                 .collect(),

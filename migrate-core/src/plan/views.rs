@@ -121,6 +121,54 @@ pub fn status(known: &[Migration], applied: &[AppliedRow], options: &Options) ->
     }
 }
 
+/// The migration that makes `status` dirty or drift, as `migrate check`
+/// names it: the first dirty one; otherwise the first one an upgrade with
+/// `options` would refuse, as [`status`] decides drift (an edited file, a
+/// version unknown to this build, a pending version below the newest
+/// applied one, each unless `options` allows it). `None` when `history`
+/// shows none (read after `status`, it may have changed).
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # std::fs::write(dir.path().join("1_a.sql"), "CREATE TABLE a (id INT);").unwrap();
+/// let set = migrate::Migrations::from_dir(dir.path())?;
+/// let applied = vec![migrate::plan::AppliedRow {
+///     version: 1, name: "a".into(), checksum: "edited".into(),
+///     applied_at: "2026-01-01T00:00:00.000000Z".into(), execution_ms: 3, success: true, has_down_sql: false,
+/// }];
+/// let options = migrate::Options::default();
+/// let status = migrate::plan::status(set.as_slice(), &applied, &options);
+/// let history = migrate::plan::history(set.as_slice(), &applied);
+/// let culprit = migrate::plan::culprit(&history, &status, &options).unwrap();
+/// assert_eq!((culprit.version, culprit.state), (1, migrate::State::Modified));
+/// # Ok::<(), migrate::Error>(())
+/// ```
+pub fn culprit<'h>(
+    history: &'h [HistoryEntry],
+    status: &Status,
+    options: &Options,
+) -> Option<&'h HistoryEntry> {
+    if status.dirty {
+        return history.iter().find(|entry| entry.state == State::Dirty);
+    }
+    if !status.drift {
+        return None;
+    }
+    history.iter().find(|entry| match entry.state {
+        State::Modified => !options.ignore_checksums,
+        State::Unknown => !options.allow_unknown,
+        State::Pending => {
+            !options.allow_out_of_order
+                && status
+                    .current
+                    .is_some_and(|current| entry.version < current)
+        }
+        _ => false,
+    })
+}
+
 /// The newest applied migration.
 ///
 /// # Examples
